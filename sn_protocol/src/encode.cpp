@@ -181,7 +181,7 @@ std::size_t with_header(std::size_t body) {
   return body + 2 <= 255 ? body + 2 : body + 4;
 }
 
-constexpr std::size_t kMaxNodeIdSize = 255 - 3;  // §5.5: the header Length is one octet
+[[maybe_unused]] constexpr std::size_t kMaxNodeIdSize = 255 - 3;  // §5.5: the header Length is one octet
 
 template <typename T>
 void write_message(Writer& w, const T& m, MsgType type) {

@@ -1,0 +1,37 @@
+# Shared by scripts/run.sh and scripts/test.sh (sourced, not run): Debian packages and builds.
+
+# What building and running the gateway needs. libssl-dev: Debian's Paho C++ CMake package
+# requires it, or find_package(PahoMqttCpp) fails.
+RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev
+              nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto)
+# What the test suite needs on top: a real broker and its clients, PTYs, and clang's libFuzzer.
+TEST_PACKAGES=(mosquitto-clients socat clang libclang-rt-14-dev)
+
+log() { printf '==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs whichever of the named Debian packages are missing (apt-get update first, once).
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing missing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# Configures and builds one CMakePresets.json preset (default, asan, tsan, fuzz).
+build_preset() {
+  local preset=$1
+  shift
+  log "building preset '$preset'"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$(nproc)" "$@"
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Set up and test: installs missing Debian packages, builds, and runs the whole suite:
+#   1. every ctest (unit, codec, config, command line, fuzz corpus replay) in the default preset,
+#   2. the same under ASan+UBSan (asan preset),
+#   3. the libFuzzer codec target for FUZZ_SECONDS (default 60) when clang's libFuzzer is there.
+# Ends with one line "summary: N passed, N failed" over all of it. Exit status 0 only if all passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/common.sh
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+ensure_packages "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}" || exit 1
+
+passed=0
+failed=0
+
+# Runs ctest for a preset and adds its counts to the totals.
+run_ctest() {
+  local preset=$1 out
+  log "ctest --preset $preset"
+  out=$(mktemp)
+  ctest --preset "$preset" -j "$(nproc)" 2>&1 | tee "$out"
+  local line total bad
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "ctest --preset $preset printed no summary" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + total - bad))
+  failed=$((failed + bad))
+}
+
+for preset in default asan; do
+  if build_preset "$preset"; then
+    run_ctest "$preset"
+  else
+    echo "build of preset '$preset' failed" >&2
+    failed=$((failed + 1))
+  fi
+done
+
+# Coverage-guided fuzzing of the codec for a bounded time on a scratch copy of the seed corpus.
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  if build_preset fuzz >/dev/null; then
+    work=$(mktemp -d)
+    log "fuzzing sn::decode for ${FUZZ_SECONDS}s"
+    if build-fuzz/bin/fuzz_decode -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+        -artifact_prefix="$work/" "$work" tests/fuzz/corpus/decode >"$work/fuzz.log" 2>&1; then
+      execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
+      log "fuzz: ${execs} executions in ${FUZZ_SECONDS}s, no invariant violated"
+      passed=$((passed + 1))
+    else
+      tail -n 40 "$work/fuzz.log"
+      echo "fuzz: FAILED; reproducer(s): $(ls "$work"/crash-* "$work"/leak-* 2>/dev/null)" >&2
+      failed=$((failed + 1))
+    fi
+  else
+    echo "fuzz preset failed to build (clang/libFuzzer missing?)" >&2
+    failed=$((failed + 1))
+  fi
+else
+  log "fuzz: skipped because FUZZ_SECONDS=0"
+fi
+
+echo "summary: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
