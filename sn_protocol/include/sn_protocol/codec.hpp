@@ -58,9 +58,12 @@ Result<Packet> decode(std::span<const std::uint8_t> frame);
 // Decodes one plain message; an encapsulated frame is bad_encapsulation here.
 Result<Message> decode_message(std::span<const std::uint8_t> frame);
 
-// How many octets a frame occupies, judged from its Length field alone: 0 when `prefix` does not
-// yet hold a whole Length field, -1 when the Length field is invalid (0x00, or a 3-octet form
-// below 4). Stream framers (serial, RFCOMM) use it to cut frames out of a byte stream.
+// How many octets the frame at the start of `prefix` occupies, judged from its header alone, for
+// stream framers (serial, RFCOMM) that cut frames out of a byte stream. Returns 0 while `prefix`
+// is too short to tell (it needs the Length field and the MsgType octet, because a §5.5
+// encapsulation counts only its header in its Length: its size is that header plus the Length of
+// the inner frame). Returns -1 when the header is invalid (Length 0x00, a 3-octet form below 4, an
+// encapsulation with an empty node id or nested in another).
 std::ptrdiff_t frame_size_from_prefix(std::span<const std::uint8_t> prefix);
 
 // Octets encode() will produce for this packet (Length field included).
