@@ -1,0 +1,118 @@
+#pragma once
+// The gateway's configuration as plain values, with every default of configs/README.md filled in.
+// Loaded once at start-up by the executable and then handed, read-only, to the sans-I/O core and
+// the adapters. Nothing here keeps state or does I/O except load_config_file() reading its file,
+// so any thread may call these functions.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "gateway/config/host_port.hpp"
+
+namespace gateway::config {
+
+enum class GatewayMode : std::uint8_t { transparent, aggregating };
+enum class LogLevel : std::uint8_t { trace, debug, info, warn, error };
+
+struct GatewaySettings {
+  std::uint8_t id = 1;  // GwId of ADVERTISE/GWINFO (§5.3.6)
+  GatewayMode mode = GatewayMode::transparent;
+  std::uint32_t max_clients = 10000;
+
+  bool operator==(const GatewaySettings&) const = default;
+};
+
+enum class UpstreamScheme : std::uint8_t { tcp, ssl, mqtt, mqtts };
+
+struct UpstreamSettings {
+  std::string uri = "tcp://127.0.0.1:1883";  // as written; the Paho client takes it verbatim
+  UpstreamScheme scheme = UpstreamScheme::tcp;
+  HostPort broker{"127.0.0.1", 1883, false};  // the host:port part of `uri`
+  std::string client_id_prefix;
+  std::string username;
+  std::string password;
+
+  bool operator==(const UpstreamSettings&) const = default;
+};
+
+struct UdpTransport {
+  HostPort bind{"0.0.0.0", 1884, false};
+
+  bool operator==(const UdpTransport&) const = default;
+};
+
+// One alternative per transport type; serial, xbee, rfcomm and l2cap join later.
+using TransportSettings = std::variant<UdpTransport>;
+
+struct TransportConfig {
+  std::string name;  // optional label for logs; empty when not configured
+  TransportSettings settings;
+
+  bool operator==(const TransportConfig&) const = default;
+};
+
+struct PredefinedTopic {
+  std::uint16_t id = 0;  // 0x0001..0xFFFE; 0x0000 and 0xFFFF are reserved (§5.3.11)
+  std::string name;
+
+  bool operator==(const PredefinedTopic&) const = default;
+};
+
+struct RetrySettings {
+  std::chrono::milliseconds interval{10000};  // T_retry (§6.13)
+  std::uint32_t max_attempts = 3;             // N_retry (§6.13)
+
+  bool operator==(const RetrySettings&) const = default;
+};
+
+struct Config {
+  GatewaySettings gateway;
+  UpstreamSettings upstream;
+  std::vector<TransportConfig> transports{TransportConfig{}};
+  std::vector<PredefinedTopic> predefined_topics;
+  bool qos_minus_one_enabled = true;
+  RetrySettings retry;
+  LogLevel log_level = LogLevel::info;
+
+  bool operator==(const Config&) const = default;
+};
+
+// A config that cannot be used. `json_path` names the offending value ("transports[0].bind"),
+// empty when the problem is the whole document (unreadable file, JSON syntax, not an object);
+// `file` is set by load_config_file(). what() is "file: json_path: problem" without empty parts.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string json_path, std::string problem, std::string file = {});
+
+  const std::string& json_path() const { return json_path_; }
+  const std::string& problem() const { return problem_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string json_path_;
+  std::string problem_;
+  std::string file_;
+};
+
+// Parses and validates a JSON document; throws ConfigError on the first problem found.
+Config parse_config(std::string_view json_text);
+
+// Reads and parses a file; throws ConfigError (with file() set) when it cannot be read or is bad.
+Config load_config_file(const std::filesystem::path& file);
+
+// The effective configuration as pretty JSON (2-space indent), every default written out, keys in
+// the documented order, and a non-empty password shown as "***". parse_config() accepts the
+// output and yields the same Config (but for the masked password).
+std::string render_config(const Config& config);
+
+std::string_view to_string(GatewayMode mode);
+std::string_view to_string(LogLevel level);
+std::string_view to_string(UpstreamScheme scheme);
+
+}  // namespace gateway::config

@@ -1,0 +1,107 @@
+#include "json_fields.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "gateway/config/config.hpp"
+
+namespace gateway::config::detail {
+
+void fail(const std::string& json_path, std::string problem) {
+  throw ConfigError(json_path, std::move(problem));
+}
+
+std::string member_path(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  std::string path(parent);
+  path += '.';
+  path += key;
+  return path;
+}
+
+std::string element_path(std::string_view parent, std::size_t index) {
+  return std::string(parent) + "[" + std::to_string(index) + "]";
+}
+
+std::string json_quoted(const std::string& text) {
+  // replace: a message must never throw over a byte that slipped past the parser.
+  return Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void require_object(const Json& value, const std::string& json_path) {
+  if (!value.is_object()) {
+    fail(json_path,
+         json_path.empty() ? "expected an object at the top level" : "expected an object");
+  }
+}
+
+void require_array(const Json& value, const std::string& json_path) {
+  if (!value.is_array()) fail(json_path, "expected an array");
+}
+
+const std::string& require_string(const Json& value, const std::string& json_path) {
+  if (!value.is_string()) fail(json_path, "expected a string");
+  return value.get_ref<const std::string&>();
+}
+
+std::int64_t require_integer(const Json& value, const std::string& json_path, std::int64_t lo,
+                             std::int64_t hi) {
+  // One message for wrong type and wrong range: either way the user needs to know both bounds.
+  const auto problem =
+      "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  if (!value.is_number_integer()) fail(json_path, problem);
+  if (value.is_number_unsigned()) {
+    const auto unsigned_value = value.get<std::uint64_t>();
+    if (unsigned_value > static_cast<std::uint64_t>(hi) ||
+        static_cast<std::int64_t>(unsigned_value) < lo) {
+      fail(json_path, problem);
+    }
+    return static_cast<std::int64_t>(unsigned_value);
+  }
+  const auto signed_value = value.get<std::int64_t>();
+  if (signed_value < lo || signed_value > hi) fail(json_path, problem);
+  return signed_value;
+}
+
+ObjectReader::ObjectReader(const Json& value, std::string json_path,
+                           std::initializer_list<std::string_view> known_keys)
+    : value_(value), path_(std::move(json_path)) {
+  require_object(value_, path_);
+  for (const auto& [key, member] : value_.items()) {
+    if (std::find(known_keys.begin(), known_keys.end(), key) == known_keys.end()) {
+      fail(path(key), "unknown key");
+    }
+  }
+}
+
+const Json* ObjectReader::find(std::string_view key) const {
+  const auto it = value_.find(key);
+  return it == value_.end() ? nullptr : &*it;
+}
+
+const Json& ObjectReader::require(std::string_view key) const {
+  const auto* member = find(key);
+  if (member == nullptr) fail(path(key), "required key is missing");
+  return *member;
+}
+
+std::int64_t ObjectReader::integer(std::string_view key, std::int64_t lo, std::int64_t hi,
+                                   std::int64_t fallback) const {
+  const auto* member = find(key);
+  return member == nullptr ? fallback : require_integer(*member, path(key), lo, hi);
+}
+
+bool ObjectReader::boolean(std::string_view key, bool fallback) const {
+  const auto* member = find(key);
+  if (member == nullptr) return fallback;
+  if (!member->is_boolean()) fail(path(key), "expected true or false");
+  return member->get<bool>();
+}
+
+std::string ObjectReader::string(std::string_view key, std::string fallback) const {
+  const auto* member = find(key);
+  if (member == nullptr) return fallback;
+  return require_string(*member, path(key));
+}
+
+}  // namespace gateway::config::detail

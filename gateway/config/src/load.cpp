@@ -1,0 +1,252 @@
+// JSON -> Config: one reader per section, each checking types, ranges and unknown keys, and
+// throwing ConfigError at the first problem (config loading is an edge, DESIGN.md).
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "gateway/config/config.hpp"
+#include "json_document.hpp"
+#include "json_fields.hpp"
+#include "sn_protocol/topic.hpp"
+
+namespace gateway::config {
+namespace {
+
+using detail::fail;
+using detail::Json;
+using detail::json_quoted;
+using detail::ObjectReader;
+
+constexpr std::int64_t kMaxUint32 = 0xFFFF'FFFF;
+
+GatewaySettings read_gateway(const ObjectReader& section) {
+  GatewaySettings gateway;
+  gateway.id = static_cast<std::uint8_t>(section.integer("id", 1, 255, gateway.id));
+  if (const auto* mode = section.find("mode")) {
+    const auto& text = detail::require_string(*mode, section.path("mode"));
+    if (text == "transparent") {
+      gateway.mode = GatewayMode::transparent;
+    } else if (text == "aggregating") {
+      gateway.mode = GatewayMode::aggregating;
+    } else {
+      fail(section.path("mode"),
+           "unsupported mode " + json_quoted(text) + " (supported: transparent, aggregating)");
+    }
+  }
+  gateway.max_clients = static_cast<std::uint32_t>(
+      section.integer("max_clients", 1, kMaxUint32, gateway.max_clients));
+  return gateway;
+}
+
+// MQTT 3.1.1 §1.5.3: UTF-8 strings on the wire must not contain U+0000.
+std::string read_mqtt_string(const ObjectReader& section, std::string_view key) {
+  auto text = section.string(key, {});
+  if (text.find('\0') != std::string::npos) {
+    fail(section.path(key), "must not contain U+0000 (MQTT 3.1.1 §1.5.3)");
+  }
+  return text;
+}
+
+void parse_upstream_uri(UpstreamSettings& upstream, const std::string& path) {
+  static const std::map<std::string, UpstreamScheme, std::less<>> kSchemes = {
+      {"tcp", UpstreamScheme::tcp},
+      {"ssl", UpstreamScheme::ssl},
+      {"mqtt", UpstreamScheme::mqtt},
+      {"mqtts", UpstreamScheme::mqtts}};
+  const std::string_view uri = upstream.uri;
+  const auto separator = uri.find("://");
+  if (separator == std::string_view::npos) {
+    fail(path, R"(expected "scheme://host:port" (schemes: tcp, ssl, mqtt, mqtts))");
+  }
+  const auto scheme = uri.substr(0, separator);
+  const auto found = kSchemes.find(scheme);
+  if (found == kSchemes.end()) {
+    fail(path, "unsupported scheme " + json_quoted(std::string(scheme)) +
+                   " (supported: tcp, ssl, mqtt, mqtts)");
+  }
+  auto parsed = parse_host_port(uri.substr(separator + 3));
+  if (!parsed.address) {
+    fail(path, parsed.problem == kExpectedHostPort
+                   ? "expected \"" + std::string(scheme) + "://host:port\""
+                   : parsed.problem);
+  }
+  if (parsed.address->port == 0) fail(path, "port 0 is not a broker port (1 to 65535)");
+  upstream.scheme = found->second;
+  upstream.broker = std::move(*parsed.address);
+}
+
+UpstreamSettings read_upstream(const ObjectReader& section) {
+  UpstreamSettings upstream;
+  upstream.uri = section.string("uri", upstream.uri);
+  parse_upstream_uri(upstream, section.path("uri"));
+  upstream.client_id_prefix = read_mqtt_string(section, "client_id_prefix");
+  upstream.username = read_mqtt_string(section, "username");
+  // The password is binary data in MQTT (§3.1.3.5), so any string goes.
+  upstream.password = section.string("password", {});
+  // MQTT 3.1.1 §3.1.2.9: the password flag may only be set together with the user name flag.
+  if (!upstream.password.empty() && upstream.username.empty()) {
+    fail(section.path("password"), "set without upstream.username (MQTT 3.1.1 §3.1.2.9)");
+  }
+  return upstream;
+}
+
+HostPort read_bind(const ObjectReader& entry) {
+  const auto* bind = entry.find("bind");
+  if (bind == nullptr) return UdpTransport{}.bind;
+  const auto& text = detail::require_string(*bind, entry.path("bind"));
+  auto parsed = parse_host_port(text);
+  if (!parsed.address) fail(entry.path("bind"), parsed.problem);
+  return *parsed.address;
+}
+
+TransportConfig read_transport(const Json& value, const std::string& path) {
+  detail::require_object(value, path);
+  // The type decides which keys are known, so it is checked before them.
+  std::string type = "udp";
+  if (const auto it = value.find("type"); it != value.end()) {
+    type = detail::require_string(*it, detail::member_path(path, "type"));
+  }
+  if (type != "udp") {
+    fail(detail::member_path(path, "type"),
+         "unsupported transport " + json_quoted(type) + " (supported: udp)");
+  }
+  const ObjectReader entry(value, path, {"type", "name", "bind"});
+  return TransportConfig{entry.string("name", {}), UdpTransport{read_bind(entry)}};
+}
+
+std::vector<TransportConfig> read_transports(const Json& value, const std::string& path) {
+  detail::require_array(value, path);
+  if (value.empty()) fail(path, "expected at least one transport");
+  std::vector<TransportConfig> transports;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const auto entry_path = detail::element_path(path, i);
+    auto transport = read_transport(value[i], entry_path);
+    for (std::size_t earlier = 0; earlier < transports.size(); ++earlier) {
+      const auto earlier_path = detail::element_path(path, earlier);
+      if (!transport.name.empty() && transport.name == transports[earlier].name) {
+        fail(entry_path + ".name", "duplicate name " + json_quoted(transport.name) +
+                                       " (already used by " + earlier_path + ")");
+      }
+      // Port 0 binds a fresh ephemeral port each time, so only fixed ports can collide.
+      const auto& bind = std::get<UdpTransport>(transport.settings).bind;
+      if (bind.port != 0 && bind == std::get<UdpTransport>(transports[earlier].settings).bind) {
+        fail(entry_path + ".bind", "duplicate address " + json_quoted(to_string(bind)) +
+                                       " (already used by " + earlier_path + ")");
+      }
+    }
+    transports.push_back(std::move(transport));
+  }
+  return transports;
+}
+
+std::vector<PredefinedTopic> read_predefined_topics(const Json& value, const std::string& path) {
+  detail::require_array(value, path);
+  std::vector<PredefinedTopic> topics;
+  std::map<std::uint16_t, std::string> path_by_id;
+  std::map<std::string, std::string, std::less<>> path_by_name;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const ObjectReader entry(value[i], detail::element_path(path, i), {"id", "name"});
+    // §5.3.11: topic ids 0x0000 and 0xFFFF are reserved.
+    const auto id = static_cast<std::uint16_t>(
+        detail::require_integer(entry.require("id"), entry.path("id"), 1, 0xFFFE));
+    const auto& name = detail::require_string(entry.require("name"), entry.path("name"));
+    if (!sn::is_valid_topic_name(name)) {
+      fail(entry.path("name"),
+           json_quoted(name) +
+               " is not a valid topic name (non-empty UTF-8 without '+', '#' or NUL)");
+    }
+    if (const auto [it, added] = path_by_id.emplace(id, entry.path()); !added) {
+      fail(entry.path("id"),
+           "duplicate id " + std::to_string(id) + " (already used by " + it->second + ")");
+    }
+    if (const auto [it, added] = path_by_name.emplace(name, entry.path()); !added) {
+      fail(entry.path("name"),
+           "duplicate name " + json_quoted(name) + " (already used by " + it->second + ")");
+    }
+    topics.push_back(PredefinedTopic{id, name});
+  }
+  return topics;
+}
+
+LogLevel read_log_level(const ObjectReader& section) {
+  static const std::map<std::string, LogLevel, std::less<>> kLevels = {
+      {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+      {"warn", LogLevel::warn},   {"error", LogLevel::error},
+  };
+  const auto* level = section.find("level");
+  if (level == nullptr) return LogLevel::info;
+  const auto& text = detail::require_string(*level, section.path("level"));
+  const auto found = kLevels.find(text);
+  if (found == kLevels.end()) {
+    fail(section.path("level"),
+         "unknown level " + json_quoted(text) + " (supported: trace, debug, info, warn, error)");
+  }
+  return found->second;
+}
+
+Config config_from_json(const Json& document) {
+  const ObjectReader root(
+      document, {},
+      {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "log"});
+  Config config;
+  if (const auto* section = root.find("gateway")) {
+    config.gateway = read_gateway(ObjectReader(*section, "gateway", {"id", "mode", "max_clients"}));
+  }
+  if (const auto* section = root.find("upstream")) {
+    config.upstream = read_upstream(
+        ObjectReader(*section, "upstream", {"uri", "client_id_prefix", "username", "password"}));
+  }
+  if (const auto* section = root.find("transports")) {
+    config.transports = read_transports(*section, "transports");
+  }
+  if (const auto* section = root.find("topics")) {
+    const ObjectReader topics(*section, "topics", {"predefined"});
+    if (const auto* predefined = topics.find("predefined")) {
+      config.predefined_topics = read_predefined_topics(*predefined, topics.path("predefined"));
+    }
+  }
+  if (const auto* section = root.find("qos_minus_one")) {
+    config.qos_minus_one_enabled =
+        ObjectReader(*section, "qos_minus_one", {"enabled"}).boolean("enabled", true);
+  }
+  if (const auto* section = root.find("retry")) {
+    const ObjectReader retry(*section, "retry", {"interval_ms", "max_attempts"});
+    config.retry.interval = std::chrono::milliseconds(
+        retry.integer("interval_ms", 1, kMaxUint32, config.retry.interval.count()));
+    config.retry.max_attempts = static_cast<std::uint32_t>(
+        retry.integer("max_attempts", 1, kMaxUint32, config.retry.max_attempts));
+  }
+  if (const auto* section = root.find("log")) {
+    config.log_level = read_log_level(ObjectReader(*section, "log", {"level"}));
+  }
+  return config;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view json_text) {
+  return config_from_json(detail::parse_json_document(json_text));
+}
+
+Config load_config_file(const std::filesystem::path& file) {
+  const auto name = file.string();
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) throw ConfigError({}, "is a directory", name);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError({}, std::string("cannot open: ") + std::strerror(errno), name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError({}, std::string("cannot read: ") + std::strerror(errno), name);
+  try {
+    return parse_config(text.str());
+  } catch (const ConfigError& error) {
+    throw ConfigError(error.json_path(), error.problem(), name);
+  }
+}
+
+}  // namespace gateway::config

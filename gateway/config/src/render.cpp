@@ -1,0 +1,58 @@
+// Config -> JSON, the inverse of load.cpp: what the gateway will actually run with, defaults
+// included, for `--config` start-up output and for support requests (hence the masked password).
+
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/config/config.hpp"
+
+namespace gateway::config {
+namespace {
+
+// ordered_json keeps the documented key order instead of sorting alphabetically.
+using OrderedJson = nlohmann::ordered_json;
+
+OrderedJson render_transport(const TransportConfig& transport) {
+  return std::visit(
+      [&transport](const UdpTransport& udp) {
+        return OrderedJson{
+            {"type", "udp"}, {"name", transport.name}, {"bind", to_string(udp.bind)}};
+      },
+      transport.settings);
+}
+
+}  // namespace
+
+std::string render_config(const Config& config) {
+  OrderedJson transports = OrderedJson::array();
+  for (const auto& transport : config.transports) transports.push_back(render_transport(transport));
+
+  OrderedJson predefined = OrderedJson::array();
+  for (const auto& topic : config.predefined_topics) {
+    predefined.push_back(OrderedJson{{"id", topic.id}, {"name", topic.name}});
+  }
+
+  const OrderedJson document = {
+      {"gateway",
+       {{"id", config.gateway.id},
+        {"mode", to_string(config.gateway.mode)},
+        {"max_clients", config.gateway.max_clients}}},
+      {"upstream",
+       {{"uri", config.upstream.uri},
+        {"client_id_prefix", config.upstream.client_id_prefix},
+        {"username", config.upstream.username},
+        {"password", config.upstream.password.empty() ? "" : "***"}}},
+      {"transports", transports},
+      {"topics", {{"predefined", predefined}}},
+      {"qos_minus_one", {{"enabled", config.qos_minus_one_enabled}}},
+      {"retry",
+       {{"interval_ms", config.retry.interval.count()},
+        {"max_attempts", config.retry.max_attempts}}},
+      {"log", {{"level", to_string(config.log_level)}}},
+  };
+  return document.dump(2, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
+}  // namespace gateway::config

@@ -1,0 +1,405 @@
+// Config loading: defaults, every validation message with its JSON path, and the examples in
+// configs/ (each one must load, so they cannot rot).
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/config/config.hpp"
+#include "gateway/config/host_port.hpp"
+
+namespace cfg = gateway::config;
+
+namespace {
+
+// "path: problem" of the first error, or "ok".
+std::string error_of(std::string_view json_text) {
+  try {
+    cfg::parse_config(json_text);
+  } catch (const cfg::ConfigError& error) {
+    return error.what();
+  }
+  return "ok";
+}
+
+struct Case {
+  const char* json;
+  const char* error;
+};
+
+void check_errors(const std::vector<Case>& cases) {
+  for (const auto& c : cases) {
+    CAPTURE(c.json);
+    CHECK(error_of(c.json) == c.error);
+  }
+}
+
+cfg::HostPort bind_of(const cfg::Config& config, std::size_t index) {
+  return std::get<cfg::UdpTransport>(config.transports.at(index).settings).bind;
+}
+
+}  // namespace
+
+TEST_CASE("config: an empty document gives the documented defaults") {
+  const auto config = cfg::parse_config("{}");
+  CHECK(config == cfg::Config{});
+  CHECK(config.gateway.id == 1);
+  CHECK(config.gateway.mode == cfg::GatewayMode::transparent);
+  CHECK(config.gateway.max_clients == 10000);
+  CHECK(config.upstream.uri == "tcp://127.0.0.1:1883");
+  CHECK(config.upstream.scheme == cfg::UpstreamScheme::tcp);
+  CHECK(config.upstream.broker == cfg::HostPort{"127.0.0.1", 1883, false});
+  CHECK(config.upstream.client_id_prefix.empty());
+  CHECK(config.upstream.username.empty());
+  CHECK(config.upstream.password.empty());
+  REQUIRE(config.transports.size() == 1);
+  CHECK(config.transports[0].name.empty());
+  CHECK(bind_of(config, 0) == cfg::HostPort{"0.0.0.0", 1884, false});
+  CHECK(config.predefined_topics.empty());
+  CHECK(config.qos_minus_one_enabled);
+  CHECK(config.retry.interval == std::chrono::milliseconds(10000));
+  CHECK(config.retry.max_attempts == 3);
+  CHECK(config.log_level == cfg::LogLevel::info);
+}
+
+TEST_CASE("config: empty sections and an empty transport entry take the defaults too") {
+  const auto config = cfg::parse_config(
+      R"({"gateway": {}, "upstream": {}, "transports": [{}], "topics": {}, "qos_minus_one": {},
+          "retry": {}, "log": {}})");
+  CHECK(config == cfg::Config{});
+}
+
+TEST_CASE("config: every key is read") {
+  const auto config = cfg::parse_config(R"({
+    "gateway": {"id": 255, "mode": "aggregating", "max_clients": 1},
+    "upstream": {"uri": "mqtts://broker.example.com:8883", "client_id_prefix": "site1-",
+                 "username": "gw", "password": "secret"},
+    "transports": [{"type": "udp", "name": "v4", "bind": "127.0.0.1:0"},
+                   {"type": "udp", "name": "v6", "bind": "[::]:1884"}],
+    "topics": {"predefined": [{"id": 1, "name": "a/b"}, {"id": 65534, "name": "$SYS/x"}]},
+    "qos_minus_one": {"enabled": false},
+    "retry": {"interval_ms": 1, "max_attempts": 7},
+    "log": {"level": "trace"}
+  })");
+  CHECK(config.gateway.id == 255);
+  CHECK(config.gateway.mode == cfg::GatewayMode::aggregating);
+  CHECK(config.gateway.max_clients == 1);
+  CHECK(config.upstream.scheme == cfg::UpstreamScheme::mqtts);
+  CHECK(config.upstream.broker == cfg::HostPort{"broker.example.com", 8883, false});
+  CHECK(config.upstream.client_id_prefix == "site1-");
+  CHECK(config.upstream.username == "gw");
+  CHECK(config.upstream.password == "secret");
+  REQUIRE(config.transports.size() == 2);
+  CHECK(config.transports[0].name == "v4");
+  CHECK(bind_of(config, 0) == cfg::HostPort{"127.0.0.1", 0, false});
+  CHECK(config.transports[1].name == "v6");
+  CHECK(bind_of(config, 1) == cfg::HostPort{"::", 1884, true});
+  CHECK(config.predefined_topics ==
+        std::vector<cfg::PredefinedTopic>{{1, "a/b"}, {65534, "$SYS/x"}});
+  CHECK_FALSE(config.qos_minus_one_enabled);
+  CHECK(config.retry.interval == std::chrono::milliseconds(1));
+  CHECK(config.retry.max_attempts == 7);
+  CHECK(config.log_level == cfg::LogLevel::trace);
+}
+
+TEST_CASE("config: every example in configs/ loads") {
+  const std::filesystem::path directory = std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs";
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  REQUIRE_FALSE(files.empty());
+  for (const auto& file : files) {
+    CAPTURE(file.string());
+    CHECK_NOTHROW(cfg::load_config_file(file));
+  }
+}
+
+TEST_CASE("config: the udp example is the documented one") {
+  const auto config =
+      cfg::load_config_file(std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs" / "gateway.json");
+  CHECK(bind_of(config, 0) == cfg::HostPort{"0.0.0.0", 1884, false});
+  CHECK(config.upstream.uri == "tcp://127.0.0.1:1883");
+  CHECK(config.predefined_topics == std::vector<cfg::PredefinedTopic>{{1, "sensors/temperature"}});
+}
+
+TEST_CASE("config: an unknown key is an error at every level") {
+  check_errors({
+      {R"({"gatway": {}})", "gatway: unknown key"},
+      {R"({"gateway": {"idd": 1}})", "gateway.idd: unknown key"},
+      {R"({"upstream": {"passwrd": "x"}})", "upstream.passwrd: unknown key"},
+      {R"({"transports": [{"type": "udp", "port": 1}]})", "transports[0].port: unknown key"},
+      {R"({"transports": [{}, {"bnd": "x"}]})", "transports[1].bnd: unknown key"},
+      {R"({"topics": {"predefind": []}})", "topics.predefind: unknown key"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": "a", "qos": 1}]}})",
+       "topics.predefined[0].qos: unknown key"},
+      {R"({"qos_minus_one": {"enable": true}})", "qos_minus_one.enable: unknown key"},
+      {R"({"retry": {"interval_s": 10}})", "retry.interval_s: unknown key"},
+      {R"({"log": {"lvl": "info"}})", "log.lvl: unknown key"},
+  });
+}
+
+TEST_CASE("config: a wrong JSON type names the path and the expectation") {
+  check_errors({
+      {R"([])", "expected an object at the top level"},
+      {R"({"gateway": []})", "gateway: expected an object"},
+      {R"({"gateway": {"id": "1"}})", "gateway.id: expected an integer from 1 to 255"},
+      {R"({"gateway": {"id": 1.0}})", "gateway.id: expected an integer from 1 to 255"},
+      {R"({"gateway": {"mode": 1}})", "gateway.mode: expected a string"},
+      {R"({"gateway": {"max_clients": true}})",
+       "gateway.max_clients: expected an integer from 1 to 4294967295"},
+      {R"({"upstream": {"uri": null}})", "upstream.uri: expected a string"},
+      {R"({"upstream": {"username": 5}})", "upstream.username: expected a string"},
+      {R"({"transports": {}})", "transports: expected an array"},
+      {R"({"transports": [1]})", "transports[0]: expected an object"},
+      {R"({"transports": [{"type": 1}]})", "transports[0].type: expected a string"},
+      {R"({"transports": [{"bind": 1884}]})", "transports[0].bind: expected a string"},
+      {R"({"transports": [{"name": 1}]})", "transports[0].name: expected a string"},
+      {R"({"topics": {"predefined": {}}})", "topics.predefined: expected an array"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": 2}]}})",
+       "topics.predefined[0].name: expected a string"},
+      {R"({"qos_minus_one": {"enabled": "yes"}})", "qos_minus_one.enabled: expected true or false"},
+      {R"({"retry": {"interval_ms": "10s"}})",
+       "retry.interval_ms: expected an integer from 1 to 4294967295"},
+      {R"({"log": {"level": 3}})", "log.level: expected a string"},
+  });
+}
+
+TEST_CASE("config: integers outside their range") {
+  check_errors({
+      {R"({"gateway": {"id": 0}})", "gateway.id: expected an integer from 1 to 255"},
+      {R"({"gateway": {"id": 256}})", "gateway.id: expected an integer from 1 to 255"},
+      {R"({"gateway": {"id": -1}})", "gateway.id: expected an integer from 1 to 255"},
+      {R"({"gateway": {"id": 18446744073709551615}})",
+       "gateway.id: expected an integer from 1 to 255"},
+      {R"({"gateway": {"max_clients": 0}})",
+       "gateway.max_clients: expected an integer from 1 to 4294967295"},
+      {R"({"gateway": {"max_clients": 4294967296}})",
+       "gateway.max_clients: expected an integer from 1 to 4294967295"},
+      {R"({"retry": {"interval_ms": 0}})",
+       "retry.interval_ms: expected an integer from 1 to 4294967295"},
+      {R"({"retry": {"max_attempts": 0}})",
+       "retry.max_attempts: expected an integer from 1 to 4294967295"},
+  });
+  CHECK(cfg::parse_config(R"({"gateway": {"max_clients": 4294967295}})").gateway.max_clients ==
+        4294967295U);
+}
+
+TEST_CASE("config: named values outside their set") {
+  check_errors({
+      {R"({"gateway": {"mode": "bridging"}})",
+       R"(gateway.mode: unsupported mode "bridging" (supported: transparent, aggregating))"},
+      {R"({"log": {"level": "verbose"}})",
+       R"(log.level: unknown level "verbose" (supported: trace, debug, info, warn, error))"},
+      {R"({"transports": [{"type": "serial"}]})",
+       R"(transports[0].type: unsupported transport "serial" (supported: udp))"},
+      // The type is judged before the keys, which depend on it.
+      {R"({"transports": [{"type": "xbee", "device": "/dev/ttyUSB0"}]})",
+       R"(transports[0].type: unsupported transport "xbee" (supported: udp))"},
+  });
+}
+
+TEST_CASE("config: udp bind addresses") {
+  const auto bind = [](const char* text) {
+    return bind_of(cfg::parse_config(std::string(R"({"transports": [{"bind": ")") + text + "\"}]}"),
+                   0);
+  };
+  CHECK(bind("0.0.0.0:1884") == cfg::HostPort{"0.0.0.0", 1884, false});
+  CHECK(bind("127.0.0.1:0") == cfg::HostPort{"127.0.0.1", 0, false});
+  CHECK(bind("localhost:65535") == cfg::HostPort{"localhost", 65535, false});
+  CHECK(bind("[::]:1884") == cfg::HostPort{"::", 1884, true});
+  CHECK(bind("[::1]:1884") == cfg::HostPort{"::1", 1884, true});
+  CHECK(bind("[fe80::1:2]:7") == cfg::HostPort{"fe80::1:2", 7, true});
+
+  check_errors({
+      {R"({"transports": [{"bind": "0.0.0.0"}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": ""}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": ":1884"}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "0.0.0.0:"}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "0.0.0.0:port"}]})",
+       R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "0.0.0.0:-1"}]})",
+       R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "::1:1884"}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "[::1]"}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "[::1:1884"}]})", R"(transports[0].bind: expected "host:port")"},
+      {R"({"transports": [{"bind": "0.0.0.0:70000"}]})",
+       "transports[0].bind: port 70000 is out of range (0 to 65535)"},
+      {R"({"transports": [{"bind": "0.0.0.0:99999999999999999999"}]})",
+       "transports[0].bind: port 99999999999999999999 is out of range (0 to 65535)"},
+      {R"({"transports": [{"bind": "300.1.1.1:1884"}]})",
+       R"(transports[0].bind: "300.1.1.1" is not an IPv4 address or a hostname)"},
+      {R"({"transports": [{"bind": "my_host:1884"}]})",
+       R"(transports[0].bind: "my_host" is not an IPv4 address or a hostname)"},
+      {R"({"transports": [{"bind": "[1.2.3.4]:1884"}]})",
+       R"(transports[0].bind: "1.2.3.4" is not an IPv6 address)"},
+  });
+}
+
+TEST_CASE("config: hostnames follow RFC 1123") {
+  CHECK(cfg::is_valid_hostname("localhost"));
+  CHECK(cfg::is_valid_hostname("gw-1.example.com"));
+  CHECK(cfg::is_valid_hostname("3com.net"));
+  CHECK_FALSE(cfg::is_valid_hostname(""));
+  CHECK_FALSE(cfg::is_valid_hostname("-a.com"));
+  CHECK_FALSE(cfg::is_valid_hostname("a-.com"));
+  CHECK_FALSE(cfg::is_valid_hostname("a..com"));
+  CHECK_FALSE(cfg::is_valid_hostname("a.com."));
+  CHECK_FALSE(cfg::is_valid_hostname("1.2.3.999"));
+  CHECK_FALSE(cfg::is_valid_hostname(std::string(64, 'a')));
+  CHECK(cfg::is_valid_hostname(std::string(63, 'a')));
+  CHECK(cfg::to_string(cfg::HostPort{"::1", 80, true}) == "[::1]:80");
+  CHECK(cfg::to_string(cfg::HostPort{"localhost", 0, false}) == "localhost:0");
+}
+
+TEST_CASE("config: upstream uri") {
+  const auto upstream = [](const char* uri) {
+    return cfg::parse_config(std::string(R"({"upstream": {"uri": ")") + uri + "\"}}").upstream;
+  };
+  CHECK(upstream("tcp://10.0.0.1:1883").scheme == cfg::UpstreamScheme::tcp);
+  CHECK(upstream("ssl://broker:8883").scheme == cfg::UpstreamScheme::ssl);
+  CHECK(upstream("mqtt://broker:1883").scheme == cfg::UpstreamScheme::mqtt);
+  CHECK(upstream("mqtts://broker:8883").broker == cfg::HostPort{"broker", 8883, false});
+  CHECK(upstream("tcp://[::1]:1883").broker == cfg::HostPort{"::1", 1883, true});
+  CHECK(upstream("tcp://[::1]:1883").uri == "tcp://[::1]:1883");
+
+  check_errors({
+      {R"({"upstream": {"uri": "127.0.0.1:1883"}})",
+       R"(upstream.uri: expected "scheme://host:port" (schemes: tcp, ssl, mqtt, mqtts))"},
+      {R"({"upstream": {"uri": "ws://broker:80"}})",
+       R"(upstream.uri: unsupported scheme "ws" (supported: tcp, ssl, mqtt, mqtts))"},
+      {R"({"upstream": {"uri": "tcp://broker"}})", R"(upstream.uri: expected "tcp://host:port")"},
+      {R"({"upstream": {"uri": "tcp://broker:1883/path"}})",
+       R"(upstream.uri: expected "tcp://host:port")"},
+      {R"({"upstream": {"uri": "tcp://broker:0"}})",
+       "upstream.uri: port 0 is not a broker port (1 to 65535)"},
+      {R"({"upstream": {"uri": "tcp://bad_host:1883"}})",
+       R"(upstream.uri: "bad_host" is not an IPv4 address or a hostname)"},
+  });
+}
+
+TEST_CASE("config: upstream credentials") {
+  check_errors({
+      {R"({"upstream": {"password": "x"}})",
+       "upstream.password: set without upstream.username (MQTT 3.1.1 §3.1.2.9)"},
+      {R"({"upstream": {"username": "a\u0000b"}})",
+       "upstream.username: must not contain U+0000 (MQTT 3.1.1 §1.5.3)"},
+      {R"({"upstream": {"client_id_prefix": "\u0000"}})",
+       "upstream.client_id_prefix: must not contain U+0000 (MQTT 3.1.1 §1.5.3)"},
+  });
+}
+
+TEST_CASE("config: transports list") {
+  check_errors({
+      {R"({"transports": []})", "transports: expected at least one transport"},
+      {R"({"transports": [{"name": "a", "bind": "0.0.0.0:1"}, {"name": "a", "bind": "0.0.0.0:2"}]})",
+       R"(transports[1].name: duplicate name "a" (already used by transports[0]))"},
+      {R"({"transports": [{}, {"bind": "0.0.0.0:1884"}]})",
+       R"(transports[1].bind: duplicate address "0.0.0.0:1884" (already used by transports[0]))"},
+  });
+  // Port 0 means a fresh ephemeral port per bind, so it never collides.
+  CHECK(cfg::parse_config(R"({"transports": [{"bind": "[::1]:0"}, {"bind": "[::1]:0"}]})")
+            .transports.size() == 2);
+  CHECK(cfg::parse_config(R"({"transports": [{"name": ""}, {"name": "", "bind": "0.0.0.0:2"}]})")
+            .transports.size() == 2);
+}
+
+TEST_CASE("config: predefined topics") {
+  check_errors({
+      {R"({"topics": {"predefined": [{"id": 0, "name": "a"}]}})",
+       "topics.predefined[0].id: expected an integer from 1 to 65534"},
+      {R"({"topics": {"predefined": [{"id": 65535, "name": "a"}]}})",
+       "topics.predefined[0].id: expected an integer from 1 to 65534"},
+      {R"({"topics": {"predefined": [{"name": "a"}]}})",
+       "topics.predefined[0].id: required key is missing"},
+      {R"({"topics": {"predefined": [{"id": 1}]}})",
+       "topics.predefined[0].name: required key is missing"},
+      {R"({"topics": {"predefined": [1]}})", "topics.predefined[0]: expected an object"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": ""}]}})",
+       R"(topics.predefined[0].name: "" is not a valid topic name (non-empty UTF-8 without '+', '#' or NUL))"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": "a/+"}]}})",
+       R"(topics.predefined[0].name: "a/+" is not a valid topic name (non-empty UTF-8 without '+', '#' or NUL))"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": "a/#"}]}})",
+       R"(topics.predefined[0].name: "a/#" is not a valid topic name (non-empty UTF-8 without '+', '#' or NUL))"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": "a\u0000"}]}})",
+       R"(topics.predefined[0].name: "a\u0000" is not a valid topic name (non-empty UTF-8 without '+', '#' or NUL))"},
+      {R"({"topics": {"predefined": [{"id": 7, "name": "a"}, {"id": 8, "name": "b"},
+                                      {"id": 7, "name": "c"}]}})",
+       "topics.predefined[2].id: duplicate id 7 (already used by topics.predefined[0])"},
+      {R"({"topics": {"predefined": [{"id": 1, "name": "a"}, {"id": 2, "name": "a"}]}})",
+       R"(topics.predefined[1].name: duplicate name "a" (already used by topics.predefined[0]))"},
+  });
+}
+
+TEST_CASE("config: JSON syntax errors name line and column, and duplicate keys are errors") {
+  const auto syntax = error_of("{\n  \"gateway\": {\"id\": 1,}\n}");
+  CHECK(syntax.rfind("parse error at line 2, column ", 0) == 0);
+  CHECK(error_of("").rfind("parse error at line 1, column 1", 0) == 0);
+  check_errors({
+      {R"({"gateway": {"id": 1, "id": 2}})", "gateway.id: duplicate key"},
+      {R"({"retry": {}, "retry": {}})", "retry: duplicate key"},
+      {R"({"transports": [{}, {"name": "a", "bind": "0.0.0.0:2", "name": "b"}]})",
+       "transports[1].name: duplicate key"},
+      {R"({"topics": {"predefined": [[], {"id": 1, "id": 2}]}})",
+       "topics.predefined[1].id: duplicate key"},
+  });
+}
+
+TEST_CASE("config: load_config_file names the file") {
+  try {
+    cfg::load_config_file("/nonexistent-dir/gateway.json");
+    FAIL("expected a ConfigError");
+  } catch (const cfg::ConfigError& error) {
+    CHECK(error.file() == "/nonexistent-dir/gateway.json");
+    CHECK(error.json_path().empty());
+    CHECK(std::string(error.what()) ==
+          "/nonexistent-dir/gateway.json: cannot open: No such file or directory");
+  }
+  CHECK_THROWS_AS(cfg::load_config_file(MQTTSN_SOURCE_DIR), cfg::ConfigError);
+}
+
+TEST_CASE("config: ConfigError carries path and problem apart") {
+  try {
+    cfg::parse_config(R"({"upstream": {"passwrd": ""}})");
+    FAIL("expected a ConfigError");
+  } catch (const cfg::ConfigError& error) {
+    CHECK(error.json_path() == "upstream.passwrd");
+    CHECK(error.problem() == "unknown key");
+    CHECK(error.file().empty());
+  }
+}
+
+TEST_CASE("config: the rendered effective config reads back the same, password masked") {
+  const char* text = R"({
+    "gateway": {"id": 9, "mode": "aggregating"},
+    "upstream": {"uri": "ssl://[2001:db8::1]:8883", "username": "gw", "password": "secret"},
+    "transports": [{"name": "lan", "bind": "[::]:0"}, {"bind": "localhost:1884"}],
+    "topics": {"predefined": [{"id": 3, "name": "x/y"}]},
+    "retry": {"interval_ms": 250},
+    "log": {"level": "warn"}
+  })";
+  const auto config = cfg::parse_config(text);
+  const auto rendered = cfg::render_config(config);
+  CAPTURE(rendered);
+  CHECK(rendered.find("secret") == std::string::npos);
+
+  const auto json = nlohmann::json::parse(rendered);
+  CHECK(json["upstream"]["password"] == "***");
+  CHECK(json["transports"][0] ==
+        nlohmann::json{{"type", "udp"}, {"name", "lan"}, {"bind", "[::]:0"}});
+  CHECK(json["retry"]["max_attempts"] == 3);
+  CHECK(json["qos_minus_one"]["enabled"] == true);
+
+  auto expected = config;
+  expected.upstream.password = "***";
+  CHECK(cfg::parse_config(rendered) == expected);
+  CHECK(cfg::parse_config(cfg::render_config(cfg::Config{})) == cfg::Config{});
+  CHECK(nlohmann::json::parse(cfg::render_config(cfg::Config{}))["upstream"]["password"] == "");
+}
