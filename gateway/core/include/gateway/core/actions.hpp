@@ -1,0 +1,75 @@
+#pragma once
+// What the core wants done, as values returned from Core::handle(). gateway/app executes them on
+// the loop thread, in order: transports send frames, mqtt_bridge talks to the broker.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gateway/core/events.hpp"
+#include "sn_protocol/packet.hpp"
+#include "sn_protocol/peer.hpp"
+
+namespace gateway::core {
+
+// Encoded frame to one peer (already wrapped in the §5.5 encapsulation for forwarded peers: then
+// `peer` is the forwarder).
+struct SendFrame {
+  sn::Peer peer;
+  sn::Bytes bytes;
+};
+
+struct Will {
+  std::string topic;
+  sn::Bytes payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  bool operator==(const Will&) const = default;
+};
+
+struct UpstreamConnect {
+  ConnId conn;
+  std::string client_id;
+  std::uint16_t keep_alive_s;
+  bool clean_session;
+  std::optional<Will> will;
+};
+// fire_will: the client was lost, the broker must publish its will; otherwise a clean DISCONNECT.
+struct UpstreamDisconnect {
+  ConnId conn;
+  bool fire_will;
+};
+struct UpstreamPublish {
+  ConnId conn;
+  ReqId req;
+  std::string topic;
+  sn::Bytes payload;
+  std::uint8_t qos;
+  bool retain;
+};
+struct UpstreamSubscribe {
+  ConnId conn;
+  ReqId req;
+  std::string filter;
+  std::uint8_t qos;
+};
+struct UpstreamUnsubscribe {
+  ConnId conn;
+  ReqId req;
+  std::string filter;
+};
+
+enum class LogLevel : std::uint8_t { trace, debug, info, warn, error };
+
+struct Log {
+  LogLevel level;
+  std::string text;
+};
+
+using Action = std::variant<SendFrame, UpstreamConnect, UpstreamDisconnect, UpstreamPublish,
+                            UpstreamSubscribe, UpstreamUnsubscribe, Log>;
+using Actions = std::vector<Action>;
+
+}  // namespace gateway::core

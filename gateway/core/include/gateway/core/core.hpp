@@ -1,0 +1,84 @@
+#pragma once
+// The translation core: MQTT-SN v1.2 sessions, topic ids, QoS flows, keep-alive and retries, as a
+// sans-I/O state machine. It reads no clock (time comes with every call), opens no socket and
+// starts no timer: it returns actions and tells when it next needs TimerExpired.
+//
+// Threads: one thread only (gateway/app's loop thread) may call any member.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/core/actions.hpp"
+#include "gateway/core/events.hpp"
+
+namespace gateway::core {
+
+// Monotonic time since an arbitrary origin; the app uses uv_now(), tests a fake clock.
+using Time = std::chrono::milliseconds;
+
+struct PredefinedTopic {
+  std::uint16_t id;
+  std::string name;
+};
+
+struct CoreConfig {
+  std::uint8_t gateway_id = 1;
+  std::size_t max_clients = 10000;
+  std::string client_id_prefix;  // upstream MQTT client id = prefix + MQTT-SN client id
+  std::vector<PredefinedTopic> predefined;
+  bool qos_minus_one = true;
+  Time retry_interval{10000};     // T_retry for gateway-initiated REGISTER/PUBLISH/PUBREL (§6.13)
+  unsigned max_retries = 3;       // N_retry: retransmissions before the client is lost
+  std::size_t max_topics_per_client = 1000;    // registered topic ids; REGACK congestion beyond
+  std::size_t max_queued_per_client = 1000;    // downlink messages waiting; oldest dropped beyond
+  // Largest frame each transport can carry, by transport id; frames the gateway would have to
+  // send larger than that are dropped (§6.10). Missing entries: sn::kMaxMessageSize.
+  std::vector<std::size_t> max_frame_size;
+  LogLevel log_level = LogLevel::info;  // Log actions below this level are not built
+};
+
+struct Counters {
+  std::uint64_t frames_in = 0;
+  std::uint64_t frames_out = 0;
+  std::uint64_t malformed = 0;           // frames decode() refused
+  std::uint64_t unexpected = 0;          // valid frames with no place in the client's state
+  std::uint64_t no_session = 0;          // answered with DISCONNECT (§6.12)
+  std::uint64_t publish_in[4] = {};      // uplink PUBLISH by QoS 0,1,2,-1 (index 3)
+  std::uint64_t publish_out[3] = {};     // downlink PUBLISH by QoS
+  std::uint64_t qos_minus_one_dropped = 0;
+  std::uint64_t downlink_dropped = 0;    // too large for the transport, queue full, rejected
+  std::uint64_t clients_lost = 0;
+};
+
+class Core {
+ public:
+  explicit Core(CoreConfig config);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // Opens the shared QoS -1 connection when enabled (emits UpstreamConnect for kQosMinusOneConn).
+  void start(Time now, Actions& out);
+  // Feeds one event; appends what must be done to `out` (which it does not clear).
+  void handle(const Event& event, Time now, Actions& out);
+  // Administrative stop (SIGTERM/SIGINT): every connected client gets DISCONNECT and every
+  // upstream connection a clean DISCONNECT. No will fires: a stopped gateway has not lost its
+  // clients. The core is empty afterwards.
+  void shutdown(Time now, Actions& out);
+  // When handle(TimerExpired{}) is next due, if ever. Changes after every call.
+  std::optional<Time> next_deadline() const;
+
+  const Counters& counters() const;
+  std::size_t session_count() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gateway::core

@@ -1,0 +1,75 @@
+#pragma once
+// What happens to the gateway, as values fed into Core::handle(). Built by gateway/app on the loop
+// thread from transport reads, upstream (Paho) events and the core's own timer.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+
+#include "sn_protocol/packet.hpp"
+#include "sn_protocol/peer.hpp"
+
+namespace gateway::core {
+
+// One upstream MQTT connection (transparent mode: one per client connection attempt; id 0 is the
+// shared QoS -1 connection). Never reused within one Core's life.
+using ConnId = std::uint64_t;
+// Matches an upstream request with its completion; 0 means "no completion wanted".
+using ReqId = std::uint64_t;
+
+inline constexpr ConnId kQosMinusOneConn = 0;
+
+// One frame from a transport; `bytes` only needs to live for the handle() call.
+struct FrameReceived {
+  sn::Peer peer;
+  std::span<const std::uint8_t> bytes;
+};
+
+struct UpstreamConnected {
+  ConnId conn;
+};
+struct UpstreamConnectFailed {
+  ConnId conn;
+  bool refused;  // the broker said no (vs. unreachable / unavailable)
+  std::string reason;
+};
+struct UpstreamConnectionLost {
+  ConnId conn;
+  std::string reason;
+};
+struct UpstreamDisconnected {
+  ConnId conn;
+};
+struct UpstreamMessage {
+  ConnId conn;
+  std::string topic;
+  sn::Bytes payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+};
+struct UpstreamPublishDone {
+  ConnId conn;
+  ReqId req;
+  bool ok;
+};
+struct UpstreamSubscribeDone {
+  ConnId conn;
+  ReqId req;
+  bool ok;
+  std::uint8_t granted_qos;
+};
+struct UpstreamUnsubscribeDone {
+  ConnId conn;
+  ReqId req;
+  bool ok;
+};
+// The time returned by Core::next_deadline() has come.
+struct TimerExpired {};
+
+using Event = std::variant<FrameReceived, UpstreamConnected, UpstreamConnectFailed,
+                           UpstreamConnectionLost, UpstreamDisconnected, UpstreamMessage,
+                           UpstreamPublishDone, UpstreamSubscribeDone, UpstreamUnsubscribeDone,
+                           TimerExpired>;
+
+}  // namespace gateway::core

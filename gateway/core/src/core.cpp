@@ -1,0 +1,288 @@
+// Dispatch: frames to handlers through the client state table, upstream events to sessions,
+// timers, and the one place frames are encoded and sent.
+
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "core_impl.hpp"
+
+namespace gateway::core {
+
+Core::Core(CoreConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Core::~Core() = default;
+void Core::start(Time now, Actions& out) { impl_->start(now, out); }
+void Core::handle(const Event& event, Time now, Actions& out) { impl_->handle(event, now, out); }
+void Core::shutdown(Time now, Actions& out) { impl_->shutdown(now, out); }
+std::optional<Time> Core::next_deadline() const { return impl_->next_deadline(); }
+const Counters& Core::counters() const { return impl_->counters_; }
+std::size_t Core::session_count() const { return impl_->sessions_.size(); }
+
+Core::Impl::Impl(CoreConfig config)
+    : config_(std::move(config)),
+      qos_minus_one_client_id_(config_.client_id_prefix + "mqttsn-gw-" +
+                               std::to_string(config_.gateway_id) + "-qos-1") {
+  for (const auto& topic : config_.predefined) {
+    predefined_by_id_.emplace(topic.id, topic.name);
+    predefined_by_name_.emplace(topic.name, topic.id);
+  }
+}
+
+void Core::Impl::start(Time now, Actions& out) {
+  now_ = now;
+  out_ = &out;
+  if (config_.qos_minus_one) {
+    // §6.8: QoS -1 publishers have no connection of their own; they share this one.
+    out.push_back(UpstreamConnect{kQosMinusOneConn, qos_minus_one_client_id_, 60, true, std::nullopt});
+  }
+}
+
+void Core::Impl::shutdown(Time now, Actions& out) {
+  now_ = now;
+  out_ = &out;
+  for (auto& [id, s] : sessions_) {
+    if (s.conn) out.push_back(UpstreamDisconnect{*s.conn, false});
+    if (s.state == ClientState::active) send(s.peer, sn::Disconnect{});
+  }
+  if (config_.qos_minus_one) out.push_back(UpstreamDisconnect{kQosMinusOneConn, false});
+  qos_minus_one_up_ = false;
+  sessions_.clear();
+  peers_.clear();
+  client_ids_.clear();
+  conns_.clear();
+  pending_.clear();
+  timers_ = {};
+}
+
+void Core::Impl::handle(const Event& event, Time now, Actions& out) {
+  now_ = now;
+  out_ = &out;
+  std::visit(
+      [this](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, FrameReceived>) {
+          on_frame(e);
+        } else if constexpr (std::is_same_v<T, UpstreamConnected>) {
+          on_upstream_connected(e);
+        } else if constexpr (std::is_same_v<T, UpstreamConnectFailed>) {
+          on_upstream_connect_failed(e);
+        } else if constexpr (std::is_same_v<T, UpstreamConnectionLost>) {
+          on_upstream_lost(e);
+        } else if constexpr (std::is_same_v<T, UpstreamDisconnected>) {
+          // Nothing to do: the session let go of the connection when it asked for this.
+        } else if constexpr (std::is_same_v<T, UpstreamMessage>) {
+          on_upstream_message(UpstreamMessage(e));
+        } else if constexpr (std::is_same_v<T, UpstreamPublishDone>) {
+          on_publish_done(e);
+        } else if constexpr (std::is_same_v<T, UpstreamSubscribeDone>) {
+          on_subscribe_done(e);
+        } else if constexpr (std::is_same_v<T, UpstreamUnsubscribeDone>) {
+          on_unsubscribe_done(e);
+        } else {
+          static_assert(std::is_same_v<T, TimerExpired>);
+          on_timer();
+        }
+      },
+      event);
+}
+
+void Core::Impl::on_frame(const FrameReceived& frame) {
+  ++counters_.frames_in;
+  auto decoded = sn::decode(frame.bytes);
+  if (!decoded) {
+    ++counters_.malformed;
+    log(LogLevel::debug, [&] {
+      return "dropped malformed frame from " + sn::to_string(frame.peer) + ": " +
+             sn::to_string(decoded.error());
+    });
+    return;
+  }
+  sn::Packet packet = std::move(decoded).value();
+  if (auto* encapsulated = std::get_if<sn::Encapsulated>(&packet)) {
+    // §5.5: each (forwarder, wireless node id) is a client of its own.
+    sn::Peer node = frame.peer;
+    if (frame.peer.forwarded() || !node.set_node_id(encapsulated->node_id)) {
+      ++counters_.malformed;
+      log(LogLevel::debug, [&] {
+        return "dropped encapsulated frame from " + sn::to_string(frame.peer) +
+               ": node id unusable";
+      });
+      return;
+    }
+    on_message(node, std::move(encapsulated->message));
+    return;
+  }
+  on_message(frame.peer, std::visit([](auto&& m) -> sn::Message {
+                           using T = std::decay_t<decltype(m)>;
+                           if constexpr (std::is_same_v<T, sn::Encapsulated>) {
+                             return std::move(m.message);  // handled above; keeps visit total
+                           } else {
+                             return std::forward<decltype(m)>(m);
+                           }
+                         },
+                         std::move(packet)));
+}
+
+void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
+  const sn::MsgType type = sn::type_of(message);
+  Session* s = by_peer(peer);
+  // Any frame shows the client is alive (§6.11), whatever it asks.
+  if (s != nullptr) s->last_seen = now_;
+  // Messages that need no session.
+  if (type == sn::MsgType::searchgw) {
+    send(peer, sn::GwInfo{config_.gateway_id, {}});  // §6.1: a gateway answers with its id only
+    return;
+  }
+  if (type == sn::MsgType::connect) {
+    on_connect(peer, std::get<sn::Connect>(message));
+    return;
+  }
+  if (auto* publish = std::get_if<sn::Publish>(&message);
+      publish != nullptr && publish->qos == sn::QoS::minus_one) {
+    on_publish_minus_one(peer, *publish);
+    return;
+  }
+
+  const Disposition what =
+      s != nullptr ? disposition(s->state, type) : disposition(ClientState::disconnected, type);
+  if (what == Disposition::ignore) {
+    ++counters_.unexpected;
+    log(LogLevel::debug, [&] {
+      return std::string("ignored ") + sn::to_string(type) + " from " + sn::to_string(peer) +
+             (s != nullptr ? std::string(" in state ") + to_string(s->state) : " (no session)");
+    });
+    return;
+  }
+  if (what == Disposition::disconnect) {
+    // §6.12: the gateway cannot tell which connection this belongs to.
+    ++counters_.no_session;
+    send(peer, sn::Disconnect{});
+    return;
+  }
+  if (s == nullptr) {
+    // Only DISCONNECT is handled without a session: acknowledge it (§6.12).
+    send(peer, sn::Disconnect{});
+    return;
+  }
+  std::visit(
+      [this, s](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, sn::WillTopic>) {
+          on_will_topic(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::WillMsg>) {
+          on_will_msg(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::Register>) {
+          on_register(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::RegAck>) {
+          on_regack(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::Publish>) {
+          on_publish(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::PubAck>) {
+          on_puback(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::PubRec>) {
+          on_pubrec(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::PubRel>) {
+          on_pubrel(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::PubComp>) {
+          on_pubcomp(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::Subscribe>) {
+          on_subscribe(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::Unsubscribe>) {
+          on_unsubscribe(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::PingReq>) {
+          send(s->peer, sn::PingResp{});  // §6.11; last_seen was refreshed above
+        } else if constexpr (std::is_same_v<T, sn::Disconnect>) {
+          on_disconnect(*s, m);
+        } else if constexpr (std::is_same_v<T, sn::WillTopicUpd>) {
+          // §6.4 arrives with the will-update work; refuse rather than pretend.
+          send(s->peer, sn::WillTopicResp{sn::ReturnCode::not_supported});
+        } else if constexpr (std::is_same_v<T, sn::WillMsgUpd>) {
+          send(s->peer, sn::WillMsgResp{sn::ReturnCode::not_supported});
+        }
+      },
+      message);
+}
+
+void Core::Impl::send(const sn::Peer& peer, const sn::Message& message) {
+  ++counters_.frames_out;
+  if (peer.forwarded()) {
+    const auto node = peer.node_id_bytes();
+    sn::Encapsulated wrapped{0, sn::Bytes(node.begin(), node.end()), message};
+    out_->push_back(SendFrame{peer.forwarder(), sn::encode(sn::Packet{std::move(wrapped)})});
+    return;
+  }
+  out_->push_back(SendFrame{peer, sn::encode(message)});
+}
+
+std::size_t Core::Impl::max_frame(const sn::Peer& peer) const {
+  std::size_t limit = sn::kMaxMessageSize;
+  if (peer.transport_id < config_.max_frame_size.size()) {
+    limit = config_.max_frame_size[peer.transport_id];
+  }
+  // The encapsulation header travels in the same frame (§5.5).
+  return peer.forwarded() ? limit - std::min<std::size_t>(limit, 3 + peer.node_id_size) : limit;
+}
+
+void Core::Impl::arm(Session& s, TimerKind kind, Time at) {
+  timers_.push(TimerEntry{at, s.id, kind, s.timer_gen[static_cast<std::size_t>(kind)]});
+}
+
+void Core::Impl::cancel(Session& s, TimerKind kind) { ++s.timer_gen[static_cast<std::size_t>(kind)]; }
+
+std::optional<Time> Core::Impl::next_deadline() const {
+  if (timers_.empty()) return std::nullopt;
+  return timers_.top().at;
+}
+
+void Core::Impl::on_timer() {
+  while (!timers_.empty() && timers_.top().at <= now_) {
+    const TimerEntry entry = timers_.top();
+    timers_.pop();
+    if (entry.kind == TimerKind::qos_minus_one_reconnect) {
+      if (entry.generation == qos_minus_one_generation_ && !qos_minus_one_up_) {
+        out_->push_back(
+            UpstreamConnect{kQosMinusOneConn, qos_minus_one_client_id_, 60, true, std::nullopt});
+      }
+      continue;
+    }
+    Session* s = by_id(entry.session);
+    if (s == nullptr || s->timer_gen[static_cast<std::size_t>(entry.kind)] != entry.generation) {
+      continue;  // stale: the session or the timer is gone
+    }
+    switch (entry.kind) {
+      case TimerKind::keep_alive: on_keep_alive_timer(*s); break;
+      case TimerKind::retry: on_retry_timer(*s); break;
+      case TimerKind::handshake:
+        if (s->state == ClientState::will_topic || s->state == ClientState::will_msg) {
+          log(LogLevel::info, [&] {
+            return "client " + s->client_id + " abandoned the will handshake";
+          });
+          end_session(*s, false);
+        }
+        break;
+      case TimerKind::qos_minus_one_reconnect: break;
+    }
+  }
+}
+
+void Core::Impl::log(LogLevel level, const std::function<std::string()>& text) {
+  if (level < config_.log_level) return;
+  out_->push_back(Log{level, text()});
+}
+
+Session* Core::Impl::by_peer(const sn::Peer& peer) {
+  const auto it = peers_.find(peer);
+  return it == peers_.end() ? nullptr : by_id(it->second);
+}
+
+Session* Core::Impl::by_conn(ConnId conn) {
+  const auto it = conns_.find(conn);
+  return it == conns_.end() ? nullptr : by_id(it->second);
+}
+
+Session* Core::Impl::by_id(SessionId id) {
+  const auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : &it->second;
+}
+
+}  // namespace gateway::core

@@ -1,0 +1,173 @@
+#pragma once
+// Private state of gateway::core::Core, shared by the files that implement its handlers.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "client_state.hpp"
+#include "gateway/core/core.hpp"
+#include "sn_protocol/codec.hpp"
+#include "sn_protocol/packet.hpp"
+#include "sn_protocol/peer.hpp"
+#include "topic_registry.hpp"
+
+namespace gateway::core {
+
+using SessionId = std::uint64_t;
+
+// A message from the broker waiting to go down to the client.
+struct Outgoing {
+  std::string topic;
+  sn::Bytes payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  bool reregistered = false;  // the client already rejected our topic id once (§6.10)
+};
+
+// The one gateway-initiated exchange awaiting the client's answer (§6.6: one at a time).
+struct InFlight {
+  enum class Kind : std::uint8_t { reg, publish, pubrel };
+  Kind kind;
+  std::uint16_t msg_id;
+  unsigned retransmissions = 0;
+  sn::Message frame;  // what to send again after T_retry
+};
+
+struct Session {
+  SessionId id = 0;
+  std::string client_id;
+  sn::Peer peer;
+  ClientState state = ClientState::connecting;
+  bool clean_session = true;
+  std::uint16_t keep_alive_s = 0;
+  std::optional<Will> will;
+  std::optional<ConnId> conn;  // the upstream connection, while one exists
+  bool established = false;    // CONNACK accepted was sent at least once
+  Time last_seen{0};
+  TopicRegistry topics;
+  // §6.6 QoS 2 uplink: msg ids received and not yet released; true once the broker has it.
+  std::unordered_map<std::uint16_t, bool> qos2_in;
+  std::deque<Outgoing> queue;
+  std::optional<InFlight> inflight;
+  std::uint16_t next_msg_id = 1;
+  // §6.10: topic names whose REGISTER the client rejected: an unsubscribe from that name until
+  // the client subscribes again.
+  std::unordered_set<std::string> rejected_topics;
+  // One generation per TimerKind (below qos_minus_one_reconnect): cancel() bumps it, and a timer
+  // entry whose generation differs is stale.
+  std::array<std::uint32_t, 3> timer_gen{};
+};
+
+// What to answer when an upstream request completes.
+struct Pending {
+  enum class Kind : std::uint8_t { puback, pubrec, suback, unsuback };
+  Kind kind;
+  SessionId session;
+  ConnId conn;  // a completion on an older connection of the session is stale
+  std::uint16_t msg_id;
+  std::uint16_t topic_id;
+};
+
+enum class TimerKind : std::uint8_t { keep_alive, retry, handshake, qos_minus_one_reconnect };
+
+struct TimerEntry {
+  Time at;
+  SessionId session;
+  TimerKind kind;
+  std::uint32_t generation;
+  bool operator>(const TimerEntry& other) const { return at > other.at; }
+};
+
+class Core::Impl {
+ public:
+  explicit Impl(CoreConfig config);
+
+  void start(Time now, Actions& out);
+  void shutdown(Time now, Actions& out);
+  void handle(const Event& event, Time now, Actions& out);
+  std::optional<Time> next_deadline() const;
+
+  CoreConfig config_;
+  Counters counters_;
+
+ private:
+  friend class Core;
+  // core.cpp: dispatch, sending, timers, logging.
+  void on_frame(const FrameReceived& frame);
+  void on_message(const sn::Peer& peer, sn::Message&& message);
+  void on_timer();
+  void send(const sn::Peer& peer, const sn::Message& message);
+  void arm(Session& s, TimerKind kind, Time at);
+  void cancel(Session& s, TimerKind kind);
+  void log(LogLevel level, const std::function<std::string()>& text);
+  Session* by_peer(const sn::Peer& peer);
+  Session* by_conn(ConnId conn);
+  Session* by_id(SessionId id);
+  std::size_t max_frame(const sn::Peer& peer) const;
+
+  // connect.cpp: CONNECT, the will handshake, DISCONNECT, the upstream connection's life.
+  void on_connect(const sn::Peer& peer, const sn::Connect& connect);
+  void on_will_topic(Session& s, const sn::WillTopic& will_topic);
+  void on_will_msg(Session& s, const sn::WillMsg& will_msg);
+  void on_disconnect(Session& s, const sn::Disconnect& disconnect);
+  void connect_upstream(Session& s);
+  void on_upstream_connected(const UpstreamConnected& e);
+  void on_upstream_connect_failed(const UpstreamConnectFailed& e);
+  void on_upstream_lost(const UpstreamConnectionLost& e);
+  void on_keep_alive_timer(Session& s);
+  void lose(Session& s, const char* why);
+  void upstream_gone(Session& s, const std::string& reason);
+  void end_session(Session& s, bool fire_will);
+
+  // uplink.cpp: what the client asks of the broker.
+  void on_register(Session& s, const sn::Register& reg);
+  void on_publish(Session& s, const sn::Publish& publish);
+  void on_publish_minus_one(const sn::Peer& peer, const sn::Publish& publish);
+  void on_pubrel(Session& s, const sn::PubRel& pubrel);
+  void on_subscribe(Session& s, const sn::Subscribe& subscribe);
+  void on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe);
+  void on_publish_done(const UpstreamPublishDone& e);
+  void on_subscribe_done(const UpstreamSubscribeDone& e);
+  void on_unsubscribe_done(const UpstreamUnsubscribeDone& e);
+  std::optional<std::string> topic_for_publish(const Session* s, sn::TopicIdType type,
+                                               std::uint16_t id) const;
+
+  // downlink.cpp: what the broker sends the client (§6.10).
+  void on_upstream_message(UpstreamMessage&& e);
+  void pump(Session& s);
+  void on_regack(Session& s, const sn::RegAck& regack);
+  void on_puback(Session& s, const sn::PubAck& puback);
+  void on_pubrec(Session& s, const sn::PubRec& pubrec);
+  void on_pubcomp(Session& s, const sn::PubComp& pubcomp);
+  void on_retry_timer(Session& s);
+  Session* pending_session(ReqId req, Pending& pending);
+  void send_inflight(Session& s);
+  std::uint16_t next_msg_id(Session& s);
+
+  Time now_{0};
+  Actions* out_ = nullptr;
+  SessionId next_session_ = 1;
+  ConnId next_conn_ = kQosMinusOneConn + 1;
+  ReqId next_req_ = 1;
+  bool qos_minus_one_up_ = false;
+  std::unordered_map<SessionId, Session> sessions_;
+  std::unordered_map<sn::Peer, SessionId, sn::PeerHash> peers_;
+  std::unordered_map<std::string, SessionId> client_ids_;
+  std::unordered_map<ConnId, SessionId> conns_;
+  std::unordered_map<ReqId, Pending> pending_;
+  std::unordered_map<std::uint16_t, std::string> predefined_by_id_;
+  std::unordered_map<std::string, std::uint16_t> predefined_by_name_;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  std::uint32_t qos_minus_one_generation_ = 0;
+  std::string qos_minus_one_client_id_;  // upstream client id of the shared QoS -1 connection
+};
+
+}  // namespace gateway::core

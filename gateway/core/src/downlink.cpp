@@ -1,0 +1,190 @@
+// What the broker sends a client: the gateway's publish procedure (§6.10). Messages queue per
+// client in arrival order; one REGISTER or QoS 1/2 PUBLISH is in flight at a time (§6.6) and is
+// retransmitted after T_retry, at most N_retry times, before the client is lost (§6.13).
+
+#include "core_impl.hpp"
+#include "sn_protocol/topic.hpp"
+
+namespace gateway::core {
+
+void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
+  Session* s = by_conn(e.conn);
+  if (s == nullptr ||
+      (s->state != ClientState::active && s->state != ClientState::connecting)) {
+    ++counters_.downlink_dropped;
+    return;
+  }
+  if (s->rejected_topics.count(e.topic) != 0) {
+    ++counters_.downlink_dropped;  // §6.10: the client unsubscribed by rejecting our REGISTER
+    return;
+  }
+  if (s->queue.size() >= config_.max_queued_per_client) {
+    // Full: the oldest message not already on its way to the client makes room.
+    const auto oldest = s->inflight ? std::next(s->queue.begin()) : s->queue.begin();
+    if (oldest != s->queue.end()) s->queue.erase(oldest);
+    ++counters_.downlink_dropped;
+    log(LogLevel::debug, [&] { return "client " + s->client_id + ": downlink queue full"; });
+  }
+  s->queue.push_back(Outgoing{std::move(e.topic), std::move(e.payload),
+                              std::min<std::uint8_t>(e.qos, 2), e.retain, false});
+  pump(*s);
+}
+
+std::uint16_t Core::Impl::next_msg_id(Session& s) {
+  if (s.next_msg_id == 0) s.next_msg_id = 1;  // 0x0000 means "no id" (§5.4.12)
+  return s.next_msg_id++;
+}
+
+void Core::Impl::pump(Session& s) {
+  const std::size_t limit = max_frame(s.peer);
+  while (s.state == ClientState::active && !s.inflight && !s.queue.empty()) {
+    Outgoing& m = s.queue.front();
+    sn::Publish publish;
+    publish.qos = static_cast<sn::QoS>(m.qos);
+    publish.retain = m.retain;
+    publish.data = m.payload;
+    if (const auto known = s.topics.id_of(m.topic)) {
+      publish.topic_id_type = sn::TopicIdType::normal;
+      publish.topic_id = *known;
+    } else if (const auto pre = predefined_by_name_.find(m.topic); pre != predefined_by_name_.end()) {
+      publish.topic_id_type = sn::TopicIdType::predefined;
+      publish.topic_id = pre->second;
+    } else if (m.topic.size() == 2) {
+      publish.topic_id_type = sn::TopicIdType::short_name;
+      publish.topic_id = sn::short_topic_id(m.topic[0], m.topic[1]);
+    } else {
+      // §6.10: tell the client the topic id before the first PUBLISH that uses it. A topic name
+      // or message too long for the link is silently abandoned.
+      const sn::Register reg{0xFFFE, 0xFFFF, m.topic};
+      publish.topic_id_type = sn::TopicIdType::normal;
+      const auto id = sn::encoded_size(sn::Message{reg}) <= limit &&
+                              sn::encoded_size(sn::Message{publish}) <= limit
+                          ? s.topics.assign(m.topic, config_.max_topics_per_client)
+                          : std::nullopt;
+      if (!id) {
+        ++counters_.downlink_dropped;
+        s.queue.pop_front();
+        continue;
+      }
+      const std::uint16_t msg_id = next_msg_id(s);
+      s.inflight = InFlight{InFlight::Kind::reg, msg_id, 0, sn::Register{*id, msg_id, m.topic}};
+      send_inflight(s);
+      return;
+    }
+    if (publish.qos != sn::QoS::qos0) publish.msg_id = next_msg_id(s);
+    if (sn::encoded_size(sn::Message{publish}) > limit) {
+      ++counters_.downlink_dropped;
+      s.queue.pop_front();
+      continue;
+    }
+    ++counters_.publish_out[m.qos];
+    if (publish.qos == sn::QoS::qos0) {
+      send(s.peer, publish);
+      s.queue.pop_front();
+      continue;
+    }
+    s.inflight = InFlight{InFlight::Kind::publish, publish.msg_id, 0, std::move(publish)};
+    send_inflight(s);
+  }
+}
+
+void Core::Impl::send_inflight(Session& s) {
+  send(s.peer, s.inflight->frame);
+  cancel(s, TimerKind::retry);
+  arm(s, TimerKind::retry, now_ + config_.retry_interval);
+}
+
+void Core::Impl::on_retry_timer(Session& s) {
+  if (!s.inflight) return;
+  if (s.inflight->retransmissions >= config_.max_retries) {
+    lose(s, "no answer to a retransmitted message");
+    return;
+  }
+  ++s.inflight->retransmissions;
+  if (auto* publish = std::get_if<sn::Publish>(&s.inflight->frame)) publish->dup = true;
+  send_inflight(s);
+}
+
+void Core::Impl::on_regack(Session& s, const sn::RegAck& regack) {
+  if (!s.inflight || s.inflight->kind != InFlight::Kind::reg ||
+      s.inflight->msg_id != regack.msg_id) {
+    ++counters_.unexpected;
+    return;
+  }
+  cancel(s, TimerKind::retry);
+  const auto registered = std::get<sn::Register>(s.inflight->frame);
+  s.inflight.reset();
+  if (regack.return_code != sn::ReturnCode::accepted) {
+    // §6.10: a rejected REGISTER is an unsubscribe from that topic name: this message and the
+    // queued ones on it go, later ones are not offered.
+    s.topics.erase(registered.topic_id);
+    s.rejected_topics.insert(registered.topic_name);
+    const auto before = s.queue.size();
+    std::erase_if(s.queue, [&](const Outgoing& m) { return m.topic == registered.topic_name; });
+    counters_.downlink_dropped += before - s.queue.size();
+  }
+  pump(s);
+}
+
+void Core::Impl::on_puback(Session& s, const sn::PubAck& puback) {
+  const bool ours = s.inflight && s.inflight->kind == InFlight::Kind::publish &&
+                    s.inflight->msg_id == puback.msg_id;
+  if (puback.return_code == sn::ReturnCode::invalid_topic_id) {
+    // §6.10: the client does not know our topic id. A normal id is forgotten so the next PUBLISH
+    // registers again, and the message in flight gets one more chance; a predefined id or short
+    // name cannot be fixed by registering (§6.7), so that message is dropped.
+    if (!ours) {
+      // About a QoS 0 PUBLISH, whose id type we no longer know: forgetting a normal id costs at
+      // most one REGISTER, keeping a wrong one loses every later message.
+      s.topics.erase(puback.topic_id);
+      return;
+    }
+    const auto& in_flight = std::get<sn::Publish>(s.inflight->frame);
+    const bool normal = in_flight.topic_id_type == sn::TopicIdType::normal;
+    if (normal) s.topics.erase(in_flight.topic_id);
+    cancel(s, TimerKind::retry);
+    s.inflight.reset();
+    if (!normal || s.queue.front().reregistered) {
+      ++counters_.downlink_dropped;
+      s.queue.pop_front();
+    } else {
+      s.queue.front().reregistered = true;
+    }
+    pump(s);
+    return;
+  }
+  if (!ours) {
+    ++counters_.unexpected;
+    return;
+  }
+  if (puback.return_code == sn::ReturnCode::congestion) return;  // T_retry sends it again
+  cancel(s, TimerKind::retry);
+  s.inflight.reset();
+  s.queue.pop_front();
+  pump(s);
+}
+
+void Core::Impl::on_pubrec(Session& s, const sn::PubRec& pubrec) {
+  if (!s.inflight || s.inflight->msg_id != pubrec.msg_id ||
+      s.inflight->kind == InFlight::Kind::reg) {
+    ++counters_.unexpected;
+    return;
+  }
+  // PUBREC for the PUBLISH, or again for a PUBREL that was lost: (re)send PUBREL.
+  s.inflight = InFlight{InFlight::Kind::pubrel, pubrec.msg_id, 0, sn::PubRel{pubrec.msg_id}};
+  send_inflight(s);
+}
+
+void Core::Impl::on_pubcomp(Session& s, const sn::PubComp& pubcomp) {
+  if (!s.inflight || s.inflight->kind != InFlight::Kind::pubrel ||
+      s.inflight->msg_id != pubcomp.msg_id) {
+    ++counters_.unexpected;
+    return;
+  }
+  cancel(s, TimerKind::retry);
+  s.inflight.reset();
+  s.queue.pop_front();
+  pump(s);
+}
+
+}  // namespace gateway::core

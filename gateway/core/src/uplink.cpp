@@ -1,0 +1,223 @@
+// What a client asks of the broker: REGISTER (§6.5), PUBLISH at QoS 0/1/2 (§6.6) and -1 (§6.8),
+// SUBSCRIBE and UNSUBSCRIBE (§6.9). Acknowledgements that promise delivery (PUBACK, PUBREC) go
+// out only once the broker has the message.
+
+#include "core_impl.hpp"
+#include "sn_protocol/topic.hpp"
+
+namespace gateway::core {
+
+std::optional<std::string> Core::Impl::topic_for_publish(const Session* s, sn::TopicIdType type,
+                                                         std::uint16_t id) const {
+  switch (type) {
+    case sn::TopicIdType::normal:
+      if (s != nullptr) {
+        if (const std::string* name = s->topics.name_of(id)) return *name;
+      }
+      return std::nullopt;
+    case sn::TopicIdType::predefined:
+      if (const auto it = predefined_by_id_.find(id); it != predefined_by_id_.end()) {
+        return it->second;
+      }
+      return std::nullopt;
+    case sn::TopicIdType::short_name: {
+      std::string name = sn::short_topic_name(id);
+      if (!sn::is_valid_topic_name(name)) return std::nullopt;
+      return name;
+    }
+  }
+  return std::nullopt;
+}
+
+void Core::Impl::on_register(Session& s, const sn::Register& reg) {
+  if (!sn::is_valid_topic_name(reg.topic_name)) {
+    // A REGISTER names one topic: wildcards have no place in it.
+    send(s.peer, sn::RegAck{0, reg.msg_id, sn::ReturnCode::not_supported});
+    return;
+  }
+  const auto id = s.topics.assign(reg.topic_name, config_.max_topics_per_client);
+  if (!id) {
+    send(s.peer, sn::RegAck{0, reg.msg_id, sn::ReturnCode::congestion});
+    return;
+  }
+  send(s.peer, sn::RegAck{*id, reg.msg_id, sn::ReturnCode::accepted});
+}
+
+void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
+  ++counters_.publish_in[static_cast<std::size_t>(publish.qos)];
+  const auto topic = topic_for_publish(&s, publish.topic_id_type, publish.topic_id);
+  if (!topic) {
+    // §6.6/§6.7: whatever the QoS, an unknown topic id is answered.
+    send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::invalid_topic_id});
+    return;
+  }
+  if (!s.conn) {
+    send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::congestion});
+    return;
+  }
+  const auto qos = static_cast<std::uint8_t>(publish.qos);
+  ReqId req = 0;
+  if (publish.qos == sn::QoS::qos2) {
+    // Exactly once: the first copy goes upstream; a DUP resend before PUBREL only repeats
+    // PUBREC, once the broker has the message.
+    if (const auto it = s.qos2_in.find(publish.msg_id); it != s.qos2_in.end()) {
+      if (it->second) send(s.peer, sn::PubRec{publish.msg_id});
+      return;
+    }
+    s.qos2_in.emplace(publish.msg_id, false);
+    req = next_req_++;
+    pending_.emplace(req, Pending{Pending::Kind::pubrec, s.id, *s.conn, publish.msg_id, publish.topic_id});
+  } else if (publish.qos == sn::QoS::qos1) {
+    req = next_req_++;
+    pending_.emplace(req, Pending{Pending::Kind::puback, s.id, *s.conn, publish.msg_id, publish.topic_id});
+  }
+  out_->push_back(UpstreamPublish{*s.conn, req, *topic, publish.data, qos, publish.retain});
+}
+
+void Core::Impl::on_publish_minus_one(const sn::Peer& peer, const sn::Publish& publish) {
+  ++counters_.publish_in[3];
+  const char* refusal = nullptr;
+  std::optional<std::string> topic;
+  if (!config_.qos_minus_one) {
+    refusal = "QoS -1 is disabled";
+  } else if (publish.topic_id_type == sn::TopicIdType::normal) {
+    refusal = "QoS -1 needs a predefined topic id or a short topic name (§6.8)";
+  } else if (topic = topic_for_publish(nullptr, publish.topic_id_type, publish.topic_id); !topic) {
+    refusal = "unknown topic id";
+  } else if (!qos_minus_one_up_) {
+    refusal = "the QoS -1 upstream connection is down";
+  }
+  if (refusal != nullptr) {
+    ++counters_.qos_minus_one_dropped;
+    log(LogLevel::debug, [&] {
+      return "dropped QoS -1 PUBLISH from " + sn::to_string(peer) + ": " + refusal;
+    });
+    return;
+  }
+  out_->push_back(UpstreamPublish{kQosMinusOneConn, 0, *topic, publish.data, 0, publish.retain});
+}
+
+void Core::Impl::on_pubrel(Session& s, const sn::PubRel& pubrel) {
+  // A repeated PUBREL (our PUBCOMP was lost) still gets PUBCOMP.
+  s.qos2_in.erase(pubrel.msg_id);
+  send(s.peer, sn::PubComp{pubrel.msg_id});
+}
+
+// The session a completed request belongs to, if it is still there on the same connection; the
+// request is forgotten either way.
+Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
+  const auto it = pending_.find(req);
+  if (it == pending_.end()) return nullptr;
+  pending = it->second;
+  pending_.erase(it);
+  Session* s = by_id(pending.session);
+  if (s == nullptr || s->state != ClientState::active || s->conn != pending.conn) return nullptr;
+  return s;
+}
+
+void Core::Impl::on_publish_done(const UpstreamPublishDone& e) {
+  Pending pending{};
+  Session* s = pending_session(e.req, pending);
+  if (s == nullptr) return;
+  if (!e.ok) {
+    // Never a silent loss: the client learns the broker did not take the message (§6.6).
+    if (pending.kind == Pending::Kind::pubrec) s->qos2_in.erase(pending.msg_id);
+    send(s->peer, sn::PubAck{pending.topic_id, pending.msg_id, sn::ReturnCode::congestion});
+    return;
+  }
+  if (pending.kind == Pending::Kind::pubrec) {
+    if (const auto q = s->qos2_in.find(pending.msg_id); q != s->qos2_in.end()) q->second = true;
+    send(s->peer, sn::PubRec{pending.msg_id});
+  } else {
+    send(s->peer, sn::PubAck{pending.topic_id, pending.msg_id, sn::ReturnCode::accepted});
+  }
+}
+
+void Core::Impl::on_subscribe(Session& s, const sn::Subscribe& subscribe) {
+  std::string filter;
+  std::uint16_t topic_id = 0;
+  switch (subscribe.topic_id_type) {
+    case sn::TopicIdType::normal:
+      if (!sn::is_valid_topic_filter(subscribe.topic_name)) {
+        send(s.peer, sn::SubAck{sn::QoS::qos0, 0, subscribe.msg_id, sn::ReturnCode::not_supported});
+        return;
+      }
+      filter = subscribe.topic_name;
+      if (!sn::has_wildcards(filter)) {
+        // §6.9: the SUBACK carries the id the gateway will publish with; 0x0000 for wildcards.
+        const auto id = s.topics.assign(filter, config_.max_topics_per_client);
+        if (!id) {
+          send(s.peer, sn::SubAck{sn::QoS::qos0, 0, subscribe.msg_id, sn::ReturnCode::congestion});
+          return;
+        }
+        topic_id = *id;
+      }
+      break;
+    case sn::TopicIdType::predefined: {
+      const auto it = predefined_by_id_.find(subscribe.topic_id);
+      if (it == predefined_by_id_.end()) {
+        send(s.peer, sn::SubAck{sn::QoS::qos0, subscribe.topic_id, subscribe.msg_id,
+                                sn::ReturnCode::invalid_topic_id});
+        return;
+      }
+      filter = it->second;
+      topic_id = subscribe.topic_id;
+      break;
+    }
+    case sn::TopicIdType::short_name:
+      filter = sn::short_topic_name(subscribe.topic_id);
+      if (!sn::is_valid_topic_filter(filter)) {
+        send(s.peer, sn::SubAck{sn::QoS::qos0, 0, subscribe.msg_id, sn::ReturnCode::not_supported});
+        return;
+      }
+      break;
+  }
+  s.rejected_topics.clear();  // a new subscription undoes earlier REGISTER rejections (§6.10)
+  const ReqId req = next_req_++;
+  pending_.emplace(req, Pending{Pending::Kind::suback, s.id, *s.conn, subscribe.msg_id, topic_id});
+  out_->push_back(UpstreamSubscribe{*s.conn, req, std::move(filter),
+                                    static_cast<std::uint8_t>(subscribe.qos)});
+}
+
+void Core::Impl::on_subscribe_done(const UpstreamSubscribeDone& e) {
+  Pending pending{};
+  Session* s = pending_session(e.req, pending);
+  if (s == nullptr) return;
+  if (!e.ok) {
+    send(s->peer, sn::SubAck{sn::QoS::qos0, 0, pending.msg_id, sn::ReturnCode::not_supported});
+    return;
+  }
+  const auto granted = static_cast<sn::QoS>(std::min<std::uint8_t>(e.granted_qos, 2));
+  send(s->peer, sn::SubAck{granted, pending.topic_id, pending.msg_id, sn::ReturnCode::accepted});
+}
+
+void Core::Impl::on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe) {
+  std::string filter;
+  switch (unsubscribe.topic_id_type) {
+    case sn::TopicIdType::normal: filter = unsubscribe.topic_name; break;
+    case sn::TopicIdType::predefined:
+      if (const auto it = predefined_by_id_.find(unsubscribe.topic_id);
+          it != predefined_by_id_.end()) {
+        filter = it->second;
+      }
+      break;
+    case sn::TopicIdType::short_name: filter = sn::short_topic_name(unsubscribe.topic_id); break;
+  }
+  if (!sn::is_valid_topic_filter(filter)) {
+    // Nothing can be subscribed under this name, so there is nothing to undo.
+    send(s.peer, sn::UnsubAck{unsubscribe.msg_id});
+    return;
+  }
+  const ReqId req = next_req_++;
+  pending_.emplace(req, Pending{Pending::Kind::unsuback, s.id, *s.conn, unsubscribe.msg_id, 0});
+  out_->push_back(UpstreamUnsubscribe{*s.conn, req, std::move(filter)});
+}
+
+void Core::Impl::on_unsubscribe_done(const UpstreamUnsubscribeDone& e) {
+  Pending pending{};
+  Session* s = pending_session(e.req, pending);
+  if (s == nullptr) return;
+  send(s->peer, sn::UnsubAck{pending.msg_id});  // UNSUBACK has no return code (§5.4.18)
+}
+
+}  // namespace gateway::core
