@@ -1,0 +1,297 @@
+#include "runtime.hpp"
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "gateway/core/core.hpp"
+#include "mqtt_bridge/upstream.hpp"
+#include "transports/udp_transport.hpp"
+
+namespace gateway::app {
+namespace {
+
+// How long a stop waits for upstream connections to say goodbye before closing anyway.
+constexpr std::uint64_t kShutdownGraceMs = 3000;
+
+core::CoreConfig core_config(const config::Config& c) {
+  core::CoreConfig out;
+  out.gateway_id = c.gateway.id;
+  out.max_clients = c.gateway.max_clients;
+  out.client_id_prefix = c.upstream.client_id_prefix;
+  for (const auto& topic : c.predefined_topics) out.predefined.push_back({topic.id, topic.name});
+  out.qos_minus_one = c.qos_minus_one_enabled;
+  out.retry_interval = std::chrono::duration_cast<core::Time>(c.retry.interval);
+  out.max_retries = c.retry.max_attempts;
+  // IPv4 UDP carries at most 65507 octets of payload.
+  out.max_frame_size.assign(c.transports.size(), 65507);
+  out.log_level = static_cast<core::LogLevel>(c.log_level);
+  return out;
+}
+
+spdlog::level::level_enum spd_level(core::LogLevel level) {
+  switch (level) {
+    case core::LogLevel::trace: return spdlog::level::trace;
+    case core::LogLevel::debug: return spdlog::level::debug;
+    case core::LogLevel::info: return spdlog::level::info;
+    case core::LogLevel::warn: return spdlog::level::warn;
+    case core::LogLevel::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+// Paho's events, in core terms.
+core::Event to_core(mqtt_bridge::Event&& event) {
+  return std::visit(
+      [](auto&& e) -> core::Event {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, mqtt_bridge::Connected>) {
+          return core::UpstreamConnected{e.id};
+        } else if constexpr (std::is_same_v<T, mqtt_bridge::ConnectFailed>) {
+          return core::UpstreamConnectFailed{
+              e.id, e.failure == mqtt_bridge::ConnectFailure::refused, std::move(e.reason)};
+        } else if constexpr (std::is_same_v<T, mqtt_bridge::ConnectionLost>) {
+          return core::UpstreamConnectionLost{e.id, std::move(e.reason)};
+        } else if constexpr (std::is_same_v<T, mqtt_bridge::Disconnected>) {
+          return core::UpstreamDisconnected{e.id};
+        } else if constexpr (std::is_same_v<T, mqtt_bridge::MessageArrived>) {
+          return core::UpstreamMessage{e.id, std::move(e.topic), std::move(e.payload),
+                                       static_cast<std::uint8_t>(std::clamp(e.qos, 0, 2)),
+                                       e.retain};
+        } else if constexpr (std::is_same_v<T, mqtt_bridge::PublishDone>) {
+          return core::UpstreamPublishDone{e.id, e.request, e.ok};
+        } else if constexpr (std::is_same_v<T, mqtt_bridge::SubscribeDone>) {
+          return core::UpstreamSubscribeDone{e.id, e.request, e.ok,
+                                             static_cast<std::uint8_t>(std::clamp(e.granted_qos, 0, 2))};
+        } else {
+          static_assert(std::is_same_v<T, mqtt_bridge::UnsubscribeDone>);
+          return core::UpstreamUnsubscribeDone{e.id, e.request, e.ok};
+        }
+      },
+      std::move(event));
+}
+
+}  // namespace
+
+class Runtime::Impl {
+ public:
+  explicit Impl(const config::Config& config) : config_(config), core_(core_config(config)) {
+    uv_loop_init(&loop_);
+    loop_.data = this;
+    uv_async_init(&loop_, &wakeup_, [](uv_async_t* handle) {
+      static_cast<Impl*>(handle->loop->data)->drain_upstream();
+    });
+    uv_timer_init(&loop_, &timer_);
+    uv_timer_init(&loop_, &grace_);
+    uv_signal_init(&loop_, &sigint_);
+    uv_signal_init(&loop_, &sigterm_);
+  }
+
+  // Connects the upstream side and opens the transports; throws on a start-up error.
+  void open() {
+    mqtt_bridge::BrokerOptions broker;
+    broker.uri = config_.upstream.uri;
+    broker.username = config_.upstream.username;
+    broker.password = config_.upstream.password;
+    upstream_ = mqtt_bridge::make_paho_upstream(broker, [this](mqtt_bridge::Event event) {
+      {
+        const std::lock_guard lock(queue_mutex_);
+        queue_.push_back(std::move(event));
+      }
+      uv_async_send(&wakeup_);  // coalesces: drain_upstream() takes everything queued
+    });
+
+    for (std::size_t i = 0; i < config_.transports.size(); ++i) {
+      const auto& udp = std::get<config::UdpTransport>(config_.transports[i].settings);
+      transports::UdpOptions options;
+      options.transport_id = static_cast<std::uint16_t>(i);
+      options.host = udp.bind.host;
+      options.port = udp.bind.port;
+      auto transport = std::make_unique<transports::UdpTransport>(
+          &loop_, options, [this](const sn::Peer& peer, std::span<const std::uint8_t> bytes) {
+            feed(core::FrameReceived{peer, bytes});
+          });
+      try {
+        transport->start();
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error("transports[" + std::to_string(i) + "]: " + e.what());
+      }
+      spdlog::info("transports[{}]: udp listening on {}:{}", i, udp.bind.host,
+                   transport->local_port());
+      udp_.push_back(std::move(transport));
+    }
+  }
+
+  ~Impl() {
+    close_everything();
+    uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
+    udp_.clear();
+    uv_loop_close(&loop_);
+  }
+
+  int run() {
+    uv_signal_start(&sigint_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGINT);
+    uv_signal_start(&sigterm_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGTERM);
+    actions_.clear();
+    core_.start(now(), actions_);
+    execute();
+    spdlog::info("gateway {} running ({} mode, upstream {})", config_.gateway.id,
+                 config::to_string(config_.gateway.mode), config_.upstream.uri);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return 0;
+  }
+
+ private:
+  template <typename Handle>
+  static Impl* self(Handle* h) {
+    return static_cast<Impl*>(h->loop->data);
+  }
+
+  core::Time now() const { return core::Time(uv_now(&loop_)); }
+
+  void feed(const core::Event& event) {
+    if (stopping_) return;
+    actions_.clear();
+    core_.handle(event, now(), actions_);
+    execute();
+  }
+
+  void drain_upstream() {
+    std::vector<mqtt_bridge::Event> batch;
+    {
+      const std::lock_guard lock(queue_mutex_);
+      batch.swap(queue_);
+    }
+    for (auto& event : batch) feed(to_core(std::move(event)));
+    if (stopping_ && upstream_->connection_count() == 0) finish();
+  }
+
+  void execute() {
+    for (auto& action : actions_) {
+      std::visit([this](auto& a) { run_action(a); }, action);
+    }
+    rearm_timer();
+  }
+
+  void run_action(core::SendFrame& a) {
+    if (a.peer.transport_id < udp_.size()) udp_[a.peer.transport_id]->send(a.peer, a.bytes);
+  }
+  void run_action(core::UpstreamConnect& a) {
+    mqtt_bridge::ConnectRequest request;
+    request.id = a.conn;
+    request.client_id = a.client_id;
+    request.keep_alive = std::chrono::seconds(a.keep_alive_s);
+    request.clean_session = a.clean_session;
+    if (a.will) {
+      request.will = mqtt_bridge::Will{a.will->topic, a.will->payload, a.will->qos, a.will->retain};
+    }
+    upstream_->connect(request);
+  }
+  void run_action(core::UpstreamDisconnect& a) { upstream_->disconnect(a.conn, a.fire_will); }
+  void run_action(core::UpstreamPublish& a) {
+    upstream_->publish(a.conn, a.req, a.topic, a.payload, a.qos, a.retain);
+  }
+  void run_action(core::UpstreamSubscribe& a) {
+    upstream_->subscribe(a.conn, a.req, a.filter, a.qos);
+  }
+  void run_action(core::UpstreamUnsubscribe& a) { upstream_->unsubscribe(a.conn, a.req, a.filter); }
+  void run_action(core::Log& a) { spdlog::log(spd_level(a.level), "{}", a.text); }
+
+  // The core asks for one wake-up at its earliest deadline; one uv timer serves them all.
+  void rearm_timer() {
+    const auto deadline = core_.next_deadline();
+    if (deadline == armed_) return;
+    armed_ = deadline;
+    if (!deadline) {
+      uv_timer_stop(&timer_);
+      return;
+    }
+    const auto delay = std::max<std::int64_t>(0, (*deadline - now()).count());
+    uv_timer_start(
+        &timer_,
+        [](uv_timer_t* h) {
+          Impl* impl = self(h);
+          impl->armed_.reset();
+          impl->feed(core::TimerExpired{});
+        },
+        static_cast<std::uint64_t>(delay), 0);
+  }
+
+  // SIGINT/SIGTERM: stop reading, tell everyone goodbye, wait (bounded) for upstream to close.
+  void stop() {
+    if (stopping_) return;
+    spdlog::info("stopping: disconnecting clients and upstream connections (no wills)");
+    actions_.clear();
+    core_.shutdown(now(), actions_);
+    execute();
+    stopping_ = true;
+    transports_closed_ = true;
+    for (auto& transport : udp_) transport->close([] {});
+    uv_signal_stop(&sigint_);
+    uv_signal_stop(&sigterm_);
+    if (upstream_->connection_count() == 0) {
+      finish();
+      return;
+    }
+    uv_timer_start(&grace_, [](uv_timer_t* h) { self(h)->finish(); }, kShutdownGraceMs, 0);
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    close_everything();
+    spdlog::info("stopped");
+  }
+
+  // Upstream first (joins Paho's threads, so the sink never touches a closed async handle), then
+  // the transports and our own handles. Safe to call more than once.
+  void close_everything() {
+    upstream_.reset();
+    if (!transports_closed_) {
+      transports_closed_ = true;
+      for (auto& transport : udp_) transport->close([] {});
+    }
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wakeup_),
+                           reinterpret_cast<uv_handle_t*>(&timer_),
+                           reinterpret_cast<uv_handle_t*>(&grace_),
+                           reinterpret_cast<uv_handle_t*>(&sigint_),
+                           reinterpret_cast<uv_handle_t*>(&sigterm_)}) {
+      if (!uv_is_closing(h)) uv_close(h, nullptr);
+    }
+  }
+
+  const config::Config& config_;
+  uv_loop_t loop_{};
+  uv_async_t wakeup_{};
+  uv_timer_t timer_{};
+  uv_timer_t grace_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  core::Core core_;
+  core::Actions actions_;
+  std::optional<core::Time> armed_;
+  std::unique_ptr<mqtt_bridge::Upstream> upstream_;
+  std::vector<std::unique_ptr<transports::UdpTransport>> udp_;
+  std::mutex queue_mutex_;
+  std::vector<mqtt_bridge::Event> queue_;
+  bool stopping_ = false;
+  bool finished_ = false;
+  bool transports_closed_ = false;
+};
+
+Runtime::Runtime(const config::Config& config) : impl_(std::make_unique<Impl>(config)) {
+  impl_->open();
+}
+Runtime::~Runtime() = default;
+int Runtime::run() { return impl_->run(); }
+
+}  // namespace gateway::app
