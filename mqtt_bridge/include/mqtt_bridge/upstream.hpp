@@ -1,0 +1,142 @@
+#pragma once
+// The gateway's narrow view of the upstream MQTT broker. The translation core never sees this
+// header (it emits actions); gateway/app turns actions into these calls and these events back into
+// core events.
+//
+// Threads: every Upstream method is called from the loop thread only and never blocks. Events are
+// delivered through the EventSink from the implementation's own threads (Paho's); the sink must be
+// thread-safe and must not call back into Upstream (gateway/app queues the event and wakes the loop
+// with uv_async_send). A call may also deliver an event synchronously, from the loop thread, when
+// it is decided on the spot (a request on an unknown connection, a bad argument).
+//
+// Ordering: one connection's events reach the sink one at a time, in order. Its final event
+// (ConnectFailed, ConnectionLost or Disconnected) comes after the completion of every request made
+// on it, and nothing follows it; the id may then be connected again.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace mqtt_bridge {
+
+using Bytes = std::vector<std::uint8_t>;
+// One upstream MQTT connection. Chosen by the caller, unique while the connection exists.
+using ConnectionId = std::uint64_t;
+// Matches a request (publish/subscribe/unsubscribe) with its completion event.
+using RequestId = std::uint64_t;
+
+struct Will {
+  std::string topic;
+  Bytes payload;
+  int qos = 0;
+  bool retain = false;
+};
+
+struct ConnectRequest {
+  ConnectionId id = 0;
+  std::string client_id;
+  std::chrono::seconds keep_alive{60};
+  bool clean_session = true;
+  std::optional<Will> will;
+};
+
+struct BrokerOptions {
+  std::string uri = "tcp://127.0.0.1:1883";
+  std::string username;
+  std::string password;
+  int mqtt_version = 4;  // 4 = MQTT 3.1.1, 5 = MQTT 5.0
+  std::chrono::seconds connect_timeout{10};
+};
+
+// Why a connection attempt failed, in the terms the gateway answers its client with.
+enum class ConnectFailure {
+  refused,      // the broker said no (bad client id, not authorized, ...): CONNACK not_supported
+  unavailable,  // no answer, network error, server unavailable: CONNACK congestion
+};
+
+struct Connected {
+  ConnectionId id;
+  bool session_present;
+};
+struct ConnectFailed {
+  ConnectionId id;
+  ConnectFailure failure;
+  std::string reason;
+};
+// The connection dropped without our asking (broker gone, network error).
+struct ConnectionLost {
+  ConnectionId id;
+  std::string reason;
+};
+// Our disconnect() completed (or failed; the connection is gone either way).
+struct Disconnected {
+  ConnectionId id;
+};
+// retain is the flag as received: set for retained messages sent on subscription.
+struct MessageArrived {
+  ConnectionId id;
+  std::string topic;
+  Bytes payload;
+  int qos;
+  bool retain;
+};
+// QoS 0: the message left the client; QoS 1/2: the broker acknowledged it (PUBACK / PUBCOMP).
+struct PublishDone {
+  ConnectionId id;
+  RequestId request;
+  bool ok;
+  std::string reason;
+};
+struct SubscribeDone {
+  ConnectionId id;
+  RequestId request;
+  bool ok;          // false also when the broker returned 0x80 (failure) for the filter
+  int granted_qos;  // valid when ok; otherwise the broker's failure code, or 0x80
+};
+struct UnsubscribeDone {
+  ConnectionId id;
+  RequestId request;
+  bool ok;
+};
+
+using Event = std::variant<Connected, ConnectFailed, ConnectionLost, Disconnected, MessageArrived,
+                           PublishDone, SubscribeDone, UnsubscribeDone>;
+using EventSink = std::function<void(Event)>;
+
+class Upstream {
+ public:
+  virtual ~Upstream() = default;
+  // Starts connecting; ends with Connected or ConnectFailed (or only Disconnected, if disconnect()
+  // came first). Connecting an id that exists is a bug: it gets ConnectFailed{refused} and the
+  // existing connection is left alone.
+  virtual void connect(const ConnectRequest& request) = 0;
+  // Ends the connection; ends with Disconnected. fire_will=false: a clean DISCONNECT, the broker
+  // discards the will. fire_will=true: the will is published (a lost client): MQTT 5 sends
+  // DISCONNECT with reason code 0x04 so the broker does it; MQTT 3.1.1 has no such DISCONNECT, so
+  // the will is published on the connection itself, then a clean DISCONNECT follows. While still
+  // connecting, the close waits for the connect's outcome. Unknown ids are ignored.
+  virtual void disconnect(ConnectionId id, bool fire_will) = 0;
+  // Each ends with exactly one completion event carrying `request`, also when the connection is
+  // unknown, not connected yet, closing or lost meanwhile (ok=false then): nothing is ever silently
+  // dropped.
+  virtual void publish(ConnectionId id, RequestId request, const std::string& topic,
+                       const Bytes& payload, int qos, bool retain) = 0;
+  virtual void subscribe(ConnectionId id, RequestId request, const std::string& filter,
+                         int qos) = 0;
+  virtual void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) = 0;
+  // How many connections exist (connected or connecting).
+  virtual std::size_t connection_count() const = 0;
+};
+
+// The Paho MQTT C++ implementation: one Paho async_client per connection, nothing persisted to
+// disk, no automatic reconnect. Throws std::invalid_argument for a URI Paho refuses, an
+// mqtt_version other than 4 or 5, or an empty sink. Its destructor blocks: it disconnects what is
+// left (no will), waits for that (at most connect_timeout + 5 s) and delivers no more events.
+std::unique_ptr<Upstream> make_paho_upstream(BrokerOptions options, EventSink sink);
+
+}  // namespace mqtt_bridge

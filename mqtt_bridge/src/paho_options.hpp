@@ -1,0 +1,38 @@
+#pragma once
+// Translating our requests into Paho options and Paho outcomes back into our terms. Pure functions.
+
+#include <mqtt/connect_options.h>
+#include <mqtt/create_options.h>
+#include <mqtt/disconnect_options.h>
+#include <mqtt/token.h>
+
+#include <string>
+
+#include "mqtt_bridge/upstream.hpp"
+
+namespace mqtt_bridge::detail {
+
+// Throws std::invalid_argument when the options cannot work (unknown MQTT version, URI without a
+// scheme or host). Paho's own URI check runs when the first client is created.
+void validate(const BrokerOptions& options);
+
+// Nothing is persisted: MQTTCLIENT_PERSISTENCE_NONE is chosen by passing no persistence object to
+// async_client; these options only carry the MQTT version (Paho needs 5 at creation for MQTT 5).
+mqtt::create_options make_create_options(const BrokerOptions& options);
+
+// Keep-alive, clean session (MQTT 5: clean start + session expiry), will, credentials, version,
+// connect timeout; never automatic reconnect (the gateway core decides when to reconnect).
+mqtt::connect_options make_connect_options(const BrokerOptions& options,
+                                           const ConnectRequest& request);
+
+// MQTT 5 DISCONNECT with reason code 0x04 (§3.14.2.1): the broker publishes the will.
+mqtt::disconnect_options make_disconnect_with_will_options();
+
+// `return_code` is the Paho C code of the failed connect token (for MQTT 3.1.1 a CONNACK refusal
+// arrives as its return code 1..5), `reason_code` the MQTT 5 CONNACK reason code (0 when none).
+ConnectFailure classify_connect_failure(int mqtt_version, int return_code, int reason_code);
+
+// A short human-readable reason for a failed token, for the `reason` fields of events.
+std::string describe_failure(const mqtt::token& token);
+
+}  // namespace mqtt_bridge::detail

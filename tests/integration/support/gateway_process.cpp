@@ -1,0 +1,139 @@
+#include "support/gateway_process.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "sn_client.hpp"
+
+namespace test_support {
+namespace {
+
+std::filesystem::path make_temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "mqttsn-gw-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  return pattern;
+}
+
+// Waits for our child; the exit status as documented in stop().
+int wait_child(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+}  // namespace
+
+std::uint16_t free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
+  port_ = free_udp_port();
+  const auto config = dir_ / "gateway.json";
+  {
+    std::ofstream out(config);
+    out << "{\n"
+        << R"(  "gateway": {"id": 7, "mode": ")" << options.mode << R"(", "max_clients": )"
+        << options.max_clients << "},\n"
+        << R"(  "upstream": {"uri": ")" << options.upstream_uri << R"(", "client_id_prefix": ")"
+        << options.client_id_prefix << "\"},\n"
+        << R"(  "transports": [{"type": "udp", "bind": "127.0.0.1:)" << port_ << "\"}],\n"
+        << R"(  "topics": {"predefined": [{"id": 1, "name": "sensors/temperature"}]},)" << "\n"
+        << R"(  "qos_minus_one": {"enabled": )" << (options.qos_minus_one ? "true" : "false")
+        << "},\n"
+        << R"(  "retry": {"interval_ms": )" << options.retry_interval_ms
+        << R"(, "max_attempts": )" << options.retry_max_attempts << "},\n"
+        << R"(  "log": {"level": ")" << options.log_level << "\"}\n}\n";
+  }
+  const std::string binary = std::string(MQTTSN_BINARY_DIR) + "/bin/mqttsn-gateway";
+  const std::string log_file = (dir_ / "gateway.log").string();
+  std::fflush(nullptr);  // the child must not inherit (and flush again) our buffered output
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    std::FILE* log = std::freopen(log_file.c_str(), "w", stdout);
+    if (log != nullptr) ::dup2(::fileno(stdout), STDERR_FILENO);
+    ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), nullptr);
+    ::_exit(127);
+  }
+  // Ready when SEARCHGW is answered (§6.1).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  sn_tools::SnUdpClient probe("127.0.0.1", port_);
+  while (std::chrono::steady_clock::now() < deadline) {
+    probe.send(sn::SearchGw{0});
+    if (probe.expect<sn::GwInfo>(std::chrono::milliseconds(100))) return;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("mqttsn-gateway exited at start-up:\n" + log());
+    }
+  }
+  stop();
+  throw std::runtime_error("mqttsn-gateway did not answer SEARCHGW within 10 s:\n" + log());
+}
+
+GatewayProcess::~GatewayProcess() {
+  // Every test also checks that the gateway stopped cleanly on SIGTERM and that no sanitizer
+  // (asan/tsan presets) reported anything in it.
+  if (pid_ > 0) {
+    const int status = stop(std::chrono::milliseconds(10000));
+    if (status != 0) FAIL_CHECK("mqttsn-gateway exited with status " << status << ":\n" << log());
+  }
+  const std::string text = log();
+  for (const char* marker : {"Sanitizer", "runtime error:"}) {
+    if (text.find(marker) != std::string::npos) {
+      FAIL_CHECK("mqttsn-gateway reported '" << marker << "':\n" << text);
+      break;
+    }
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+int GatewayProcess::stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  const int status = wait_child(pid_, timeout);
+  pid_ = -1;
+  return status;
+}
+
+std::string GatewayProcess::log() const {
+  std::ifstream in(dir_ / "gateway.log");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace test_support

@@ -1,0 +1,49 @@
+#pragma once
+// The real build/bin/mqttsn-gateway as a child process, with a generated config: bound to a free
+// UDP port on 127.0.0.1, pointed at a test broker. Ready once it answers SEARCHGW with GWINFO.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace test_support {
+
+struct GatewayOptions {
+  std::string upstream_uri;
+  std::string mode = "transparent";
+  int retry_interval_ms = 500;
+  int retry_max_attempts = 2;
+  bool qos_minus_one = true;
+  int max_clients = 10000;
+  std::string client_id_prefix;
+  std::string log_level = "debug";
+};
+
+class GatewayProcess {
+ public:
+  // Starts the gateway and waits (<= 10 s) until it answers; throws std::runtime_error with the
+  // gateway's log when it does not.
+  explicit GatewayProcess(GatewayOptions options);
+  GatewayProcess(const GatewayProcess&) = delete;
+  GatewayProcess& operator=(const GatewayProcess&) = delete;
+  ~GatewayProcess();  // stops our own process (by PID) if still running
+
+  std::uint16_t port() const { return port_; }
+  // SIGTERM, then wait up to `timeout`; the exit status (exit code, or 128 + signal), -1 if it
+  // had to be killed.
+  int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  std::string log() const;
+
+ private:
+  std::filesystem::path dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A UDP port on 127.0.0.1 that nothing is bound to right now.
+std::uint16_t free_udp_port();
+
+}  // namespace test_support
