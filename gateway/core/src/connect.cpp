@@ -6,15 +6,11 @@
 #include "sn_protocol/topic.hpp"
 
 namespace gateway::core {
-namespace {
 
-// §7.2: the gateway allows the client's keep-alive plus 50% below one minute, plus 10% above.
-Time keep_alive_tolerance(std::uint16_t keep_alive_s) {
-  const auto ms = static_cast<std::int64_t>(keep_alive_s) * 1000;
-  return Time(keep_alive_s < 60 ? ms * 3 / 2 : ms * 11 / 10);
+Time with_tolerance(std::uint16_t duration_s) {
+  const auto ms = static_cast<std::int64_t>(duration_s) * 1000;
+  return Time(duration_s < 60 ? ms * 3 / 2 : ms * 11 / 10);
 }
-
-}  // namespace
 
 void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
   if (config_.client_id_prefix + connect.client_id == qos_minus_one_client_id_) {
@@ -50,7 +46,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     s->client_id = connect.client_id;
     client_ids_.emplace(connect.client_id, id);
   } else {
-    if (s->peer != peer && s->state != ClientState::disconnected) {
+    if (s->peer != peer && s->state != ClientState::disconnected && s->state != ClientState::lost) {
       log(LogLevel::info, [&] {
         return "client " + s->client_id + " moved from " + sn::to_string(s->peer) + " to " +
                sn::to_string(peer);
@@ -69,6 +65,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     cancel(*s, TimerKind::keep_alive);
     cancel(*s, TimerKind::retry);
     cancel(*s, TimerKind::handshake);
+    cancel(*s, TimerKind::sleep);
     // Requests of the old connection will never be answered on the new one; QoS 2 messages that
     // did not reach the broker must be accepted again when the client resends them.
     const SessionId id = s->id;
@@ -137,9 +134,16 @@ void Core::Impl::connect_upstream(Session& s) {
 
 void Core::Impl::on_disconnect(Session& s, const sn::Disconnect& disconnect) {
   send(s.peer, sn::Disconnect{});
+  // §6.14: a duration puts a connected client asleep, or changes the duration of a sleeping one.
+  // A zero duration is no sleep at all: the client is disconnected.
+  if (disconnect.duration_s.value_or(0) > 0 &&
+      (s.state == ClientState::active || is_sleeping(s.state))) {
+    fall_asleep(s, *disconnect.duration_s);
+    return;
+  }
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " disconnected" +
-           (disconnect.duration_s ? " (asked to sleep; sleeping is not supported yet)" : "");
+           (disconnect.duration_s ? " (asked to sleep before it was connected)" : "");
   });
   end_session(s, false);
 }
@@ -164,17 +168,9 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
            ")";
   });
   if (s->keep_alive_s > 0) {
-    arm(*s, TimerKind::keep_alive, s->last_seen + keep_alive_tolerance(s->keep_alive_s));
+    arm(*s, TimerKind::keep_alive, s->last_seen + with_tolerance(s->keep_alive_s));
   }
-  if (s->inflight) {
-    // A persistent session resumes the exchange it had in flight with the same message id
-    // (MQTT 3.1.1 §4.4): PUBLISH again with DUP, or PUBREL.
-    s->inflight->retransmissions = 0;
-    if (auto* publish = std::get_if<sn::Publish>(&s->inflight->frame)) publish->dup = true;
-    send_inflight(*s);
-    return;
-  }
-  pump(*s);
+  resume_delivery(*s);
 }
 
 void Core::Impl::on_upstream_connect_failed(const UpstreamConnectFailed& e) {
@@ -233,7 +229,7 @@ void Core::Impl::upstream_gone(Session& s, const std::string& reason) {
 
 void Core::Impl::on_keep_alive_timer(Session& s) {
   if (s.state != ClientState::active || s.keep_alive_s == 0) return;
-  const Time deadline = s.last_seen + keep_alive_tolerance(s.keep_alive_s);
+  const Time deadline = s.last_seen + with_tolerance(s.keep_alive_s);
   if (now_ >= deadline) {
     lose(s, "keep-alive expired");
     return;
@@ -259,13 +255,14 @@ void Core::Impl::end_session(Session& s, bool fire_will) {
   cancel(s, TimerKind::keep_alive);
   cancel(s, TimerKind::retry);
   cancel(s, TimerKind::handshake);
+  cancel(s, TimerKind::sleep);
   if (const auto it = peers_.find(s.peer); it != peers_.end() && it->second == s.id) {
     peers_.erase(it);
   }
   if (!s.clean_session && s.established) {
     // §6.3/§6.12: without CleanSession the will data, topic ids, queued messages and the exchange
     // in flight outlive the connection. A session never accepted has nothing to keep.
-    s.state = ClientState::disconnected;
+    s.state = fire_will ? ClientState::lost : ClientState::disconnected;
     return;
   }
   const SessionId id = s.id;

@@ -42,7 +42,10 @@ void Core::Impl::shutdown(Time now, Actions& out) {
   out_ = &out;
   for (auto& [id, s] : sessions_) {
     if (s.conn) out.push_back(UpstreamDisconnect{*s.conn, false});
-    if (s.state == ClientState::active) send(s.peer, sn::Disconnect{});
+    // An asleep client's radio is off: it learns at its next PINGREQ, which finds no session.
+    if (s.state == ClientState::active || s.state == ClientState::awake) {
+      send(s.peer, sn::Disconnect{});
+    }
   }
   if (config_.qos_minus_one) out.push_back(UpstreamDisconnect{kQosMinusOneConn, false});
   qos_minus_one_up_ = false;
@@ -142,6 +145,10 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     on_publish_minus_one(peer, *publish);
     return;
   }
+  if (auto* ping = std::get_if<sn::PingReq>(&message); ping != nullptr && ping->client_id) {
+    // §6.14: a PINGREQ naming its client wakes that client wherever it comes from.
+    if (on_named_pingreq(peer, *ping->client_id)) return;
+  }
 
   const Disposition what =
       s != nullptr ? disposition(s->state, type) : disposition(ClientState::disconnected, type);
@@ -154,8 +161,15 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     return;
   }
   if (what == Disposition::disconnect) {
-    // §6.12: the gateway cannot tell which connection this belongs to.
+    // §6.12: the gateway cannot tell which connection this belongs to; a sleeping client must
+    // CONNECT before it asks anything of the broker (§6.14).
     ++counters_.no_session;
+    if (s != nullptr && is_sleeping(s->state)) {
+      log(LogLevel::debug, [&] {
+        return std::string("refused ") + sn::to_string(type) + " from client " + s->client_id +
+               " while " + to_string(s->state) + ": it must CONNECT first";
+      });
+    }
     send(peer, sn::Disconnect{});
     return;
   }
@@ -190,7 +204,7 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
         } else if constexpr (std::is_same_v<T, sn::Unsubscribe>) {
           on_unsubscribe(*s, m);
         } else if constexpr (std::is_same_v<T, sn::PingReq>) {
-          send(s->peer, sn::PingResp{});  // §6.11; last_seen was refreshed above
+          on_pingreq(*s);
         } else if constexpr (std::is_same_v<T, sn::Disconnect>) {
           on_disconnect(*s, m);
         } else if constexpr (std::is_same_v<T, sn::WillTopicUpd>) {
@@ -252,6 +266,7 @@ void Core::Impl::on_timer() {
     switch (entry.kind) {
       case TimerKind::keep_alive: on_keep_alive_timer(*s); break;
       case TimerKind::retry: on_retry_timer(*s); break;
+      case TimerKind::sleep: on_sleep_timer(*s); break;
       case TimerKind::handshake:
         if (s->state == ClientState::will_topic || s->state == ClientState::will_msg) {
           log(LogLevel::info, [&] {

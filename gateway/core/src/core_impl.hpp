@@ -48,6 +48,7 @@ struct Session {
   ClientState state = ClientState::connecting;
   bool clean_session = true;
   std::uint16_t keep_alive_s = 0;
+  std::uint16_t sleep_s = 0;  // the duration of the last DISCONNECT that put the client asleep
   std::optional<Will> will;
   std::optional<ConnId> conn;  // the upstream connection, while one exists
   bool established = false;    // CONNACK accepted was sent at least once
@@ -63,7 +64,7 @@ struct Session {
   std::unordered_set<std::string> rejected_topics;
   // One generation per TimerKind (below qos_minus_one_reconnect): cancel() bumps it, and a timer
   // entry whose generation differs is stale.
-  std::array<std::uint32_t, 3> timer_gen{};
+  std::array<std::uint32_t, 4> timer_gen{};
 };
 
 // What to answer when an upstream request completes.
@@ -76,7 +77,17 @@ struct Pending {
   std::uint16_t topic_id;
 };
 
-enum class TimerKind : std::uint8_t { keep_alive, retry, handshake, qos_minus_one_reconnect };
+enum class TimerKind : std::uint8_t {
+  keep_alive,
+  retry,
+  handshake,
+  sleep,
+  qos_minus_one_reconnect
+};
+
+// §7.2: how long the gateway waits for a client that announced `duration_s` (keep-alive or sleep):
+// plus 50% below one minute, plus 10% above.
+Time with_tolerance(std::uint16_t duration_s);
 
 struct TimerEntry {
   Time at;
@@ -127,6 +138,15 @@ class Core::Impl {
   void upstream_gone(Session& s, const std::string& reason);
   void end_session(Session& s, bool fire_will);
 
+  // sleep.cpp: sleeping clients (§6.14): asleep, awake, the sleep buffer and the sleep timer.
+  void on_pingreq(Session& s);
+  bool on_named_pingreq(const sn::Peer& peer, const std::string& client_id);
+  void fall_asleep(Session& s, std::uint16_t duration_s);
+  void wake(Session& s, const sn::Peer& peer);
+  void end_flush(Session& s);
+  void on_sleep_timer(Session& s);
+  bool make_room_while_asleep(Session& s, std::uint8_t incoming_qos);
+
   // uplink.cpp: what the client asks of the broker.
   void on_register(Session& s, const sn::Register& reg);
   void on_publish(Session& s, const sn::Publish& publish);
@@ -143,6 +163,7 @@ class Core::Impl {
   // downlink.cpp: what the broker sends the client (§6.10).
   void on_upstream_message(UpstreamMessage&& e);
   void pump(Session& s);
+  void resume_delivery(Session& s);
   void on_regack(Session& s, const sn::RegAck& regack);
   void on_puback(Session& s, const sn::PubAck& puback);
   void on_pubrec(Session& s, const sn::PubRec& pubrec);

@@ -9,8 +9,8 @@ namespace gateway::core {
 
 void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
   Session* s = by_conn(e.conn);
-  if (s == nullptr ||
-      (s->state != ClientState::active && s->state != ClientState::connecting)) {
+  if (s == nullptr || (s->state != ClientState::active && s->state != ClientState::connecting &&
+                       !is_sleeping(s->state))) {
     ++counters_.downlink_dropped;
     return;
   }
@@ -18,15 +18,18 @@ void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
     ++counters_.downlink_dropped;  // §6.10: the client unsubscribed by rejecting our REGISTER
     return;
   }
-  if (s->queue.size() >= config_.max_queued_per_client) {
+  const std::uint8_t qos = std::min<std::uint8_t>(e.qos, 2);
+  if (is_sleeping(s->state)) {
+    // §6.14: buffered for the next wake-up; while awake, delivered in the flush under way.
+    if (!make_room_while_asleep(*s, qos)) return;
+  } else if (s->queue.size() >= config_.max_queued_per_client) {
     // Full: the oldest message not already on its way to the client makes room.
     const auto oldest = s->inflight ? std::next(s->queue.begin()) : s->queue.begin();
     if (oldest != s->queue.end()) s->queue.erase(oldest);
     ++counters_.downlink_dropped;
     log(LogLevel::debug, [&] { return "client " + s->client_id + ": downlink queue full"; });
   }
-  s->queue.push_back(Outgoing{std::move(e.topic), std::move(e.payload),
-                              std::min<std::uint8_t>(e.qos, 2), e.retain, false});
+  s->queue.push_back(Outgoing{std::move(e.topic), std::move(e.payload), qos, e.retain, false});
   pump(*s);
 }
 
@@ -35,9 +38,12 @@ std::uint16_t Core::Impl::next_msg_id(Session& s) {
   return s.next_msg_id++;
 }
 
+// Sends what the queue holds, up to the first message that needs the client's answer. Active and
+// awake clients only; an awake client whose queue is done gets PINGRESP and sleeps again.
 void Core::Impl::pump(Session& s) {
   const std::size_t limit = max_frame(s.peer);
-  while (s.state == ClientState::active && !s.inflight && !s.queue.empty()) {
+  const bool listening = s.state == ClientState::active || s.state == ClientState::awake;
+  while (listening && !s.inflight && !s.queue.empty()) {
     Outgoing& m = s.queue.front();
     sn::Publish publish;
     publish.qos = static_cast<sn::QoS>(m.qos);
@@ -86,6 +92,19 @@ void Core::Impl::pump(Session& s) {
     s.inflight = InFlight{InFlight::Kind::publish, publish.msg_id, 0, std::move(publish)};
     send_inflight(s);
   }
+  if (s.state == ClientState::awake && !s.inflight && s.queue.empty()) end_flush(s);
+}
+
+// After CONNACK or a wake-up: the exchange left in flight goes again with the same message id
+// (MQTT 3.1.1 §4.4: PUBLISH with DUP, or PUBREL), else the queue starts moving.
+void Core::Impl::resume_delivery(Session& s) {
+  if (s.inflight) {
+    s.inflight->retransmissions = 0;
+    if (auto* publish = std::get_if<sn::Publish>(&s.inflight->frame)) publish->dup = true;
+    send_inflight(s);
+    return;
+  }
+  pump(s);
 }
 
 void Core::Impl::send_inflight(Session& s) {
@@ -95,7 +114,7 @@ void Core::Impl::send_inflight(Session& s) {
 }
 
 void Core::Impl::on_retry_timer(Session& s) {
-  if (!s.inflight) return;
+  if (!s.inflight || (s.state != ClientState::active && s.state != ClientState::awake)) return;
   if (s.inflight->retransmissions >= config_.max_retries) {
     lose(s, "no answer to a retransmitted message");
     return;

@@ -36,6 +36,9 @@ struct CoreConfig {
   unsigned max_retries = 3;       // N_retry: retransmissions before the client is lost
   std::size_t max_topics_per_client = 1000;    // registered topic ids; REGACK congestion beyond
   std::size_t max_queued_per_client = 1000;    // downlink messages waiting; oldest dropped beyond
+  // Messages kept for an asleep (or awake) client (§6.14). When full, the oldest QoS 0 message
+  // makes room, else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one.
+  std::size_t max_buffered_messages = 100;
   // Largest frame each transport can carry, by transport id; frames the gateway would have to
   // send larger than that are dropped (§6.10). Missing entries: sn::kMaxMessageSize.
   std::vector<std::size_t> max_frame_size;
@@ -52,6 +55,8 @@ struct Counters {
   std::uint64_t publish_out[3] = {};     // downlink PUBLISH by QoS
   std::uint64_t qos_minus_one_dropped = 0;
   std::uint64_t downlink_dropped = 0;    // too large for the transport, queue full, rejected
+  // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
+  std::uint64_t sleep_buffer_dropped = 0;
   std::uint64_t clients_lost = 0;
 };
 
