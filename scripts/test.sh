@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up and test: installs missing Debian packages, builds, and runs the whole suite:
-#   1. every ctest (unit, codec, config, command line, fuzz corpus replay) in the default preset,
-#   2. the same under ASan+UBSan (asan preset),
-#   3. the libFuzzer codec target for FUZZ_SECONDS (default 60) when clang's libFuzzer is there.
+#   1. every ctest (unit, codec, config, command line, fuzz corpus replay, integration with a real
+#      mosquitto and the real gateway over UDP) in the default preset,
+#   2. the same under ASan+UBSan (asan preset) and ThreadSanitizer (tsan preset),
+#   3. the libFuzzer codec target for FUZZ_SECONDS (default 60).
 # Ends with one line "summary: N passed, N failed" over all of it. Exit status 0 only if all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ run_ctest() {
   failed=$((failed + bad))
 }
 
-for preset in default asan; do
+for preset in ${PRESETS:-default asan tsan}; do
   if build_preset "$preset"; then
     run_ctest "$preset"
   else
