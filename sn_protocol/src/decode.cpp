@@ -94,6 +94,19 @@ Result<Message> msg_id_only(Reader& r) {
   return Message{T{r.u16()}};
 }
 
+// REGACK (§5.4.11) and PUBACK (§5.4.13): TopicId, MsgId, ReturnCode.
+template <typename T>
+Result<Message> topic_msg_id_code(Reader& r) {
+  if (r.remaining() != 5) return DecodeError::bad_size;
+  T m;
+  m.topic_id = r.u16();
+  m.msg_id = r.u16();
+  const std::uint8_t code = r.u8();
+  if (!valid_return_code(code)) return DecodeError::reserved_return_code;
+  m.return_code = static_cast<ReturnCode>(code);
+  return Message{m};
+}
+
 template <typename T>
 Result<Message> empty_body(const Reader& r) {
   if (r.remaining() != 0) return DecodeError::bad_size;
@@ -174,16 +187,7 @@ Result<Message> decode_body(std::uint8_t type, Span body) {
       if (auto err = read_text(r.rest(), m.topic_name, false)) return *err;
       return Message{std::move(m)};
     }
-    case MsgType::regack: {
-      if (r.remaining() != 5) return DecodeError::bad_size;
-      RegAck m;
-      m.topic_id = r.u16();
-      m.msg_id = r.u16();
-      const std::uint8_t code = r.u8();
-      if (!valid_return_code(code)) return DecodeError::reserved_return_code;
-      m.return_code = static_cast<ReturnCode>(code);
-      return Message{m};
-    }
+    case MsgType::regack: return topic_msg_id_code<RegAck>(r);
     case MsgType::publish: {
       if (r.remaining() < 5) return DecodeError::bad_size;
       const Flags flags = parse_flags(r.u8());
@@ -199,16 +203,7 @@ Result<Message> decode_body(std::uint8_t type, Span body) {
       m.data.assign(data.begin(), data.end());
       return Message{std::move(m)};
     }
-    case MsgType::puback: {
-      if (r.remaining() != 5) return DecodeError::bad_size;
-      PubAck m;
-      m.topic_id = r.u16();
-      m.msg_id = r.u16();
-      const std::uint8_t code = r.u8();
-      if (!valid_return_code(code)) return DecodeError::reserved_return_code;
-      m.return_code = static_cast<ReturnCode>(code);
-      return Message{m};
-    }
+    case MsgType::puback: return topic_msg_id_code<PubAck>(r);
     case MsgType::pubcomp: return msg_id_only<PubComp>(r);
     case MsgType::pubrec: return msg_id_only<PubRec>(r);
     case MsgType::pubrel: return msg_id_only<PubRel>(r);
