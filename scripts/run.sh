@@ -45,5 +45,12 @@ case "$host" in
   *) log "upstream broker is $host:$port (not on loopback): not starting one" ;;
 esac
 
-log "running $gateway --config $config"
-"$gateway" --config "$config"
+log "running $gateway --config $config (stop with Ctrl-C)"
+"$gateway" --config "$config" &
+gateway_pid=$!
+# SIGINT/SIGTERM to this script reach the gateway as SIGTERM: it stops cleanly, then the broker.
+trap 'kill -TERM "$gateway_pid" 2>/dev/null' INT TERM
+status=0
+wait "$gateway_pid" || status=$?
+while kill -0 "$gateway_pid" 2>/dev/null; do wait "$gateway_pid" || status=$?; done
+exit "$status"
