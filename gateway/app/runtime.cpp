@@ -1,6 +1,8 @@
 #include "runtime.hpp"
 
 #include <spdlog/spdlog.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -23,6 +25,20 @@ namespace {
 // How long a stop waits for upstream connections to say goodbye before closing anyway.
 constexpr std::uint64_t kShutdownGraceMs = 3000;
 
+// An IPv4 or IPv6 literal as its 4 or 16 address octets (empty if it is neither).
+sn::Bytes address_octets(const std::string& text) {
+  std::uint8_t octets[16] = {};
+  if (::inet_pton(AF_INET, text.c_str(), octets) == 1) return sn::Bytes(octets, octets + 4);
+  if (::inet_pton(AF_INET6, text.c_str(), octets) == 1) return sn::Bytes(octets, octets + 16);
+  return {};
+}
+
+// The address family a UDP bind host gives the socket (see transports::UdpTransport::start).
+bool is_ipv6_bind(const std::string& host) {
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
 core::CoreConfig core_config(const config::Config& c) {
   core::CoreConfig out;
   out.gateway_id = c.gateway.id;
@@ -30,6 +46,19 @@ core::CoreConfig core_config(const config::Config& c) {
   out.client_id_prefix = c.upstream.client_id_prefix;
   for (const auto& topic : c.predefined_topics) out.predefined.push_back({topic.id, topic.name});
   out.qos_minus_one = c.qos_minus_one_enabled;
+  if (c.auth.allowed_clients) {
+    out.allowed_clients.emplace(c.auth.allowed_clients->begin(), c.auth.allowed_clients->end());
+  }
+  if (c.auth.allow_qos_minus_one_from) {
+    out.qos_minus_one_from.emplace();
+    for (const auto& text : *c.auth.allow_qos_minus_one_from) {
+      out.qos_minus_one_from->push_back(address_octets(text));  // validated by the loader
+    }
+  }
+  if (c.discovery.multicast) {
+    out.advertise_interval = std::chrono::duration_cast<core::Time>(c.discovery.advertise_interval);
+    out.gwinfo_broadcast = true;
+  }
   out.retry_interval = std::chrono::duration_cast<core::Time>(c.retry.interval);
   out.max_retries = c.retry.max_attempts;
   // IPv4 UDP carries at most 65507 octets of payload.
@@ -116,6 +145,13 @@ class Runtime::Impl {
       options.transport_id = static_cast<std::uint16_t>(i);
       options.host = udp.bind.host;
       options.port = udp.bind.port;
+      if (const auto& group = config_.discovery.multicast;
+          group && group->is_v6 == is_ipv6_bind(udp.bind.host)) {
+        options.multicast_group = group->host;
+        options.multicast_port = group->port;
+        options.multicast_interface = config_.discovery.interface;
+        options.multicast_ttl = config_.discovery.ttl;
+      }
       auto transport = std::make_unique<transports::UdpTransport>(
           &loop_, options, [this](const sn::Peer& peer, std::span<const std::uint8_t> bytes) {
             feed(core::FrameReceived{peer, bytes});
@@ -125,8 +161,11 @@ class Runtime::Impl {
       } catch (const std::runtime_error& e) {
         throw std::runtime_error("transports[" + std::to_string(i) + "]: " + e.what());
       }
-      spdlog::info("transports[{}]: udp listening on {}:{}", i, udp.bind.host,
-                   transport->local_port());
+      spdlog::info("transports[{}]: udp listening on {}:{}{}", i, udp.bind.host,
+                   transport->local_port(),
+                   transport->can_broadcast()
+                       ? ", advertising to " + config::to_string(*config_.discovery.multicast)
+                       : std::string());
       udp_.push_back(std::move(transport));
     }
   }
@@ -184,6 +223,12 @@ class Runtime::Impl {
 
   void run_action(core::SendFrame& a) {
     if (a.peer.transport_id < udp_.size()) udp_[a.peer.transport_id]->send(a.peer, a.bytes);
+  }
+  void run_action(core::Broadcast& a) {
+    for (std::size_t i = 0; i < udp_.size(); ++i) {
+      if (a.transport && *a.transport != i) continue;
+      if (udp_[i]->can_broadcast()) udp_[i]->broadcast(a.bytes);
+    }
   }
   void run_action(core::UpstreamConnect& a) {
     mqtt_bridge::ConnectRequest request;

@@ -202,6 +202,22 @@ inline std::string describe(const Action& action) {
         using T = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<T, SendFrame>) {
           return describe(a);
+        } else if constexpr (std::is_same_v<T, Broadcast>) {
+          auto decoded = sn::decode(a.bytes);
+          return std::string("broadcast on ") +
+                 (a.transport ? "transport " + std::to_string(*a.transport) : "every transport") +
+                 " radius=" + std::to_string(a.radius) + ": " +
+                 (decoded ? describe(std::visit(
+                                [](const auto& m) -> sn::Message {
+                                  if constexpr (std::is_same_v<std::decay_t<decltype(m)>,
+                                                               sn::Encapsulated>) {
+                                    return m.message;
+                                  } else {
+                                    return m;
+                                  }
+                                },
+                                *decoded))
+                          : "undecodable " + hex(a.bytes));
         } else if constexpr (std::is_same_v<T, UpstreamConnect>) {
           return "upstream connect conn=" + std::to_string(a.conn) + " client_id=" + a.client_id +
                  " keep_alive=" + std::to_string(a.keep_alive_s) +

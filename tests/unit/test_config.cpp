@@ -403,3 +403,86 @@ TEST_CASE("config: the rendered effective config reads back the same, password m
   CHECK(cfg::parse_config(cfg::render_config(cfg::Config{})) == cfg::Config{});
   CHECK(nlohmann::json::parse(cfg::render_config(cfg::Config{}))["upstream"]["password"] == "");
 }
+
+TEST_CASE("config: auth lists") {
+  const auto none = cfg::parse_config("{}");
+  CHECK_FALSE(none.auth.allowed_clients.has_value());
+  CHECK_FALSE(none.auth.allow_qos_minus_one_from.has_value());
+
+  const auto config = cfg::parse_config(
+      R"({"auth": {"allowed_clients": ["node-1", "node-2"],
+                   "allow_qos_minus_one_from": ["127.0.0.1", "::1", "fe80::1"]}})");
+  CHECK(config.auth.allowed_clients == std::vector<std::string>{"node-1", "node-2"});
+  CHECK(config.auth.allow_qos_minus_one_from ==
+        std::vector<std::string>{"127.0.0.1", "::1", "fe80::1"});
+  // An empty list is kept: it admits no one, which is not the same as no list.
+  CHECK(cfg::parse_config(R"({"auth": {"allowed_clients": []}})").auth.allowed_clients ==
+        std::vector<std::string>{});
+  // And it survives --print-config.
+  CHECK(cfg::parse_config(cfg::render_config(config)) == config);
+
+  check_errors({
+      {R"({"auth": {"allowed": []}})", R"(auth.allowed: unknown key)"},
+      {R"({"auth": {"allowed_clients": "node-1"}})", "auth.allowed_clients: expected an array"},
+      {R"({"auth": {"allowed_clients": ["a", ""]}})",
+       "auth.allowed_clients[1]: expected a non-empty string (an MQTT-SN client id)"},
+      {R"({"auth": {"allowed_clients": ["a", 7]}})",
+       "auth.allowed_clients[1]: expected a non-empty string (an MQTT-SN client id)"},
+      {R"({"auth": {"allowed_clients": ["a", "b", "a"]}})",
+       R"(auth.allowed_clients[2]: duplicate client id "a" (already used by auth.allowed_clients[0]))"},
+      {R"({"auth": {"allow_qos_minus_one_from": ["127.0.0.1:1884"]}})",
+       "auth.allow_qos_minus_one_from[0]: expected an IPv4 or IPv6 address literal (no port, no "
+       "brackets)"},
+      {R"({"auth": {"allow_qos_minus_one_from": ["[::1]"]}})",
+       "auth.allow_qos_minus_one_from[0]: expected an IPv4 or IPv6 address literal (no port, no "
+       "brackets)"},
+      {R"({"auth": {"allow_qos_minus_one_from": ["localhost"]}})",
+       "auth.allow_qos_minus_one_from[0]: expected an IPv4 or IPv6 address literal (no port, no "
+       "brackets)"},
+      {R"({"auth": {"allow_qos_minus_one_from": ["::1", "0:0::1"]}})",
+       R"(auth.allow_qos_minus_one_from[1]: duplicate address "0:0::1" (already used by auth.allow_qos_minus_one_from[0]))"},
+  });
+}
+
+TEST_CASE("config: discovery") {
+  const auto defaults = cfg::parse_config("{}");
+  CHECK(defaults.discovery.advertise_interval == std::chrono::seconds(900));
+  CHECK_FALSE(defaults.discovery.multicast.has_value());
+  CHECK(defaults.discovery.ttl == 1);
+
+  const auto v4 = cfg::parse_config(
+      R"({"discovery": {"advertise_interval_s": 60, "multicast": "239.255.18.83:1884",
+                        "interface": "127.0.0.1", "ttl": 2}})");
+  CHECK(v4.discovery.advertise_interval == std::chrono::seconds(60));
+  REQUIRE(v4.discovery.multicast.has_value());
+  CHECK(v4.discovery.multicast->host == "239.255.18.83");
+  CHECK(v4.discovery.multicast->port == 1884);
+  CHECK(v4.discovery.interface == "127.0.0.1");
+  CHECK(v4.discovery.ttl == 2);
+  CHECK(cfg::parse_config(cfg::render_config(v4)) == v4);
+
+  const auto v6 = cfg::parse_config(R"({"discovery": {"multicast": "[ff02::1]:1884", "interface": "lo"}})");
+  REQUIRE(v6.discovery.multicast.has_value());
+  CHECK(v6.discovery.multicast->is_v6);
+  CHECK(cfg::parse_config(cfg::render_config(v6)) == v6);
+
+  const char* not_group =
+      R"(discovery.multicast: expected a multicast group literal and port (224.0.0.0/4 or ff00::/8), e.g. "239.255.18.83:1884" or "[ff02::1]:1884")";
+  check_errors({
+      {R"({"discovery": {"advertise_interval_s": 0}})",
+       "discovery.advertise_interval_s: expected an integer from 1 to 65535"},
+      {R"({"discovery": {"ttl": 0}})", "discovery.ttl: expected an integer from 1 to 255"},
+      {R"({"discovery": {"multicast": "192.168.1.10:1884"}})", not_group},
+      {R"({"discovery": {"multicast": "[2001:db8::1]:1884"}})", not_group},
+      {R"({"discovery": {"multicast": "localhost:1884"}})", not_group},
+      {R"({"discovery": {"multicast": "239.1.1.1"}})", R"(discovery.multicast: expected "host:port")"},
+      {R"({"discovery": {"multicast": "239.1.1.1:0"}})", "discovery.multicast: port 0 cannot be sent to"},
+      {R"({"discovery": {"interface": "127.0.0.1"}})",
+       "discovery.interface: set without discovery.multicast"},
+      {R"({"discovery": {"multicast": "239.1.1.1:1884", "interface": "eth0"}})",
+       "discovery.interface: expected the IPv4 address of a local interface (the group is IPv4)"},
+      {R"({"discovery": {"multicast": "[ff02::1]:1884", "interface": "a b"}})",
+       R"(discovery.interface: expected an interface name such as "eth0" (the group is IPv6))"},
+      {R"({"discovery": {"period": 1}})", "discovery.period: unknown key"},
+  });
+}

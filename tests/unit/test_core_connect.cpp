@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <unordered_set>
+
 #include "core_fixture.hpp"
 
 using namespace core_test;  // NOLINT(google-build-using-namespace)
@@ -621,4 +624,46 @@ TEST_CASE("core: §5.5 two node ids behind one forwarder are two sessions") {
   CHECK(show(f.feed_forwarded(fwd, node_b, sn::PingReq{})) ==
         show({to_node(fwd, node_b, sn::PingResp{})}));
   CHECK(f.sessions() == 1);
+}
+
+// ---- auth.allowed_clients -----------------------------------------------------------------------
+
+TEST_CASE("core: allowed_clients: an unlisted client id -> CONNACK not supported - nothing upstream") {
+  CoreConfig config = default_config();
+  config.allowed_clients = std::unordered_set<std::string>{"node-1"};
+  CoreFixture f(config);
+  const auto stranger = udp(5002);
+  CHECK(show(f.feed(stranger, connect_msg("intruder"))) ==
+        show({to(stranger, sn::ConnAck{sn::ReturnCode::not_supported})}));
+  CHECK(f.sessions() == 0);
+  // With a will, the handshake does not even start.
+  auto with_will = connect_msg("intruder");
+  with_will.will = true;
+  CHECK(show(f.feed(stranger, with_will)) ==
+        show({to(stranger, sn::ConnAck{sn::ReturnCode::not_supported})}));
+  // Listed ids connect as usual.
+  f.connect(udp(5001), "node-1");
+  CHECK(f.sessions() == 1);
+}
+
+TEST_CASE("core: allowed_clients: a refused CONNECT does not disturb the client at that address") {
+  CoreConfig config = default_config();
+  config.allowed_clients = std::unordered_set<std::string>{"node-1"};
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  f.connect(c, "node-1");
+  // Someone spoofing the address with an unlisted id: refused, node-1's session untouched.
+  CHECK(show(f.feed(c, connect_msg("intruder"))) ==
+        show({to(c, sn::ConnAck{sn::ReturnCode::not_supported})}));
+  CHECK(show(f.feed(c, sn::PingReq{})) == show({to(c, sn::PingResp{})}));
+}
+
+TEST_CASE("core: allowed_clients: an empty list admits no one") {
+  CoreConfig config = default_config();
+  config.allowed_clients = std::unordered_set<std::string>{};
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  CHECK(show(f.feed(c, connect_msg("node-1"))) ==
+        show({to(c, sn::ConnAck{sn::ReturnCode::not_supported})}));
+  CHECK(f.sessions() == 0);
 }

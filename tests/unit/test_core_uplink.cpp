@@ -4,7 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <set>
+#include <vector>
 
 #include "core_fixture.hpp"
 
@@ -500,4 +502,42 @@ TEST_CASE("core: §6.9 UNSUBSCRIBE -> upstream first - UNSUBACK after") {
   CHECK(show(f.last()) == show({UpstreamUnsubscribe{conn, req3, "ab"}}));
   CHECK(show(f.event(UpstreamUnsubscribeDone{conn, req3, true})) ==
         show({to(c, sn::UnsubAck{33})}));
+}
+
+TEST_CASE("core: §6.8 QoS -1 from an address outside auth.allow_qos_minus_one_from is dropped") {
+  CoreConfig config = default_config();
+  // 127.0.0.1 is allowed; 127.0.0.2 is not.
+  config.qos_minus_one_from = std::vector<sn::Bytes>{sn::Bytes{127, 0, 0, 1}};
+  CoreFixture f(config);
+  f.qos_minus_one_up();
+  CHECK(show(f.feed(udp(6001), minus_one(sn::TopicIdType::predefined, kPredefinedId, "ok"))) ==
+        show({UpstreamPublish{kQosMinusOneConn, 0, kPredefinedName, bytes("ok"), 0, false}}));
+  const std::array<std::uint8_t, 6> other{127, 0, 0, 2, 0x17, 0x71};
+  const auto stranger = sn::Peer::make(0, sn::PeerKind::ipv4, other);
+  CHECK(show(f.feed(stranger, minus_one(sn::TopicIdType::predefined, kPredefinedId, "no"))) ==
+        show({}));
+  CHECK(f.counters().qos_minus_one_dropped == 1);
+}
+
+TEST_CASE("core: §6.8 QoS -1 filter: an IPv4-mapped IPv6 sender matches its IPv4 entry") {
+  CoreConfig config = default_config();
+  config.qos_minus_one_from = std::vector<sn::Bytes>{sn::Bytes{127, 0, 0, 1}};
+  CoreFixture f(config);
+  f.qos_minus_one_up();
+  // ::ffff:127.0.0.1 port 6001 scope 0, as a dual-stack socket reports an IPv4 sender.
+  std::array<std::uint8_t, 22> mapped{};
+  mapped[10] = 0xFF;
+  mapped[11] = 0xFF;
+  mapped[12] = 127;
+  mapped[15] = 1;
+  mapped[16] = 0x17;
+  mapped[17] = 0x71;
+  const auto v6 = sn::Peer::make(0, sn::PeerKind::ipv6, mapped);
+  CHECK(show(f.feed(v6, minus_one(sn::TopicIdType::predefined, kPredefinedId, "ok"))) ==
+        show({UpstreamPublish{kQosMinusOneConn, 0, kPredefinedName, bytes("ok"), 0, false}}));
+  mapped[15] = 9;  // ::ffff:127.0.0.9
+  const auto other = sn::Peer::make(0, sn::PeerKind::ipv6, mapped);
+  CHECK(show(f.feed(other, minus_one(sn::TopicIdType::predefined, kPredefinedId, "no"))) ==
+        show({}));
+  CHECK(f.counters().qos_minus_one_dropped == 1);
 }

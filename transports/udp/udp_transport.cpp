@@ -271,9 +271,53 @@ void UdpTransport::start() {
   impl_->receive_buffer =
       std::make_unique_for_overwrite<std::uint8_t[]>(impl_->receive_buffer_size);
 
+  if (!options_.multicast_group.empty()) set_up_multicast(where);
+
   rc = uv_udp_recv_start(&impl_->handle, &Impl::on_alloc, &Impl::on_receive);
   if (rc != 0) throw std::runtime_error(where + ": receive failed: " + uv_strerror(rc));
   impl_->started = true;
+}
+
+void UdpTransport::set_up_multicast(const std::string& where) {
+  const std::string what = where + ": multicast " + options_.multicast_group + ": ";
+  sockaddr_storage group{};
+  sockaddr_in in{};
+  sockaddr_in6 in6{};
+  std::string interface = options_.multicast_interface;
+  if (impl_->family == AF_INET &&
+      uv_ip4_addr(options_.multicast_group.c_str(), options_.multicast_port, &in) == 0) {
+    std::memcpy(&group, &in, sizeof in);
+  } else if (impl_->family == AF_INET6 &&
+             uv_ip6_addr(options_.multicast_group.c_str(), options_.multicast_port, &in6) == 0) {
+    std::memcpy(&group, &in6, sizeof in6);
+    // libuv takes an IPv6 interface as an address whose zone names it.
+    if (!interface.empty()) interface = "::%" + interface;
+  } else {
+    throw std::runtime_error(what + "not a group of the socket's address family");
+  }
+  int rc = uv_udp_set_multicast_ttl(&impl_->handle, options_.multicast_ttl);
+  if (rc == 0) rc = uv_udp_set_multicast_loop(&impl_->handle, 1);
+  if (rc != 0) throw std::runtime_error(what + "cannot set TTL/loop: " + uv_strerror(rc));
+  if (!interface.empty()) {
+    rc = uv_udp_set_multicast_interface(&impl_->handle, interface.c_str());
+    if (rc != 0) {
+      throw std::runtime_error(what + "interface " + options_.multicast_interface + ": " +
+                               uv_strerror(rc));
+    }
+  }
+  sn::Peer peer;
+  if (!peer_from(options_.transport_id, reinterpret_cast<const sockaddr*>(&group), peer)) {
+    throw std::runtime_error(what + "unusable address");
+  }
+  group_ = peer;
+}
+
+bool UdpTransport::broadcast(std::span<const std::uint8_t> bytes) {
+  if (!group_) {
+    ++counters_.send_errors;
+    return false;
+  }
+  return send(*group_, bytes);
 }
 
 bool UdpTransport::send(const sn::Peer& to, std::span<const std::uint8_t> bytes) {

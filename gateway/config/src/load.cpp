@@ -1,6 +1,9 @@
 // JSON -> Config: one reader per section, each checking types, ranges and unknown keys, and
 // throwing ConfigError at the first problem (config loading is an edge, DESIGN.md).
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -8,6 +11,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/config/config.hpp"
 #include "json_document.hpp"
@@ -173,6 +177,101 @@ std::vector<PredefinedTopic> read_predefined_topics(const Json& value, const std
   return topics;
 }
 
+std::vector<std::string> read_allowed_clients(const Json& value, const std::string& path) {
+  detail::require_array(value, path);
+  std::vector<std::string> clients;
+  std::map<std::string, std::string, std::less<>> path_by_id;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const auto entry_path = detail::element_path(path, i);
+    if (!value[i].is_string() || value[i].get_ref<const std::string&>().empty()) {
+      fail(entry_path, "expected a non-empty string (an MQTT-SN client id)");
+    }
+    const auto& id = value[i].get_ref<const std::string&>();
+    if (const auto [it, added] = path_by_id.emplace(id, entry_path); !added) {
+      fail(entry_path, "duplicate client id " + json_quoted(id) + " (already used by " +
+                           it->second + ")");
+    }
+    clients.push_back(id);
+  }
+  return clients;
+}
+
+// The address octets of an IPv4 or IPv6 literal (4 or 16), empty when it is neither.
+std::string ip_literal_octets(const std::string& text) {
+  std::string octets(16, '\0');
+  if (::inet_pton(AF_INET, text.c_str(), octets.data()) == 1) return octets.substr(0, 4);
+  if (::inet_pton(AF_INET6, text.c_str(), octets.data()) == 1) return octets;
+  return {};
+}
+
+std::vector<std::string> read_address_list(const Json& value, const std::string& path) {
+  detail::require_array(value, path);
+  std::vector<std::string> addresses;
+  // By octets, so "::1" and "0:0::1" are the same address.
+  std::map<std::string, std::string, std::less<>> path_by_octets;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const auto entry_path = detail::element_path(path, i);
+    constexpr auto kExpected = "expected an IPv4 or IPv6 address literal (no port, no brackets)";
+    if (!value[i].is_string()) fail(entry_path, kExpected);
+    const auto& text = value[i].get_ref<const std::string&>();
+    const auto octets = ip_literal_octets(text);
+    if (octets.empty()) fail(entry_path, kExpected);
+    if (const auto [it, added] = path_by_octets.emplace(octets, entry_path); !added) {
+      fail(entry_path,
+           "duplicate address " + json_quoted(text) + " (already used by " + it->second + ")");
+    }
+    addresses.push_back(text);
+  }
+  return addresses;
+}
+
+AuthSettings read_auth(const ObjectReader& section) {
+  AuthSettings auth;
+  if (const auto* clients = section.find("allowed_clients")) {
+    auth.allowed_clients = read_allowed_clients(*clients, section.path("allowed_clients"));
+  }
+  if (const auto* addresses = section.find("allow_qos_minus_one_from")) {
+    auth.allow_qos_minus_one_from =
+        read_address_list(*addresses, section.path("allow_qos_minus_one_from"));
+  }
+  return auth;
+}
+
+DiscoverySettings read_discovery(const ObjectReader& section) {
+  DiscoverySettings discovery;
+  discovery.advertise_interval = std::chrono::seconds(
+      section.integer("advertise_interval_s", 1, 65535, discovery.advertise_interval.count()));
+  discovery.ttl = static_cast<std::uint8_t>(section.integer("ttl", 1, 255, discovery.ttl));
+  discovery.interface = section.string("interface", {});
+  if (const auto* multicast = section.find("multicast")) {
+    const auto path = section.path("multicast");
+    auto parsed = parse_host_port(detail::require_string(*multicast, path));
+    if (!parsed.address) fail(path, parsed.problem);
+    const auto octets = ip_literal_octets(parsed.address->host);
+    const bool is_group = (octets.size() == 4 && (static_cast<std::uint8_t>(octets[0]) >> 4) == 0xE) ||
+                          (octets.size() == 16 && static_cast<std::uint8_t>(octets[0]) == 0xFF);
+    if (!is_group) {
+      fail(path, "expected a multicast group literal and port (224.0.0.0/4 or ff00::/8), e.g. "
+                 "\"239.255.18.83:1884\" or \"[ff02::1]:1884\"");
+    }
+    if (parsed.address->port == 0) fail(path, "port 0 cannot be sent to");
+    discovery.multicast = parsed.address;
+  }
+  if (!discovery.interface.empty()) {
+    const auto path = section.path("interface");
+    if (!discovery.multicast) fail(path, "set without discovery.multicast");
+    if (!discovery.multicast->is_v6 && ip_literal_octets(discovery.interface).size() != 4) {
+      fail(path, "expected the IPv4 address of a local interface (the group is IPv4)");
+    }
+    if (discovery.multicast->is_v6 &&
+        (discovery.interface.size() >= 16 ||
+         discovery.interface.find_first_of("/ \t") != std::string::npos)) {
+      fail(path, "expected an interface name such as \"eth0\" (the group is IPv6)");
+    }
+  }
+  return discovery;
+}
+
 LogLevel read_log_level(const ObjectReader& section) {
   static const std::map<std::string, LogLevel, std::less<>> kLevels = {
       {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
@@ -192,7 +291,8 @@ LogLevel read_log_level(const ObjectReader& section) {
 Config config_from_json(const Json& document) {
   const ObjectReader root(
       document, {},
-      {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "log"});
+      {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",
+       "discovery", "log"});
   Config config;
   if (const auto* section = root.find("gateway")) {
     config.gateway = read_gateway(ObjectReader(*section, "gateway", {"id", "mode", "max_clients"}));
@@ -220,6 +320,14 @@ Config config_from_json(const Json& document) {
         retry.integer("interval_ms", 1, kMaxUint32, config.retry.interval.count()));
     config.retry.max_attempts = static_cast<std::uint32_t>(
         retry.integer("max_attempts", 1, kMaxUint32, config.retry.max_attempts));
+  }
+  if (const auto* section = root.find("auth")) {
+    config.auth = read_auth(
+        ObjectReader(*section, "auth", {"allowed_clients", "allow_qos_minus_one_from"}));
+  }
+  if (const auto* section = root.find("discovery")) {
+    config.discovery = read_discovery(ObjectReader(
+        *section, "discovery", {"advertise_interval_s", "multicast", "interface", "ttl"}));
   }
   if (const auto* section = root.find("log")) {
     config.log_level = read_log_level(ObjectReader(*section, "log", {"level"}));

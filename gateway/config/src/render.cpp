@@ -34,6 +34,18 @@ std::string render_config(const Config& config) {
     predefined.push_back(OrderedJson{{"id", topic.id}, {"name", topic.name}});
   }
 
+  // An absent list (everyone allowed) stays absent: null would not read back.
+  OrderedJson auth = OrderedJson::object();
+  if (config.auth.allowed_clients) auth["allowed_clients"] = *config.auth.allowed_clients;
+  if (config.auth.allow_qos_minus_one_from) {
+    auth["allow_qos_minus_one_from"] = *config.auth.allow_qos_minus_one_from;
+  }
+
+  OrderedJson discovery = {{"advertise_interval_s", config.discovery.advertise_interval.count()}};
+  if (config.discovery.multicast) discovery["multicast"] = to_string(*config.discovery.multicast);
+  discovery["interface"] = config.discovery.interface;
+  discovery["ttl"] = config.discovery.ttl;
+
   const OrderedJson document = {
       {"gateway",
        {{"id", config.gateway.id},
@@ -50,6 +62,8 @@ std::string render_config(const Config& config) {
       {"retry",
        {{"interval_ms", config.retry.interval.count()},
         {"max_attempts", config.retry.max_attempts}}},
+      {"auth", auth},
+      {"discovery", discovery},
       {"log", {{"level", to_string(config.log_level)}}},
   };
   return document.dump(2, ' ', false, OrderedJson::error_handler_t::replace);

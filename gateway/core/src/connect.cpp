@@ -13,6 +13,15 @@ Time with_tolerance(std::uint16_t duration_s) {
 }
 
 void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
+  if (config_.allowed_clients && !config_.allowed_clients->contains(connect.client_id)) {
+    // Refused before anything else: an unknown id must not move, end or take over any session.
+    log(LogLevel::info, [&] {
+      return "refused client " + connect.client_id + " from " + sn::to_string(peer) +
+             ": not an allowed client";
+    });
+    send(peer, sn::ConnAck{sn::ReturnCode::not_supported});
+    return;
+  }
   if (config_.client_id_prefix + connect.client_id == qos_minus_one_client_id_) {
     // The broker would throw the shared QoS -1 connection and this client off in turn.
     send(peer, sn::ConnAck{sn::ReturnCode::not_supported});
@@ -62,6 +71,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
       conns_.erase(*s->conn);
       s->conn.reset();
     }
+    drop_switch(*s);  // a will update under way is abandoned with the connection
     cancel(*s, TimerKind::keep_alive);
     cancel(*s, TimerKind::retry);
     cancel(*s, TimerKind::handshake);
@@ -86,6 +96,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     s->queue.clear();
     s->inflight.reset();
     s->rejected_topics.clear();
+    s->subscriptions.clear();
     s->next_msg_id = 1;
   }
   if (connect.will) {
@@ -150,11 +161,14 @@ void Core::Impl::on_disconnect(Session& s, const sn::Disconnect& disconnect) {
 
 void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
   if (e.conn == kQosMinusOneConn) {
-    qos_minus_one_up_ = true;
-    log(LogLevel::info, [] { return std::string("QoS -1 upstream connection is up"); });
+    gateway_connection_up();
     return;
   }
   Session* s = by_conn(e.conn);
+  if (s != nullptr && s->switching == Session::Switch::opening && s->conn == e.conn) {
+    finish_switch(*s);  // the connection carrying an updated will (§6.4)
+    return;
+  }
   if (s == nullptr || s->state != ClientState::connecting) return;
   s->state = ClientState::active;
   s->established = true;
@@ -175,10 +189,7 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
 
 void Core::Impl::on_upstream_connect_failed(const UpstreamConnectFailed& e) {
   if (e.conn == kQosMinusOneConn) {
-    qos_minus_one_up_ = false;
-    log(LogLevel::warn, [&] { return "QoS -1 upstream connection failed: " + e.reason; });
-    timers_.push(TimerEntry{now_ + config_.retry_interval, 0, TimerKind::qos_minus_one_reconnect,
-                            ++qos_minus_one_generation_});
+    gateway_connection_down("failed", e.reason);
     return;
   }
   Session* s = by_conn(e.conn);
@@ -200,13 +211,17 @@ void Core::Impl::on_upstream_connect_failed(const UpstreamConnectFailed& e) {
 
 void Core::Impl::on_upstream_lost(const UpstreamConnectionLost& e) {
   if (e.conn == kQosMinusOneConn) {
-    qos_minus_one_up_ = false;
-    log(LogLevel::warn, [&] { return "QoS -1 upstream connection lost: " + e.reason; });
-    timers_.push(TimerEntry{now_ + config_.retry_interval, 0, TimerKind::qos_minus_one_reconnect,
-                            ++qos_minus_one_generation_});
+    gateway_connection_down("lost", e.reason);
     return;
   }
-  if (Session* s = by_conn(e.conn)) upstream_gone(*s, e.reason);
+  Session* s = by_conn(e.conn);
+  if (s == nullptr) return;
+  if (s->retiring == e.conn) {
+    // Closing anyway for a will update: go on with the new connection.
+    on_upstream_disconnected(UpstreamDisconnected{e.conn});
+    return;
+  }
+  upstream_gone(*s, e.reason);
 }
 
 void Core::Impl::upstream_gone(Session& s, const std::string& reason) {
@@ -237,6 +252,24 @@ void Core::Impl::on_keep_alive_timer(Session& s) {
   arm(s, TimerKind::keep_alive, deadline);
 }
 
+void Core::Impl::on_transport_down(const TransportDown& e) {
+  std::vector<SessionId> reached;
+  for (const auto& [id, s] : sessions_) {
+    // Clients that are already gone (kept for CleanSession=false) have nothing left to lose.
+    if (s.peer.transport_id == e.transport_id && s.state != ClientState::disconnected &&
+        s.state != ClientState::lost) {
+      reached.push_back(id);
+    }
+  }
+  log(LogLevel::warn, [&] {
+    return "transport " + std::to_string(e.transport_id) + " is down (" + e.reason + "); " +
+           std::to_string(reached.size()) + " client(s) lost";
+  });
+  for (const SessionId id : reached) {
+    if (Session* s = by_id(id)) lose(*s, "its transport is down");
+  }
+}
+
 void Core::Impl::lose(Session& s, const char* why) {
   ++counters_.clients_lost;
   log(LogLevel::info, [&] {
@@ -247,6 +280,7 @@ void Core::Impl::lose(Session& s, const char* why) {
 }
 
 void Core::Impl::end_session(Session& s, bool fire_will) {
+  drop_switch(s);
   if (s.conn) {
     out_->push_back(UpstreamDisconnect{*s.conn, fire_will});
     conns_.erase(*s.conn);

@@ -31,8 +31,9 @@ Core::Impl::Impl(CoreConfig config)
 void Core::Impl::start(Time now, Actions& out) {
   now_ = now;
   out_ = &out;
-  if (config_.qos_minus_one) {
-    // §6.8: QoS -1 publishers have no connection of their own; they share this one.
+  if (gateway_connection_wanted()) {
+    // §6.8: QoS -1 publishers have no connection of their own; they share this one. §6.1: it also
+    // tells whether the gateway is connected to a server.
     out.push_back(UpstreamConnect{kQosMinusOneConn, qos_minus_one_client_id_, 60, true, std::nullopt});
   }
 }
@@ -47,7 +48,7 @@ void Core::Impl::shutdown(Time now, Actions& out) {
       send(s.peer, sn::Disconnect{});
     }
   }
-  if (config_.qos_minus_one) out.push_back(UpstreamDisconnect{kQosMinusOneConn, false});
+  if (gateway_connection_wanted()) out.push_back(UpstreamDisconnect{kQosMinusOneConn, false});
   qos_minus_one_up_ = false;
   sessions_.clear();
   peers_.clear();
@@ -72,7 +73,7 @@ void Core::Impl::handle(const Event& event, Time now, Actions& out) {
         } else if constexpr (std::is_same_v<T, UpstreamConnectionLost>) {
           on_upstream_lost(e);
         } else if constexpr (std::is_same_v<T, UpstreamDisconnected>) {
-          // Nothing to do: the session let go of the connection when it asked for this.
+          on_upstream_disconnected(e);
         } else if constexpr (std::is_same_v<T, UpstreamMessage>) {
           on_upstream_message(UpstreamMessage(e));
         } else if constexpr (std::is_same_v<T, UpstreamPublishDone>) {
@@ -81,6 +82,8 @@ void Core::Impl::handle(const Event& event, Time now, Actions& out) {
           on_subscribe_done(e);
         } else if constexpr (std::is_same_v<T, UpstreamUnsubscribeDone>) {
           on_unsubscribe_done(e);
+        } else if constexpr (std::is_same_v<T, TransportDown>) {
+          on_transport_down(e);
         } else {
           static_assert(std::is_same_v<T, TimerExpired>);
           on_timer();
@@ -133,7 +136,7 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
   if (s != nullptr) s->last_seen = now_;
   // Messages that need no session.
   if (type == sn::MsgType::searchgw) {
-    send(peer, sn::GwInfo{config_.gateway_id, {}});  // §6.1: a gateway answers with its id only
+    on_searchgw(peer, std::get<sn::SearchGw>(message));
     return;
   }
   if (type == sn::MsgType::connect) {
@@ -178,6 +181,23 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     send(peer, sn::Disconnect{});
     return;
   }
+  if (s->switching != Session::Switch::none && held_during_switch(type)) {
+    // The upstream connection is being replaced for a will update (§6.4): wait for the new one.
+    if (s->held.size() < config_.max_queued_per_client) {
+      s->held.push_back(std::move(message));
+      return;
+    }
+    ++counters_.unexpected;
+    log(LogLevel::warn, [&] {
+      return std::string("client ") + s->client_id + ": too many frames while the upstream " +
+             "connection is replaced; refused " + sn::to_string(type);
+    });
+    if (const auto* publish = std::get_if<sn::Publish>(&message);
+        publish != nullptr && publish->qos != sn::QoS::qos0) {
+      send(peer, sn::PubAck{publish->topic_id, publish->msg_id, sn::ReturnCode::congestion});
+    }
+    return;
+  }
   std::visit(
       [this, s](auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -208,10 +228,9 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
         } else if constexpr (std::is_same_v<T, sn::Disconnect>) {
           on_disconnect(*s, m);
         } else if constexpr (std::is_same_v<T, sn::WillTopicUpd>) {
-          // §6.4 arrives with the will-update work; refuse rather than pretend.
-          send(s->peer, sn::WillTopicResp{sn::ReturnCode::not_supported});
+          on_will_topic_upd(*s, m);
         } else if constexpr (std::is_same_v<T, sn::WillMsgUpd>) {
-          send(s->peer, sn::WillMsgResp{sn::ReturnCode::not_supported});
+          on_will_msg_upd(*s, m);
         }
       },
       message);
@@ -259,6 +278,10 @@ void Core::Impl::on_timer() {
       }
       continue;
     }
+    if (entry.kind == TimerKind::advertise) {
+      if (entry.generation == advertise_generation_ && qos_minus_one_up_) advertise();
+      continue;
+    }
     Session* s = by_id(entry.session);
     if (s == nullptr || s->timer_gen[static_cast<std::size_t>(entry.kind)] != entry.generation) {
       continue;  // stale: the session or the timer is gone
@@ -275,7 +298,8 @@ void Core::Impl::on_timer() {
           end_session(*s, false);
         }
         break;
-      case TimerKind::qos_minus_one_reconnect: break;
+      case TimerKind::qos_minus_one_reconnect:
+      case TimerKind::advertise: break;
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <queue>
 #include <string>
@@ -65,16 +66,33 @@ struct Session {
   // One generation per TimerKind (below qos_minus_one_reconnect): cancel() bumps it, and a timer
   // entry whose generation differs is stale.
   std::array<std::uint32_t, 4> timer_gen{};
+  // Filters the broker granted this connection, with the granted QoS: restored on a new upstream
+  // connection that starts without them (a will update of a CleanSession=true client).
+  std::map<std::string, std::uint8_t> subscriptions;
+
+  // §6.4 will update (WILLTOPICUPD / WILLMSGUPD). An MQTT will can only change with a new
+  // connection, so the upstream connection is replaced: closing (clean DISCONNECT of `retiring`,
+  // completions of its requests still answered), then opening (a new connection with the new will),
+  // then the WILLTOPICRESP / WILLMSGRESP in `will_resps` go out and the frames `held` meanwhile are
+  // handled in order.
+  enum class Switch : std::uint8_t { none, closing, opening };
+  Switch switching = Switch::none;
+  std::optional<ConnId> retiring;
+  bool will_dirty = false;  // the will changed after the opening connection was asked for
+  std::vector<sn::Message> will_resps;
+  std::deque<sn::Message> held;
 };
 
 // What to answer when an upstream request completes.
 struct Pending {
-  enum class Kind : std::uint8_t { puback, pubrec, suback, unsuback };
+  // resubscribe: restoring a subscription on a new connection; the client is not answered.
+  enum class Kind : std::uint8_t { puback, pubrec, suback, unsuback, resubscribe };
   Kind kind;
   SessionId session;
   ConnId conn;  // a completion on an older connection of the session is stale
   std::uint16_t msg_id;
   std::uint16_t topic_id;
+  std::string filter;  // suback, unsuback, resubscribe
 };
 
 enum class TimerKind : std::uint8_t {
@@ -82,7 +100,8 @@ enum class TimerKind : std::uint8_t {
   retry,
   handshake,
   sleep,
-  qos_minus_one_reconnect
+  qos_minus_one_reconnect,  // gateway-wide timers from here on (no session)
+  advertise
 };
 
 // §7.2: how long the gateway waits for a client that announced `duration_s` (keep-alive or sleep):
@@ -137,7 +156,25 @@ class Core::Impl {
   void lose(Session& s, const char* why);
   void upstream_gone(Session& s, const std::string& reason);
   void end_session(Session& s, bool fire_will);
+  void on_transport_down(const TransportDown& e);
 
+  // will.cpp: WILLTOPICUPD / WILLMSGUPD (§6.4) and the upstream connection switch they need.
+  void on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd);
+  void on_will_msg_upd(Session& s, const sn::WillMsgUpd& upd);
+  void begin_switch(Session& s);
+  void on_upstream_disconnected(const UpstreamDisconnected& e);
+  void finish_switch(Session& s);
+  void drop_switch(Session& s);
+  static bool held_during_switch(sn::MsgType type);
+
+  // discovery.cpp: ADVERTISE and SEARCHGW / GWINFO (§6.1), and the gateway's own connection.
+  void on_searchgw(const sn::Peer& peer, const sn::SearchGw& search);
+  void gateway_connection_up();
+  void gateway_connection_down(const std::string& what, const std::string& reason);
+  void advertise();
+  bool gateway_connection_wanted() const {
+    return config_.qos_minus_one || config_.advertise_interval.count() > 0;
+  }
   // sleep.cpp: sleeping clients (§6.14): asleep, awake, the sleep buffer and the sleep timer.
   void on_pingreq(Session& s);
   bool on_named_pingreq(const sn::Peer& peer, const std::string& client_id);
@@ -151,6 +188,7 @@ class Core::Impl {
   void on_register(Session& s, const sn::Register& reg);
   void on_publish(Session& s, const sn::Publish& publish);
   void on_publish_minus_one(const sn::Peer& peer, const sn::Publish& publish);
+  bool qos_minus_one_allowed_from(const sn::Peer& peer) const;
   void on_pubrel(Session& s, const sn::PubRel& pubrel);
   void on_subscribe(Session& s, const sn::Subscribe& subscribe);
   void on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe);
@@ -188,6 +226,7 @@ class Core::Impl {
   std::unordered_map<std::string, std::uint16_t> predefined_by_name_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint32_t qos_minus_one_generation_ = 0;
+  std::uint32_t advertise_generation_ = 0;
   std::string qos_minus_one_client_id_;  // upstream client id of the shared QoS -1 connection
 };
 

@@ -2,10 +2,41 @@
 // SUBSCRIBE and UNSUBSCRIBE (§6.9). Acknowledgements that promise delivery (PUBACK, PUBREC) go
 // out only once the broker has the message.
 
+#include <algorithm>
+#include <span>
+
 #include "core_impl.hpp"
 #include "sn_protocol/topic.hpp"
 
 namespace gateway::core {
+namespace {
+
+// An IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) as its IPv4 octets: a
+// dual-stack socket reports IPv4 senders that way.
+std::span<const std::uint8_t> unmapped(std::span<const std::uint8_t> ip) {
+  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (ip.size() == 16 && std::equal(ip.begin(), ip.begin() + 12, std::begin(kMappedPrefix))) {
+    return ip.subspan(12);
+  }
+  return ip;
+}
+
+}  // namespace
+
+bool Core::Impl::qos_minus_one_allowed_from(const sn::Peer& peer) const {
+  if (!config_.qos_minus_one_from) return true;
+  std::size_t ip_size = 0;
+  if (peer.kind == sn::PeerKind::ipv4) ip_size = 4;
+  if (peer.kind == sn::PeerKind::ipv6) ip_size = 16;
+  if (ip_size == 0) return true;  // serial and radio links have no IP address to filter on
+  if (peer.address_size < ip_size) return false;
+  const auto ip = unmapped(peer.address_bytes().first(ip_size));
+  return std::any_of(config_.qos_minus_one_from->begin(), config_.qos_minus_one_from->end(),
+                     [ip](const sn::Bytes& allowed) {
+                       const auto octets = unmapped(allowed);
+                       return std::equal(octets.begin(), octets.end(), ip.begin(), ip.end());
+                     });
+}
 
 std::optional<std::string> Core::Impl::topic_for_publish(const Session* s, sn::TopicIdType type,
                                                          std::uint16_t id) const {
@@ -66,10 +97,12 @@ void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
     }
     s.qos2_in.emplace(publish.msg_id, false);
     req = next_req_++;
-    pending_.emplace(req, Pending{Pending::Kind::pubrec, s.id, *s.conn, publish.msg_id, publish.topic_id});
+    pending_.emplace(req, Pending{Pending::Kind::pubrec, s.id, *s.conn, publish.msg_id,
+                                  publish.topic_id, {}});
   } else if (publish.qos == sn::QoS::qos1) {
     req = next_req_++;
-    pending_.emplace(req, Pending{Pending::Kind::puback, s.id, *s.conn, publish.msg_id, publish.topic_id});
+    pending_.emplace(req, Pending{Pending::Kind::puback, s.id, *s.conn, publish.msg_id,
+                                  publish.topic_id, {}});
   }
   out_->push_back(UpstreamPublish{*s.conn, req, *topic, publish.data, qos, publish.retain});
 }
@@ -80,6 +113,8 @@ void Core::Impl::on_publish_minus_one(const sn::Peer& peer, const sn::Publish& p
   std::optional<std::string> topic;
   if (!config_.qos_minus_one) {
     refusal = "QoS -1 is disabled";
+  } else if (!qos_minus_one_allowed_from(peer)) {
+    refusal = "the address may not publish at QoS -1";
   } else if (publish.topic_id_type == sn::TopicIdType::normal) {
     refusal = "QoS -1 needs a predefined topic id or a short topic name (§6.8)";
   } else if (topic = topic_for_publish(nullptr, publish.topic_id_type, publish.topic_id); !topic) {
@@ -111,7 +146,9 @@ Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
   pending = it->second;
   pending_.erase(it);
   Session* s = by_id(pending.session);
-  if (s == nullptr || s->state != ClientState::active || s->conn != pending.conn) return nullptr;
+  if (s == nullptr || s->state != ClientState::active) return nullptr;
+  // The connection a will update is closing still completes what it was asked (§6.4).
+  if (s->conn != pending.conn && s->retiring != pending.conn) return nullptr;
   return s;
 }
 
@@ -174,7 +211,8 @@ void Core::Impl::on_subscribe(Session& s, const sn::Subscribe& subscribe) {
   }
   s.rejected_topics.clear();  // a new subscription undoes earlier REGISTER rejections (§6.10)
   const ReqId req = next_req_++;
-  pending_.emplace(req, Pending{Pending::Kind::suback, s.id, *s.conn, subscribe.msg_id, topic_id});
+  pending_.emplace(
+      req, Pending{Pending::Kind::suback, s.id, *s.conn, subscribe.msg_id, topic_id, filter});
   out_->push_back(UpstreamSubscribe{*s.conn, req, std::move(filter),
                                     static_cast<std::uint8_t>(subscribe.qos)});
 }
@@ -183,11 +221,25 @@ void Core::Impl::on_subscribe_done(const UpstreamSubscribeDone& e) {
   Pending pending{};
   Session* s = pending_session(e.req, pending);
   if (s == nullptr) return;
+  if (pending.kind == Pending::Kind::resubscribe) {
+    if (e.ok) {
+      s->subscriptions[pending.filter] = std::min<std::uint8_t>(e.granted_qos, 2);
+    } else {
+      s->subscriptions.erase(pending.filter);
+      log(LogLevel::warn, [&] {
+        return "client " + s->client_id + ": the broker refused to restore the subscription to " +
+               pending.filter;
+      });
+    }
+    return;
+  }
   if (!e.ok) {
     send(s->peer, sn::SubAck{sn::QoS::qos0, 0, pending.msg_id, sn::ReturnCode::not_supported});
     return;
   }
-  const auto granted = static_cast<sn::QoS>(std::min<std::uint8_t>(e.granted_qos, 2));
+  const auto granted_qos = std::min<std::uint8_t>(e.granted_qos, 2);
+  s->subscriptions[pending.filter] = granted_qos;
+  const auto granted = static_cast<sn::QoS>(granted_qos);
   send(s->peer, sn::SubAck{granted, pending.topic_id, pending.msg_id, sn::ReturnCode::accepted});
 }
 
@@ -209,7 +261,8 @@ void Core::Impl::on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe) 
     return;
   }
   const ReqId req = next_req_++;
-  pending_.emplace(req, Pending{Pending::Kind::unsuback, s.id, *s.conn, unsubscribe.msg_id, 0});
+  pending_.emplace(
+      req, Pending{Pending::Kind::unsuback, s.id, *s.conn, unsubscribe.msg_id, 0, filter});
   out_->push_back(UpstreamUnsubscribe{*s.conn, req, std::move(filter)});
 }
 
@@ -217,6 +270,7 @@ void Core::Impl::on_unsubscribe_done(const UpstreamUnsubscribeDone& e) {
   Pending pending{};
   Session* s = pending_session(e.req, pending);
   if (s == nullptr) return;
+  s->subscriptions.erase(pending.filter);
   send(s->peer, sn::UnsubAck{pending.msg_id});  // UNSUBACK has no return code (§5.4.18)
 }
 

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -38,6 +39,14 @@ struct UdpOptions {
   // Datagrams waiting in user space because the socket would block; beyond this send() drops
   // (returns false) instead of growing memory without bound.
   std::size_t max_queued_send_bytes = std::size_t{4} * 1024 * 1024;
+  // Destination of broadcast() (ADVERTISE and GWINFO, MQTT-SN §6.1): a multicast group literal of
+  // the socket's address family and a port. Empty: this transport cannot broadcast.
+  std::string multicast_group;
+  std::uint16_t multicast_port = 0;
+  // Outgoing interface for the group: a local IPv4 address (IPv4 group) or an interface name
+  // (IPv6 group). Empty: the route to the group decides.
+  std::string multicast_interface;
+  int multicast_ttl = 1;  // hops; our own host's listeners always hear it (IP_MULTICAST_LOOP)
 };
 
 struct UdpCounters {
@@ -66,6 +75,10 @@ class UdpTransport {
   // Queues one datagram to `to` (a Peer of kind ipv4/ipv6 built by this transport). Returns false
   // (and counts a send error) when it cannot be sent; never blocks, never throws.
   bool send(const sn::Peer& to, std::span<const std::uint8_t> bytes);
+  // One datagram to the multicast group of the options (same rules as send()). False when no
+  // group is configured or the send fails.
+  bool broadcast(std::span<const std::uint8_t> bytes);
+  bool can_broadcast() const { return group_.has_value(); }
   // Stops reading and closes the socket; `on_closed` runs on the loop once the handle is closed
   // (queued sends are cancelled first and counted as send errors). If the transport is already
   // closed, `on_closed` runs at once; if a close is in progress, it runs after the earlier one.
@@ -80,11 +93,14 @@ class UdpTransport {
   const UdpCounters& counters() const { return counters_; }
 
  private:
+  void set_up_multicast(const std::string& where);
+
   struct Impl;  // owns the uv_udp_t; freed in its close callback (STYLE §3)
   uv_loop_t* loop_;
   UdpOptions options_;
   FrameHandler on_frame_;
   UdpCounters counters_;
+  std::optional<sn::Peer> group_;  // the multicast destination, once start() set it up
   Impl* impl_ = nullptr;  // null once the close callback ran
 };
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -71,6 +72,31 @@ struct RetrySettings {
   bool operator==(const RetrySettings&) const = default;
 };
 
+// Who may use the gateway. Absent lists (nullopt) allow everyone; an empty list allows no one.
+struct AuthSettings {
+  // MQTT-SN client ids whose CONNECT is accepted; unique, non-empty.
+  std::optional<std::vector<std::string>> allowed_clients;
+  // IPv4/IPv6 address literals (as written) whose QoS -1 PUBLISH is accepted; unique addresses.
+  std::optional<std::vector<std::string>> allow_qos_minus_one_from;
+
+  bool operator==(const AuthSettings&) const = default;
+};
+
+// Gateway advertisement and discovery (§6.1).
+struct DiscoverySettings {
+  std::chrono::seconds advertise_interval{900};  // T_ADV; the spec suggests more than 15 min
+  // Multicast group and port that ADVERTISE, and GWINFO besides its unicast answer, go to on
+  // every UDP transport of the same address family. Absent: no ADVERTISE on UDP, GWINFO only to
+  // the searcher.
+  std::optional<HostPort> multicast;
+  // Outgoing interface: an IPv4 address literal of a local interface (IPv4 group) or an interface
+  // name (IPv6 group). Empty: the system's choice (the route to the group).
+  std::string interface;
+  std::uint8_t ttl = 1;  // IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS: one hop, the local network
+
+  bool operator==(const DiscoverySettings&) const = default;
+};
+
 struct Config {
   GatewaySettings gateway;
   UpstreamSettings upstream;
@@ -78,6 +104,8 @@ struct Config {
   std::vector<PredefinedTopic> predefined_topics;
   bool qos_minus_one_enabled = true;
   RetrySettings retry;
+  AuthSettings auth;
+  DiscoverySettings discovery;
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;

@@ -21,6 +21,16 @@ struct SendFrame {
   sn::Bytes bytes;
 };
 
+// Encoded frame to every client within reach (§6.1: ADVERTISE, GWINFO): the app sends it to each
+// transport's broadcast or multicast destination, if it has one. `transport`: only that one;
+// nullopt: every transport. `radius`: the broadcast radius (§5.4.2 Radius; 0 = the transport's
+// default).
+struct Broadcast {
+  std::optional<std::uint16_t> transport;
+  sn::Bytes bytes;
+  std::uint8_t radius = 0;
+};
+
 struct Will {
   std::string topic;
   sn::Bytes payload;
@@ -68,7 +78,7 @@ struct Log {
   std::string text;
 };
 
-using Action = std::variant<SendFrame, UpstreamConnect, UpstreamDisconnect, UpstreamPublish,
+using Action = std::variant<SendFrame, Broadcast, UpstreamConnect, UpstreamDisconnect, UpstreamPublish,
                             UpstreamSubscribe, UpstreamUnsubscribe, Log>;
 using Actions = std::vector<Action>;
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/core/actions.hpp"
@@ -32,6 +33,20 @@ struct CoreConfig {
   std::string client_id_prefix;  // upstream MQTT client id = prefix + MQTT-SN client id
   std::vector<PredefinedTopic> predefined;
   bool qos_minus_one = true;
+  // MQTT-SN client ids whose CONNECT is accepted; others get CONNACK "not supported" and nothing
+  // goes upstream. nullopt: every client id.
+  std::optional<std::unordered_set<std::string>> allowed_clients;
+  // Source addresses whose QoS -1 PUBLISH is accepted, as address octets: 4 (IPv4) or 16 (IPv6;
+  // an IPv4-mapped ::ffff:a.b.c.d matches a.b.c.d either way). Applies to peers on IP transports
+  // (a forwarded client by its forwarder's address); serial and radio peers have no IP address
+  // and are not filtered. nullopt: every address.
+  std::optional<std::vector<sn::Bytes>> qos_minus_one_from;
+  // §6.1 ADVERTISE period (T_ADV, also its Duration field); zero: no ADVERTISE. Sent only while
+  // the gateway's own upstream connection is up ("only if it is connected to a server").
+  Time advertise_interval{0};
+  // §6.1 "the GWINFO message is broadcast": answer SEARCHGW by Broadcast too, not only to the
+  // searcher.
+  bool gwinfo_broadcast = false;
   Time retry_interval{10000};     // T_retry for gateway-initiated REGISTER/PUBLISH/PUBREL (§6.13)
   unsigned max_retries = 3;       // N_retry: retransmissions before the client is lost
   std::size_t max_topics_per_client = 1000;    // registered topic ids; REGACK congestion beyond
@@ -58,6 +73,8 @@ struct Counters {
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
   std::uint64_t clients_lost = 0;
+  std::uint64_t advertise_sent = 0;
+  std::uint64_t gwinfo_sent = 0;
 };
 
 class Core {
@@ -67,7 +84,8 @@ class Core {
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
-  // Opens the shared QoS -1 connection when enabled (emits UpstreamConnect for kQosMinusOneConn).
+  // Opens the gateway's own upstream connection (kQosMinusOneConn) when QoS -1 or ADVERTISE needs
+  // it: it carries QoS -1 PUBLISH (§6.8) and tells whether the broker is reachable (§6.1).
   void start(Time now, Actions& out);
   // Feeds one event; appends what must be done to `out` (which it does not clear).
   void handle(const Event& event, Time now, Actions& out);

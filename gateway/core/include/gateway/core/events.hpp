@@ -64,12 +64,18 @@ struct UpstreamUnsubscribeDone {
   ReqId req;
   bool ok;
 };
+// A transport lost its medium (a serial device unplugged, a radio gone): every client reached
+// through it is lost, and its will fires. The transport keeps its id when it comes back.
+struct TransportDown {
+  std::uint16_t transport_id;
+  std::string reason;
+};
 // The time returned by Core::next_deadline() has come.
 struct TimerExpired {};
 
 using Event = std::variant<FrameReceived, UpstreamConnected, UpstreamConnectFailed,
                            UpstreamConnectionLost, UpstreamDisconnected, UpstreamMessage,
                            UpstreamPublishDone, UpstreamSubscribeDone, UpstreamUnsubscribeDone,
-                           TimerExpired>;
+                           TransportDown, TimerExpired>;
 
 }  // namespace gateway::core
