@@ -74,6 +74,7 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
         << "},\n"
         << R"(  "retry": {"interval_ms": )" << options.retry_interval_ms
         << R"(, "max_attempts": )" << options.retry_max_attempts << "},\n"
+        << (options.extra_sections.empty() ? "" : "  " + options.extra_sections + ",\n")
         << R"(  "log": {"level": ")" << options.log_level << "\"}\n}\n";
   }
   const std::string binary = std::string(MQTTSN_BINARY_DIR) + "/bin/mqttsn-gateway";

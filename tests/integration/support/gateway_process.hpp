@@ -20,6 +20,8 @@ struct GatewayOptions {
   int max_clients = 10000;
   std::string client_id_prefix;
   std::string log_level = "debug";
+  // More top-level members, written verbatim, e.g. R"("auth": {"allowed_clients": ["a"]})".
+  std::string extra_sections;
 };
 
 class GatewayProcess {

@@ -1,0 +1,249 @@
+// End to end, the parts a fleet relies on (issue 4): sleeping clients (§6.14), client takeover,
+// admission (max_clients, auth.allowed_clients, the QoS -1 address filter). Real mosquitto, the
+// real gateway process, raw MQTT-SN over UDP.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "sn_client.hpp"
+#include "support/broker.hpp"
+#include "support/gateway_process.hpp"
+
+using namespace std::chrono_literals;
+using sn_tools::SnUdpClient;
+using test_support::GatewayOptions;
+using test_support::GatewayProcess;
+using test_support::Mosquitto;
+using test_support::TestSubscriber;
+
+namespace {
+
+sn::Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+struct Rig {
+  Mosquitto broker;
+  GatewayProcess gateway;
+  explicit Rig(GatewayOptions options = {})
+      : gateway([&] {
+          options.upstream_uri = broker.uri();
+          return options;
+        }()) {}
+  SnUdpClient client() { return SnUdpClient("127.0.0.1", gateway.port()); }
+};
+
+// What the gateway sends after a wake-up PINGREQ, answered as a client must (REGACK, PUBACK), up
+// to and including PINGRESP: the message types in order, and the payloads delivered.
+struct WakeUp {
+  std::vector<std::string> types;
+  std::vector<std::string> payloads;
+};
+
+WakeUp drain_wake_up(SnUdpClient& client, std::chrono::milliseconds timeout) {
+  WakeUp seen;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto packet = client.receive(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()));
+    if (!packet) break;
+    seen.types.emplace_back(sn::to_string(sn::type_of(*packet)));
+    if (const auto* reg = std::get_if<sn::Register>(&*packet)) {
+      client.send(sn::RegAck{reg->topic_id, reg->msg_id, sn::ReturnCode::accepted});
+    } else if (const auto* pub = std::get_if<sn::Publish>(&*packet)) {
+      seen.payloads.emplace_back(pub->data.begin(), pub->data.end());
+      if (pub->qos == sn::QoS::qos1) {
+        client.send(sn::PubAck{pub->topic_id, pub->msg_id, sn::ReturnCode::accepted});
+      }
+    } else if (std::holds_alternative<sn::PingResp>(*packet)) {
+      break;
+    }
+  }
+  return seen;
+}
+
+// Puts `client` (connected as `client_id`, subscribed to `topic` at QoS 1) asleep for
+// `duration_s`, then has the broker publish `count` QoS 1 messages to it.
+void sleep_and_publish(Rig& rig, SnUdpClient& client, const std::string& topic, int count,
+                       std::uint16_t duration_s) {
+  client.send(sn::Disconnect{duration_s});
+  REQUIRE(client.expect<sn::Disconnect>(5s).has_value());
+  TestSubscriber publisher(rig.broker.uri(), "unused/none");
+  for (int i = 1; i <= count; ++i) publisher.publish(topic, "m" + std::to_string(i), 1);
+  // The broker has the messages; give it a moment to pass them on to the gateway's connection.
+  std::this_thread::sleep_for(500ms);
+}
+
+}  // namespace
+
+TEST_CASE("fleet: §6.14 asleep client wakes - 3 buffered QoS 1 messages in order - PINGRESP last") {
+  Rig rig;
+  auto node = rig.client();
+  REQUIRE(node.connect("sleeper", 30, true) == sn::ReturnCode::accepted);
+  const auto suback = node.subscribe("sleep/t", sn::QoS::qos1);
+  REQUIRE(suback.has_value());
+  REQUIRE(suback->return_code == sn::ReturnCode::accepted);
+
+  sleep_and_publish(rig, node, "sleep/t", 3, 30);
+  // Asleep: nothing is sent to the client.
+  CHECK_FALSE(node.receive(300ms).has_value());
+
+  node.send(sn::PingReq{"sleeper"});
+  const auto woke = drain_wake_up(node, 5s);
+  CHECK(woke.types == std::vector<std::string>{"PUBLISH", "PUBLISH", "PUBLISH", "PINGRESP"});
+  CHECK(woke.payloads == std::vector<std::string>{"m1", "m2", "m3"});
+
+  // Back asleep after the PINGRESP: a new wake-up with nothing buffered gets PINGRESP at once.
+  node.send(sn::PingReq{"sleeper"});
+  CHECK(drain_wake_up(node, 5s).types == std::vector<std::string>{"PINGRESP"});
+}
+
+TEST_CASE("fleet: §6.14 the wake-up PINGREQ from a new port: the session follows the client id") {
+  Rig rig;
+  auto node = rig.client();
+  REQUIRE(node.connect("roamer", 30, true) == sn::ReturnCode::accepted);
+  REQUIRE(node.subscribe("roam/t", sn::QoS::qos1).has_value());
+  sleep_and_publish(rig, node, "roam/t", 2, 30);
+
+  // NAT rebinding: the same node, another source port.
+  auto rebound = rig.client();
+  REQUIRE(rebound.local_port() != node.local_port());
+  rebound.send(sn::PingReq{"roamer"});
+  const auto woke = drain_wake_up(rebound, 5s);
+  CHECK(woke.types == std::vector<std::string>{"PUBLISH", "PUBLISH", "PINGRESP"});
+  CHECK(woke.payloads == std::vector<std::string>{"m1", "m2"});
+  CHECK_FALSE(node.receive(300ms).has_value());  // the old port gets nothing
+}
+
+TEST_CASE("fleet: §6.14 an asleep client silent past its duration is lost - its will is published") {
+  Rig rig;
+  TestSubscriber wills(rig.broker.uri(), "will/#");
+  auto node = rig.client();
+  REQUIRE(node.connect("dozer", 30, true, "will/dozer", "dozer gone", sn::QoS::qos1, false) ==
+          sn::ReturnCode::accepted);
+  node.send(sn::Disconnect{1});  // 1 s + 50% tolerance (§7.2)
+  REQUIRE(node.expect<sn::Disconnect>(5s).has_value());
+  CHECK_FALSE(wills.wait_for(1, 1s));  // not before the duration is over
+  REQUIRE(wills.wait_for(1, 10s));
+  CHECK(wills.messages()[0].topic == "will/dozer");
+  CHECK(wills.messages()[0].payload == "dozer gone");
+  // The session is gone: a wake-up is answered as from a stranger.
+  node.send(sn::PingReq{"dozer"});
+  CHECK(node.expect<sn::Disconnect>(5s).has_value());
+}
+
+TEST_CASE("fleet: §6.14 a sleeping client that DISCONNECTs without duration leaves - no will") {
+  Rig rig;
+  TestSubscriber wills(rig.broker.uri(), "will/#");
+  auto node = rig.client();
+  REQUIRE(node.connect("napper", 30, true, "will/napper", "x", sn::QoS::qos0, false) ==
+          sn::ReturnCode::accepted);
+  node.send(sn::Disconnect{1});
+  REQUIRE(node.expect<sn::Disconnect>(5s).has_value());
+  node.send(sn::Disconnect{});
+  REQUIRE(node.expect<sn::Disconnect>(5s).has_value());
+  CHECK_FALSE(wills.wait_for(1, 3s));
+}
+
+TEST_CASE("fleet: a CONNECT with a client id in use elsewhere takes the session over") {
+  Rig rig;
+  auto first = rig.client();
+  auto second = rig.client();
+  REQUIRE(first.connect("twin", 30, true) == sn::ReturnCode::accepted);
+  REQUIRE(first.subscribe("twin/cmd", sn::QoS::qos1).has_value());
+  REQUIRE(second.connect("twin", 30, true) == sn::ReturnCode::accepted);
+  REQUIRE(second.subscribe("twin/cmd", sn::QoS::qos1).has_value());
+
+  TestSubscriber publisher(rig.broker.uri(), "unused/none");
+  publisher.publish("twin/cmd", "to-the-new-one", 1);
+  const auto got = second.next_publish(5s);
+  REQUIRE(got.has_value());
+  CHECK(std::string(got->payload.begin(), got->payload.end()) == "to-the-new-one");
+  // The old address gets nothing more, and is a stranger now (§6.12).
+  CHECK_FALSE(first.receive(300ms).has_value());
+  first.send(sn::PingReq{});
+  CHECK(first.expect<sn::Disconnect>(5s).has_value());
+  CHECK(second.ping());
+}
+
+TEST_CASE("fleet: gateway.max_clients reached -> CONNACK congestion - existing clients keep working") {
+  GatewayOptions options;
+  options.max_clients = 2;
+  Rig rig(options);
+  TestSubscriber sub(rig.broker.uri(), "full/#");
+  auto a = rig.client();
+  auto b = rig.client();
+  auto c = rig.client();
+  REQUIRE(a.connect("full-a", 30, true) == sn::ReturnCode::accepted);
+  REQUIRE(b.connect("full-b", 30, true) == sn::ReturnCode::accepted);
+  CHECK(c.connect("full-c", 30, true) == sn::ReturnCode::congestion);
+  const auto id = a.register_topic("full/a");
+  REQUIRE(id.has_value());
+  CHECK(a.publish(sn::TopicIdType::normal, *id, bytes("still here"), sn::QoS::qos1, false));
+  REQUIRE(sub.wait_for(1, 5s));
+  CHECK(b.ping());
+  // A place frees up when a client leaves.
+  CHECK(b.disconnect());
+  CHECK(c.connect("full-c", 30, true) == sn::ReturnCode::accepted);
+}
+
+TEST_CASE("fleet: auth.allowed_clients - others get CONNACK not supported and never reach the broker") {
+  GatewayOptions options;
+  options.extra_sections = R"("auth": {"allowed_clients": ["badge-ok"]})";
+  Rig rig(options);
+  auto good = rig.client();
+  auto bad = rig.client();
+  REQUIRE(good.connect("badge-ok", 30, true) == sn::ReturnCode::accepted);
+  CHECK(bad.connect("badge-bad", 30, true) == sn::ReturnCode::not_supported);
+  // With the Will flag the handshake does not even start: CONNACK, no WILLTOPICREQ.
+  sn::Connect with_will;
+  with_will.will = true;
+  with_will.duration_s = 30;
+  with_will.client_id = "badge-bad";
+  bad.send(with_will);
+  const auto refused = bad.expect<sn::ConnAck>(5s);
+  REQUIRE(refused.has_value());
+  CHECK(refused->return_code == sn::ReturnCode::not_supported);
+  CHECK(bad.unsolicited().empty());
+  CHECK(good.ping());
+  // mosquitto logs every client it accepts ("New client connected from ... as <id>").
+  const auto log = rig.broker.log();
+  CAPTURE(log);
+  CHECK(log.find(" as badge-ok") != std::string::npos);
+  CHECK(log.find("badge-bad") == std::string::npos);
+}
+
+TEST_CASE("fleet: auth.allow_qos_minus_one_from - QoS -1 from an unlisted address is dropped") {
+  GatewayOptions options;
+  // The gateway listens on 127.0.0.1; the clients send from 127.0.0.1. Only 127.0.0.2 may use
+  // QoS -1, so this sender is refused.
+  options.extra_sections = R"("auth": {"allow_qos_minus_one_from": ["127.0.0.2"]})";
+  Rig rig(options);
+  TestSubscriber sub(rig.broker.uri(), "#");
+  auto node = rig.client();
+  for (int i = 0; i < 10; ++i) {
+    node.publish(sn::TopicIdType::predefined, 1, bytes("nope"), sn::QoS::minus_one, false);
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK_FALSE(sub.wait_for(1, 500ms));
+  const auto log = rig.gateway.log();
+  CAPTURE(log);
+  CHECK(log.find("may not publish at QoS -1") != std::string::npos);
+}
+
+TEST_CASE("fleet: auth.allow_qos_minus_one_from - a listed address publishes at QoS -1") {
+  GatewayOptions options;
+  options.extra_sections = R"("auth": {"allow_qos_minus_one_from": ["127.0.0.1"]})";
+  Rig rig(options);
+  TestSubscriber sub(rig.broker.uri(), "#");
+  auto node = rig.client();
+  bool arrived = false;
+  for (int i = 0; i < 50 && !arrived; ++i) {
+    node.publish(sn::TopicIdType::predefined, 1, bytes("yes"), sn::QoS::minus_one, false);
+    arrived = sub.wait_for(1, 100ms);
+  }
+  CHECK(arrived);
+}
