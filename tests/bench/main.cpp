@@ -1,0 +1,435 @@
+// mqttsn-bench: see options.cpp (--help) and README.md beside this file. The process the user
+// starts is the coordinator: it starts the gateway (or measures one by PID), the Paho subscriber,
+// and the worker processes that simulate the MQTT-SN clients; it times the measured phase,
+// samples /proc of the gateway before and after, and reports.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+#include "histogram.hpp"
+#include "mqtt_side.hpp"
+#include "options.hpp"
+#include "payload.hpp"
+#include "proc_stats.hpp"
+#include "report.hpp"
+#include "sn_worker.hpp"
+
+namespace bench {
+namespace {
+
+using nlohmann::json;
+
+std::string self_exe() {
+  std::string path(4096, '\0');
+  const auto n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
+  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
+  path.resize(static_cast<std::size_t>(n));
+  return path;
+}
+
+// The bench only ever talks to this machine (issue 6): loopback literals or "localhost".
+bool is_loopback_host(std::string host) {
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "127.0.0.1" || host == "::1" || host == "localhost";
+}
+
+std::string host_of_hostport(const std::string& hostport) {
+  const auto colon = hostport.rfind(':');
+  return colon == std::string::npos ? hostport : hostport.substr(0, colon);
+}
+
+std::string host_of_uri(const std::string& uri) {
+  const auto scheme = uri.find("://");
+  return host_of_hostport(scheme == std::string::npos ? uri : uri.substr(scheme + 3));
+}
+
+double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+void add_latency(json& out, const std::string& prefix, const Histogram& h) {
+  if (h.count() == 0) return;
+  out[prefix + "_p50_us"] = us(h.percentile(0.50));
+  out[prefix + "_p99_us"] = us(h.percentile(0.99));
+  out[prefix + "_max_us"] = us(h.max());
+  out[prefix + "_samples"] = h.count();
+}
+
+struct Sampler {
+  pid_t pid = 0;
+  std::optional<ProcSample> sample() const {
+    return pid > 0 ? sample_process(pid) : std::nullopt;
+  }
+};
+
+// CPU, memory and sockets of a process between two samples, into `out` under `prefix`.
+void add_process(json& out, const std::string& prefix, const std::optional<ProcSample>& before,
+                 const std::optional<ProcSample>& after, double messages) {
+  if (!before || !after) return;
+  const double cpu = after->cpu_precise_s > 0 ? after->cpu_precise_s - before->cpu_precise_s
+                                              : after->cpu_s - before->cpu_s;
+  out[prefix + "_cpu_s"] = cpu;
+  out[prefix + "_cpu_ticks_s"] = after->cpu_s - before->cpu_s;
+  if (messages > 0) {
+    out[prefix + "_cpu_us_per_msg"] = cpu * 1e6 / messages;
+    out[prefix + "_cpu_s_per_1k"] = cpu * 1000.0 / messages;
+  }
+  if (prefix == "gw") {
+    out["gw_rss_before_kb"] = before->rss_kb;
+    out["gw_rss_kb"] = after->rss_kb;
+    out["gw_hwm_kb"] = after->hwm_kb;
+    out["gw_threads"] = after->threads;
+    out["gw_sockets"] = after->sockets;
+  }
+}
+
+class Coordinator {
+ public:
+  explicit Coordinator(Options o) : o_(std::move(o)) {}
+
+  int run() {
+    nofile_ = raise_nofile_limit();
+    if (!is_loopback_host(host_of_hostport(o_.gateway)) || !is_loopback_host(host_of_uri(o_.broker))) {
+      std::cerr << "mqttsn-bench: only loopback addresses (127.0.0.1, ::1, localhost) are allowed\n";
+      return 2;
+    }
+    if (o_.start_gateway && o_.scenario != Scenario::baseline) {
+      if (int status = start_gateway(); status != 0) return status;
+    }
+    sampler_.pid = gateway_ ? gateway_->pid() : o_.gateway_pid;
+    if (o_.scenario == Scenario::baseline) sampler_.pid = 0;  // no gateway in the path
+    broker_.pid = o_.broker_pid;
+    if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline) {
+      subscriber_ = std::make_unique<Subscriber>(o_.broker, o_.sub_qos);
+    }
+    if (!o_.quiet) {
+      std::printf("mqttsn-bench %s: N=%u M=%u S=%u QoS %d rate %s, gateway %s (pid %d, %s), broker %s\n",
+                  to_string(o_.scenario), o_.clients, o_.messages, o_.size, o_.qos,
+                  o_.rate > 0 ? std::to_string(o_.rate).c_str() : "max", o_.gateway.c_str(),
+                  static_cast<int>(sampler_.pid), o_.mode.c_str(), o_.broker.c_str());
+      print_table_header();
+    }
+    std::vector<json> runs;
+    bool ok = true;
+    for (int r = 1; r <= o_.runs; ++r) {
+      const std::string tag = std::to_string(::getpid() % 100000) + "r" + std::to_string(r);
+      json result = run_once(tag);
+      result["run"] = r;
+      ok = ok && acceptable(result);
+      if (!o_.quiet) print_table_row("run " + std::to_string(r), result);
+      append_json(o_.json_file, result);
+      runs.push_back(std::move(result));
+    }
+    json summary = median_of(runs);
+    if (!o_.quiet) print_table_row("median", summary);
+    append_json(o_.json_file, summary);
+    if (gateway_) {
+      if (!o_.quiet) {
+        const auto log = gateway_->log();
+        const auto warnings = std::count(log.begin(), log.end(), '\n');
+        std::printf("gateway log: %ld lines (warn and above)\n", static_cast<long>(warnings));
+      }
+      gateway_->stop();
+    }
+    return o_.expect_no_loss && !ok ? 1 : 0;
+  }
+
+ private:
+  int start_gateway() {
+    GatewayLaunch launch;
+    launch.binary = o_.gateway_bin;
+    if (launch.binary.empty()) {
+      const std::string exe = self_exe();
+      launch.binary = exe.substr(0, exe.rfind('/') + 1) + "mqttsn-gateway";
+    }
+    launch.broker = o_.broker;
+    launch.mode = o_.mode;
+    launch.log_level = o_.gateway_log_level;
+    try {
+      gateway_ = std::make_unique<GatewayProcess>(launch);
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      if (o_.mode != "transparent" && what.find("mode") != std::string::npos) {
+        std::cerr << o_.mode << ": not supported by this gateway build\n" << what << "\n";
+        return 3;
+      }
+      std::cerr << "mqttsn-bench: " << what << "\n";
+      return 1;
+    }
+    o_.gateway = "127.0.0.1:" + std::to_string(gateway_->port());
+    return 0;
+  }
+
+  bool acceptable(const json& r) const {
+    if (r.value("timed_out", false) || r.contains("error")) return false;
+    if (r.value("loss_pct", 0.0) > 0) return false;
+    return r.value("connect_failed", 0.0) == 0;
+  }
+
+  std::uint32_t worker_count() const {
+    std::uint64_t per_worker = o_.max_clients_per_worker;
+    if (per_worker == 0) per_worker = nofile_ > 200 ? nofile_ - 100 : 100;
+    std::uint64_t k = o_.workers;
+    if (k == 0) k = (o_.clients + per_worker - 1) / per_worker;
+    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(k, 1, o_.clients));
+  }
+
+  json base(const std::string& tag) const {
+    return {{"scenario", to_string(o_.scenario)},
+            {"mode", o_.scenario == Scenario::baseline ? "broker-only" : o_.mode},
+            {"qos", o_.qos},
+            {"clients", o_.clients},
+            {"messages", o_.messages},
+            {"size", o_.size},
+            {"rate", o_.rate},
+            {"label", o_.label},
+            {"tag", tag}};
+  }
+
+  json run_once(const std::string& tag) {
+    json out = base(tag);
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::milliseconds(static_cast<std::int64_t>(o_.timeout_s * 1000));
+    const Ns deadline_ns = now_ns() + static_cast<Ns>(o_.timeout_s * 1e9);
+    if (subscriber_) subscriber_->reset(tag, o_.clients, o_.messages);
+
+    // Workers: contiguous client ranges.
+    const std::uint32_t k = worker_count();
+    out["workers"] = k;
+    std::vector<std::unique_ptr<Child>> workers;
+    const std::string exe = self_exe();
+    for (std::uint32_t i = 0; i < k; ++i) {
+      const auto begin = static_cast<std::uint32_t>(std::uint64_t{o_.clients} * i / k);
+      const auto end = static_cast<std::uint32_t>(std::uint64_t{o_.clients} * (i + 1) / k);
+      workers.push_back(std::make_unique<Child>(exe, worker_args(o_, begin, end, tag), true));
+    }
+    std::vector<Child*> children;
+    for (auto& w : workers) children.push_back(w.get());
+
+    std::vector<std::optional<std::string>> ready;
+    if (!wait_for_word(children, "ready", deadline, ready)) {
+      out["error"] = "workers not ready in time";
+    }
+    std::uint64_t setup_connected = 0;
+    for (const auto& r : ready) {
+      if (r) setup_connected += json::parse(*r).value("connected", std::uint64_t{0});
+    }
+    out["setup_connected"] = setup_connected;
+
+    const auto gw_before = sampler_.sample();
+    const auto broker_before = broker_.sample();
+    const auto udp_drops_before = udp_receive_buffer_errors();
+    const Ns go_ns = now_ns();
+    for (Child* c : children) c->send_line("go");
+
+    std::optional<PublishStats> downlink;
+    if (o_.scenario == Scenario::downlink) downlink = publish_downlink(o_, tag, deadline_ns);
+
+    // Done: every worker said so, or nothing moved for the stall window, or the deadline.
+    const auto stall = std::chrono::milliseconds(
+        o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle
+            ? std::uint64_t{o_.retry_ms} * (o_.retries + 1) + o_.drain_ms
+            : o_.drain_ms + o_.retry_ms);
+    std::vector<std::optional<std::string>> done;
+    std::uint64_t last_progress = 0;
+    auto last_change = Clock::now();
+    while (!wait_for_word(children, "done", std::min(deadline, Clock::now() + std::chrono::milliseconds(250)), done)) {
+      std::uint64_t progress = 0;
+      for (Child* c : children) progress += c->progress();
+      if (progress != last_progress) {
+        last_progress = progress;
+        last_change = Clock::now();
+      }
+      if (Clock::now() >= deadline || Clock::now() - last_change >= stall) {
+        out["timed_out"] = true;
+        break;
+      }
+    }
+    std::uint64_t sent = 0;
+    for (const auto& d : done) {
+      if (d) sent += json::parse(*d).value("sent", std::uint64_t{0});
+    }
+
+    // Uplink: wait for the broker side to receive everything (or stop moving).
+    if (subscriber_) wait_drained(sent, deadline);
+
+    std::optional<ProcSample> idle_start;
+    if (o_.scenario == Scenario::idle) {
+      idle_start = sampler_.sample();
+      const auto until = std::min(deadline, Clock::now() + std::chrono::milliseconds(
+                                                                 static_cast<std::int64_t>(o_.duration_s * 1000)));
+      std::this_thread::sleep_until(until);
+    }
+    const auto gw_after = sampler_.sample();
+    const auto broker_after = broker_.sample();
+    out["udp_rcvbuf_drops"] = udp_receive_buffer_errors() - udp_drops_before;
+
+    for (Child* c : children) c->send_line("end");
+    std::vector<std::optional<std::string>> results;
+    wait_for_word(children, "result", Clock::now() + std::chrono::seconds(10), results);
+    for (auto& w : workers) w->stop(std::chrono::milliseconds(5000), true);
+
+    aggregate(out, results, go_ns);
+    if (downlink) add_publisher(out, *downlink);
+    if (subscriber_) add_subscriber(out, go_ns);
+
+    const double messages = out.value("delivered", 0.0);
+    add_process(out, "gw", gw_before, gw_after, messages);
+    add_process(out, "broker", broker_before, broker_after, messages);
+    if (gw_before && gw_after) {
+      const double connected = out.value("connected", 0.0);
+      if (connected > 0) {
+        out["gw_rss_per_client_b"] =
+            (static_cast<double>(gw_after->rss_kb) - static_cast<double>(gw_before->rss_kb)) * 1024.0 / connected;
+      }
+      if (idle_start) {
+        const double cpu = gw_after->cpu_precise_s - idle_start->cpu_precise_s;
+        out["gw_idle_cpu_pct"] = cpu * 100.0 / o_.duration_s;
+        out["gw_idle_rss_kb"] = idle_start->rss_kb;
+        if (connected > 0) {
+          out["gw_rss_per_client_b"] =
+              (static_cast<double>(idle_start->rss_kb) - static_cast<double>(gw_before->rss_kb)) * 1024.0 / connected;
+        }
+      }
+    }
+    if (o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle) {
+      out.erase("gw_cpu_us_per_msg");
+      out.erase("gw_cpu_s_per_1k");
+      out.erase("broker_cpu_us_per_msg");
+      out.erase("broker_cpu_s_per_1k");
+    }
+    out["elapsed_s"] = std::chrono::duration<double>(Clock::now() - start).count();
+    return out;
+  }
+
+  void wait_drained(std::uint64_t expected, Clock::time_point deadline) {
+    std::uint64_t last = subscriber_->unique();
+    auto last_change = Clock::now();
+    while (subscriber_->unique() < expected && Clock::now() < deadline &&
+           Clock::now() - last_change < std::chrono::milliseconds(o_.drain_ms)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (const auto now = subscriber_->unique(); now != last) {
+        last = now;
+        last_change = Clock::now();
+      }
+    }
+  }
+
+  void aggregate(json& out, const std::vector<std::optional<std::string>>& results, Ns go_ns) const {
+    Histogram rtt, connect_latency, e2e;
+    Ns first_connect = 0, last_connack = 0, first_send = 0, last_done = 0, last_rx = 0;
+    const char* sums[] = {"connected", "connect_failed", "setup_failed", "socket_errors", "sent",
+                          "acknowledged", "refused", "gave_up", "retransmissions", "send_errors",
+                          "rx_unique", "rx_dup", "rx_foreign", "pings", "pongs",
+                          "gateway_disconnects", "bad_frames"};
+    std::size_t missing = 0;
+    for (const char* key : sums) out[key] = 0;
+    for (const auto& line : results) {
+      if (!line) {
+        ++missing;
+        continue;
+      }
+      const json r = json::parse(*line);
+      for (const char* key : sums) out[key] = out[key].get<std::uint64_t>() + r.value(key, std::uint64_t{0});
+      rtt.merge(Histogram::from_json(r["rtt"]));
+      connect_latency.merge(Histogram::from_json(r["connect_latency"]));
+      e2e.merge(Histogram::from_json(r["e2e"]));
+      auto earliest = [](Ns& into, Ns v) { if (v != 0 && (into == 0 || v < into)) into = v; };
+      earliest(first_connect, r.value("first_connect_ns", Ns{0}));
+      earliest(first_send, r.value("first_send_ns", Ns{0}));
+      last_connack = std::max(last_connack, r.value("last_connack_ns", Ns{0}));
+      last_done = std::max(last_done, r.value("last_done_ns", Ns{0}));
+      last_rx = std::max(last_rx, r.value("last_rx_ns", Ns{0}));
+      if (r.value("timed_out", false)) out["timed_out"] = true;
+    }
+    if (missing > 0) out["error"] = std::to_string(missing) + " worker(s) sent no result";
+    if (!out.contains("timed_out")) out["timed_out"] = false;
+    add_latency(out, "rtt", rtt);
+    add_latency(out, "connect", connect_latency);
+    if (o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle) {
+      if (last_connack > first_connect && first_connect != 0) {
+        out["connect_s"] = static_cast<double>(last_connack - first_connect) / 1e9;
+        out["connect_per_s"] = out["connected"].get<double>() / out["connect_s"].get<double>();
+      }
+    }
+    if (o_.scenario == Scenario::baseline) {
+      double connect_all = 0;
+      for (const auto& line : results) {
+        if (line) connect_all = std::max(connect_all, json::parse(*line).value("connect_all_s", 0.0));
+      }
+      out["connect_all_s"] = connect_all;
+    }
+    if ((o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline) && first_send != 0 &&
+        last_done > first_send) {
+      out["offered_per_s"] = out["sent"].get<double>() / (static_cast<double>(last_done - first_send) / 1e9);
+    }
+    if (o_.scenario == Scenario::downlink) {
+      add_latency(out, "e2e", e2e);
+      const auto expected = std::uint64_t{o_.clients} * o_.messages;
+      out["delivered"] = out["rx_unique"];
+      out["duplicates"] = out["rx_dup"];
+      out["loss_pct"] = expected == 0 ? 0.0
+                                      : 100.0 * (1.0 - out["rx_unique"].get<double>() / static_cast<double>(expected));
+      if (last_rx > go_ns) {
+        out["duration_s"] = static_cast<double>(last_rx - go_ns) / 1e9;
+        out["delivered_per_s"] = out["rx_unique"].get<double>() / out["duration_s"].get<double>();
+      }
+    }
+  }
+
+  void add_subscriber(json& out, Ns go_ns) const {
+    const auto counts = subscriber_->counts();
+    const double sent = out.value("sent", 0.0);
+    out["delivered"] = counts.unique;
+    out["duplicates"] = counts.duplicates;
+    out["foreign"] = counts.foreign;
+    out["loss_pct"] = sent > 0 ? 100.0 * (1.0 - static_cast<double>(counts.unique) / sent) : 0.0;
+    if (counts.last_ns > go_ns) {
+      out["duration_s"] = static_cast<double>(counts.last_ns - go_ns) / 1e9;
+      out["delivered_per_s"] = static_cast<double>(counts.unique) / out["duration_s"].get<double>();
+    }
+    add_latency(out, "e2e", counts.e2e);
+    if (!subscriber_->connected()) out["error"] = "subscriber lost its connection";
+  }
+
+  static void add_publisher(json& out, const PublishStats& p) {
+    out["publisher_sent"] = p.sent;
+    out["sent"] = p.sent;
+    out["publisher_acknowledged"] = p.acknowledged;
+    out["publisher_failed"] = p.failed;
+    if (p.timed_out) out["timed_out"] = true;
+    if (p.connect_failed != 0) out["error"] = "downlink publisher could not connect";
+  }
+
+  Options o_;
+  std::uint64_t nofile_ = 1024;
+  std::unique_ptr<GatewayProcess> gateway_;
+  std::unique_ptr<Subscriber> subscriber_;
+  Sampler sampler_;
+  Sampler broker_;
+};
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  const bench::Options options = bench::parse_options(argc, argv);
+  if (options.worker) return bench::run_worker(options);
+  try {
+    return bench::Coordinator(options).run();
+  } catch (const std::exception& e) {
+    std::cerr << "mqttsn-bench: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,115 @@
+#include "options.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace bench {
+
+const char* to_string(Scenario scenario) {
+  switch (scenario) {
+    case Scenario::uplink: return "uplink";
+    case Scenario::downlink: return "downlink";
+    case Scenario::connect_storm: return "connect-storm";
+    case Scenario::idle: return "idle";
+    case Scenario::baseline: return "baseline";
+  }
+  return "?";
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "mqttsn-bench: drives an MQTT-SN gateway with simulated UDP clients and measures it.\n"
+      "Scenarios: uplink, downlink, connect-storm, idle, baseline (the uplink load straight to the "
+      "broker, no gateway).",
+      "mqttsn-bench"};
+  app.footer("Only loopback addresses are used. Exit status: 0 ok, 1 run failed, 2 bad usage.");
+  const std::map<std::string, Scenario> scenarios{{"uplink", Scenario::uplink},
+                                                  {"downlink", Scenario::downlink},
+                                                  {"connect-storm", Scenario::connect_storm},
+                                                  {"idle", Scenario::idle},
+                                                  {"baseline", Scenario::baseline}};
+  app.add_option("scenario", o.scenario, "uplink | downlink | connect-storm | idle | baseline")
+      ->required()
+      ->transform(CLI::CheckedTransformer(scenarios, CLI::ignore_case));
+  app.add_option("-n,--clients", o.clients, "Simulated clients")->check(CLI::Range(1u, 1000000u));
+  app.add_option("-m,--messages", o.messages, "Messages per client")->check(CLI::Range(0u, 100000000u));
+  app.add_option("-s,--size", o.size, "Payload octets")->check(CLI::Range(0u, 60000u));
+  app.add_option("-q,--qos", o.qos, "QoS 0, 1 or 2")->check(CLI::Range(0, 2));
+  app.add_option("-r,--rate", o.rate, "Total msgs/s (connects/s for connect-storm); 0 = max")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--timeout", o.timeout_s, "Seconds one run may take, set-up included")
+      ->check(CLI::Range(1.0, 86400.0));
+  app.add_option("--runs", o.runs, "Repetitions; the summary gives medians")->check(CLI::Range(1, 100));
+  app.add_option("--workers", o.workers, "Worker processes (0 = as needed for the fd limit)");
+  app.add_option("--max-clients-per-worker", o.max_clients_per_worker,
+                 "Clients one worker serves (0 = from RLIMIT_NOFILE)");
+  app.add_option("--gateway", o.gateway, "UDP host:port of the gateway (loopback only)");
+  app.add_option("--gateway-pid", o.gateway_pid, "PID of that gateway, for CPU and RSS");
+  app.add_flag("--start-gateway", o.start_gateway,
+               "Start a gateway of our own (generated config, free UDP port on 127.0.0.1)");
+  app.add_option("--gateway-bin", o.gateway_bin, "Gateway executable for --start-gateway");
+  app.add_option("--mode", o.mode, "gateway.mode for --start-gateway")
+      ->check(CLI::IsMember({"transparent", "aggregating"}));
+  app.add_option("--gateway-log-level", o.gateway_log_level, "log.level for --start-gateway")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  app.add_option("--broker", o.broker, "MQTT broker URI (tcp://127.0.0.1:PORT)");
+  app.add_option("--json", o.json_file, "Append one JSON line per run and a summary line ('-' = stdout)");
+  app.add_option("--label", o.label, "Free text copied into the JSON");
+  app.add_option("--keepalive-s", o.keepalive_s, "CONNECT keep-alive of the clients")
+      ->check(CLI::Range(1u, 65535u));
+  app.add_option("--duration-s", o.duration_s, "idle: seconds the clients are held")
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--retry-ms", o.retry_ms, "Client retransmission timeout")->check(CLI::Range(10u, 600000u));
+  app.add_option("--retries", o.retries, "Client retransmissions before giving up")->check(CLI::Range(0u, 100u));
+  app.add_option("--connect-window", o.connect_window, "Outstanding CONNECTs per worker")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--sub-qos", o.sub_qos, "QoS of the counting subscriber")->check(CLI::Range(0, 2));
+  app.add_option("--qos0-window", o.qos0_window, "Paho QoS 0 sends in flight per client")
+      ->check(CLI::Range(1u, 100000u));
+  app.add_option("--down-window", o.down_window, "Downlink publisher: messages in flight")
+      ->check(CLI::Range(1u, 65535u));
+  app.add_option("--drain-ms", o.drain_ms, "End a run when nothing arrived for this long")
+      ->check(CLI::Range(10u, 600000u));
+  app.add_flag("--quiet", o.quiet, "No table on stdout");
+  app.add_flag("--expect-no-loss", o.expect_no_loss,
+               "Exit 1 when a run lost a message, failed a client or timed out");
+  app.add_option("--broker-pid", o.broker_pid, "PID of the broker, to report its CPU too");
+  auto* worker = app.add_flag("--worker", o.worker, "(internal) run as a worker");
+  app.add_option("--client-begin", o.client_begin, "(internal)")->needs(worker);
+  app.add_option("--client-end", o.client_end, "(internal)")->needs(worker);
+  app.add_option("--tag", o.tag, "(internal) run tag")->needs(worker);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    std::exit(app.exit(error) == 0 ? 0 : 2);
+  }
+  return o;
+}
+
+std::vector<std::string> worker_args(const Options& o, std::uint32_t begin, std::uint32_t end,
+                                     const std::string& tag) {
+  return {to_string(o.scenario),
+          "--worker",
+          "--client-begin", std::to_string(begin),
+          "--client-end", std::to_string(end),
+          "--tag", tag,
+          "--clients", std::to_string(o.clients),
+          "--messages", std::to_string(o.messages),
+          "--size", std::to_string(o.size),
+          "--qos", std::to_string(o.qos),
+          "--rate", std::to_string(o.rate),
+          "--timeout", std::to_string(o.timeout_s),
+          "--gateway", o.gateway,
+          "--keepalive-s", std::to_string(o.keepalive_s),
+          "--retry-ms", std::to_string(o.retry_ms),
+          "--retries", std::to_string(o.retries),
+          "--connect-window", std::to_string(o.connect_window),
+          "--broker", o.broker,
+          "--qos0-window", std::to_string(o.qos0_window)};
+}
+
+}  // namespace bench
