@@ -16,8 +16,12 @@ namespace mqtt_bridge::detail {
 // scheme or host). Paho's own URI check runs when the first client is created.
 void validate(const BrokerOptions& options);
 
+// Messages Paho may hold per connection before publish() fails (see make_create_options).
+inline constexpr int kMaxBufferedMessages = 65536;
+
 // Nothing is persisted: MQTTCLIENT_PERSISTENCE_NONE is chosen by passing no persistence object to
-// async_client; these options only carry the MQTT version (Paho needs 5 at creation for MQTT 5).
+// async_client; these options carry the MQTT version (Paho needs 5 at creation for MQTT 5) and
+// the buffered-message limit.
 mqtt::create_options make_create_options(const BrokerOptions& options);
 
 // Keep-alive, clean session (MQTT 5: clean start + session expiry), will, credentials, version,

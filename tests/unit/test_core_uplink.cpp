@@ -541,3 +541,13 @@ TEST_CASE("core: §6.8 QoS -1 filter: an IPv4-mapped IPv6 sender matches its IPv
         show({}));
   CHECK(f.counters().qos_minus_one_dropped == 1);
 }
+
+TEST_CASE("core: a QoS 0 PUBLISH the broker connection did not take is counted") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  f.feed(c, publish_msg(sn::QoS::qos0, sn::TopicIdType::short_name, sn::short_topic_id('a', 'b'),
+                        0, "x"));
+  CHECK(show(f.event(UpstreamPublishDone{conn, 0, false})) == show({}));
+  CHECK(f.counters().upstream_publish_failed == 1);
+}

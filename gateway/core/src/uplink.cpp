@@ -153,6 +153,15 @@ Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
 }
 
 void Core::Impl::on_publish_done(const UpstreamPublishDone& e) {
+  if (!e.ok) {
+    // QoS 0 and -1 have no client to answer: this count is all that shows their loss.
+    ++counters_.upstream_publish_failed;
+    if (e.req == 0) {
+      log(LogLevel::debug, [&] {
+        return "the broker connection " + std::to_string(e.conn) + " did not take a QoS 0 PUBLISH";
+      });
+    }
+  }
   Pending pending{};
   Session* s = pending_session(e.req, pending);
   if (s == nullptr) return;

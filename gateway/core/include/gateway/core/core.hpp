@@ -73,6 +73,7 @@ struct Counters {
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
   std::uint64_t clients_lost = 0;
+  std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
   std::uint64_t advertise_sent = 0;
   std::uint64_t gwinfo_sent = 0;
 };
