@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "core_impl.hpp"
+#include "forwarders.hpp"
 
 namespace gateway::core {
 
@@ -106,6 +107,7 @@ void Core::Impl::on_frame(const FrameReceived& frame) {
   sn::Packet packet = std::move(decoded).value();
   if (auto* encapsulated = std::get_if<sn::Encapsulated>(&packet)) {
     // §5.5: each (forwarder, wireless node id) is a client of its own.
+    if (!admit_forwarder(config_, frame.peer, *out_)) return;
     sn::Peer node = frame.peer;
     if (frame.peer.forwarded() || !node.set_node_id(encapsulated->node_id)) {
       ++counters_.malformed;

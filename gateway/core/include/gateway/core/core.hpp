@@ -27,6 +27,14 @@ struct PredefinedTopic {
   std::string name;
 };
 
+// A peer allowed to send §5.5 encapsulated frames (to be a forwarder).
+struct AllowedForwarder {
+  std::optional<std::uint16_t> transport_id;  // set: every peer of this transport
+  sn::Bytes address;                  // otherwise an IP peer with these octets (4 or 16; an
+                                      // IPv4-mapped ::ffff:a.b.c.d matches a.b.c.d either way)
+  std::optional<std::uint16_t> port;  // and, when set, this UDP port
+};
+
 struct CoreConfig {
   std::uint8_t gateway_id = 1;
   std::size_t max_clients = 10000;
@@ -57,6 +65,8 @@ struct CoreConfig {
   // Largest frame each transport can carry, by transport id; frames the gateway would have to
   // send larger than that are dropped (§6.10). Missing entries: sn::kMaxMessageSize.
   std::vector<std::size_t> max_frame_size;
+  // Peers whose encapsulated frames (§5.5) are accepted; others are dropped. nullopt: every peer.
+  std::optional<std::vector<AllowedForwarder>> forwarders_allowed;
   LogLevel log_level = LogLevel::info;  // Log actions below this level are not built
 };
 
