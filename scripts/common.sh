@@ -1,8 +1,10 @@
 # Shared by scripts/run.sh and scripts/test.sh (sourced, not run): Debian packages and builds.
 
 # What building and running the gateway needs. libssl-dev: Debian's Paho C++ CMake package
-# requires it, or find_package(PahoMqttCpp) fails.
+# requires it, or find_package(PahoMqttCpp) fails. libbluetooth-dev: the BlueZ socket headers of
+# the Bluetooth transports (headers only; nothing links libbluetooth).
 RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev
+              libbluetooth-dev
               nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto)
 # What the test suite needs on top: a real broker and its clients, PTYs, and clang's libFuzzer.
 TEST_PACKAGES=(mosquitto-clients socat clang libclang-rt-14-dev)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -17,7 +18,7 @@
 
 #include "gateway/core/core.hpp"
 #include "mqtt_bridge/upstream.hpp"
-#include "transports/udp_transport.hpp"
+#include "adapters.hpp"
 
 namespace gateway::app {
 namespace {
@@ -33,13 +34,8 @@ sn::Bytes address_octets(const std::string& text) {
   return {};
 }
 
-// The address family a UDP bind host gives the socket (see transports::UdpTransport::start).
-bool is_ipv6_bind(const std::string& host) {
-  in6_addr v6{};
-  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
-}
-
-core::CoreConfig core_config(const config::Config& c) {
+// `max_frame_size`: what each transport's adapter can carry, by transport id.
+core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> max_frame_size) {
   core::CoreConfig out;
   out.gateway_id = c.gateway.id;
   out.max_clients = c.gateway.max_clients;
@@ -61,8 +57,14 @@ core::CoreConfig core_config(const config::Config& c) {
   }
   out.retry_interval = std::chrono::duration_cast<core::Time>(c.retry.interval);
   out.max_retries = c.retry.max_attempts;
-  // IPv4 UDP carries at most 65507 octets of payload.
-  out.max_frame_size.assign(c.transports.size(), 65507);
+  out.max_frame_size = std::move(max_frame_size);
+  if (c.forwarders.allowed) {
+    out.forwarders_allowed.emplace();
+    for (const auto& rule : *c.forwarders.allowed) {
+      out.forwarders_allowed->push_back(core::AllowedForwarder{
+          rule.transport, sn::Bytes(rule.address.begin(), rule.address.end()), rule.port});
+    }
+  }
   out.log_level = static_cast<core::LogLevel>(c.log_level);
   return out;
 }
@@ -113,7 +115,7 @@ core::Event to_core(mqtt_bridge::Event&& event) {
 
 class Runtime::Impl {
  public:
-  explicit Impl(const config::Config& config) : config_(config), core_(core_config(config)) {
+  explicit Impl(const config::Config& config) : config_(config) {
     uv_loop_init(&loop_);
     loop_.data = this;
     uv_async_init(&loop_, &wakeup_, [](uv_async_t* handle) {
@@ -139,41 +141,47 @@ class Runtime::Impl {
       uv_async_send(&wakeup_);  // coalesces: drain_upstream() takes everything queued
     });
 
+    open_transports();
+  }
+
+  // Every transport, then the core sized to them. A transport that cannot start fails start-up
+  // unless it is `optional`: then it is left out (its id stays unused) with a warning.
+  void open_transports() {
+    std::vector<std::size_t> max_frame_size(config_.transports.size(), 0);
     for (std::size_t i = 0; i < config_.transports.size(); ++i) {
-      const auto& udp = std::get<config::UdpTransport>(config_.transports[i].settings);
-      transports::UdpOptions options;
-      options.transport_id = static_cast<std::uint16_t>(i);
-      options.host = udp.bind.host;
-      options.port = udp.bind.port;
-      if (const auto& group = config_.discovery.multicast;
-          group && group->is_v6 == is_ipv6_bind(udp.bind.host)) {
-        options.multicast_group = group->host;
-        options.multicast_port = group->port;
-        options.multicast_interface = config_.discovery.interface;
-        options.multicast_ttl = config_.discovery.ttl;
-      }
-      auto transport = std::make_unique<transports::UdpTransport>(
-          &loop_, options, [this](const sn::Peer& peer, std::span<const std::uint8_t> bytes) {
-            feed(core::FrameReceived{peer, bytes});
-          });
+      const auto id = static_cast<std::uint16_t>(i);
+      AdapterEvents events;
+      events.on_frame = [this](const sn::Peer& peer, std::span<const std::uint8_t> bytes) {
+        feed(core::FrameReceived{peer, bytes});
+      };
+      events.on_down = [this](std::uint16_t transport_id, const std::string& reason) {
+        feed(core::TransportDown{transport_id, reason});
+      };
+      auto adapter = make_adapter(&loop_, id, config_, std::move(events));
+      const std::string where = "transports[" + std::to_string(i) + "]";
       try {
-        transport->start();
+        adapter->start();
       } catch (const std::runtime_error& e) {
-        throw std::runtime_error("transports[" + std::to_string(i) + "]: " + e.what());
+        // Closed either way; freed once the loop has run its close callbacks (~Impl).
+        adapter->close([] {});
+        closing_.push_back(std::move(adapter));
+        if (!config_.transports[i].optional) throw std::runtime_error(where + ": " + e.what());
+        spdlog::warn("{}: {}; the transport is optional, running without it", where, e.what());
+        adapters_.emplace_back();
+        continue;
       }
-      spdlog::info("transports[{}]: udp listening on {}:{}{}", i, udp.bind.host,
-                   transport->local_port(),
-                   transport->can_broadcast()
-                       ? ", advertising to " + config::to_string(*config_.discovery.multicast)
-                       : std::string());
-      udp_.push_back(std::move(transport));
+      spdlog::info("{}: {}", where, adapter->description());
+      max_frame_size[i] = adapter->max_frame_size();
+      adapters_.push_back(std::move(adapter));
     }
+    core_ = std::make_unique<core::Core>(core_config(config_, std::move(max_frame_size)));
   }
 
   ~Impl() {
     close_everything();
     uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks
-    udp_.clear();
+    adapters_.clear();
+    closing_.clear();
     uv_loop_close(&loop_);
   }
 
@@ -181,7 +189,7 @@ class Runtime::Impl {
     uv_signal_start(&sigint_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGINT);
     uv_signal_start(&sigterm_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGTERM);
     actions_.clear();
-    core_.start(now(), actions_);
+    core_->start(now(), actions_);
     execute();
     spdlog::info("gateway {} running ({} mode, upstream {})", config_.gateway.id,
                  config::to_string(config_.gateway.mode), config_.upstream.uri);
@@ -198,9 +206,9 @@ class Runtime::Impl {
   core::Time now() const { return core::Time(uv_now(&loop_)); }
 
   void feed(const core::Event& event) {
-    if (stopping_) return;
+    if (stopping_ || !core_) return;
     actions_.clear();
-    core_.handle(event, now(), actions_);
+    core_->handle(event, now(), actions_);
     execute();
   }
 
@@ -222,12 +230,14 @@ class Runtime::Impl {
   }
 
   void run_action(core::SendFrame& a) {
-    if (a.peer.transport_id < udp_.size()) udp_[a.peer.transport_id]->send(a.peer, a.bytes);
+    if (a.peer.transport_id < adapters_.size() && adapters_[a.peer.transport_id]) {
+      adapters_[a.peer.transport_id]->send(a.peer, a.bytes);
+    }
   }
   void run_action(core::Broadcast& a) {
-    for (std::size_t i = 0; i < udp_.size(); ++i) {
-      if (a.transport && *a.transport != i) continue;
-      if (udp_[i]->can_broadcast()) udp_[i]->broadcast(a.bytes);
+    for (std::size_t i = 0; i < adapters_.size(); ++i) {
+      if ((a.transport && *a.transport != i) || !adapters_[i]) continue;
+      adapters_[i]->broadcast(a.bytes);
     }
   }
   void run_action(core::UpstreamConnect& a) {
@@ -253,7 +263,7 @@ class Runtime::Impl {
 
   // The core asks for one wake-up at its earliest deadline; one uv timer serves them all.
   void rearm_timer() {
-    const auto deadline = core_.next_deadline();
+    const auto deadline = core_->next_deadline();
     if (deadline == armed_) return;
     armed_ = deadline;
     if (!deadline) {
@@ -276,11 +286,11 @@ class Runtime::Impl {
     if (stopping_) return;
     spdlog::info("stopping: disconnecting clients and upstream connections (no wills)");
     actions_.clear();
-    core_.shutdown(now(), actions_);
+    core_->shutdown(now(), actions_);
     execute();
     stopping_ = true;
     transports_closed_ = true;
-    for (auto& transport : udp_) transport->close([] {});
+    close_transports();
     uv_signal_stop(&sigint_);
     uv_signal_stop(&sigterm_);
     if (upstream_->connection_count() == 0) {
@@ -297,13 +307,19 @@ class Runtime::Impl {
     spdlog::info("stopped");
   }
 
+  void close_transports() {
+    for (auto& adapter : adapters_) {
+      if (adapter) adapter->close([] {});
+    }
+  }
+
   // Upstream first (joins Paho's threads, so the sink never touches a closed async handle), then
   // the transports and our own handles. Safe to call more than once.
   void close_everything() {
     upstream_.reset();
     if (!transports_closed_) {
       transports_closed_ = true;
-      for (auto& transport : udp_) transport->close([] {});
+      close_transports();
     }
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wakeup_),
                            reinterpret_cast<uv_handle_t*>(&timer_),
@@ -321,11 +337,13 @@ class Runtime::Impl {
   uv_timer_t grace_{};
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
-  core::Core core_;
+  std::unique_ptr<core::Core> core_;  // built once the transports are open (their frame sizes)
   core::Actions actions_;
   std::optional<core::Time> armed_;
   std::unique_ptr<mqtt_bridge::Upstream> upstream_;
-  std::vector<std::unique_ptr<transports::UdpTransport>> udp_;
+  // By transport id; null for an optional transport that did not start.
+  std::vector<std::unique_ptr<Adapter>> adapters_;
+  std::vector<std::unique_ptr<Adapter>> closing_;  // optional ones that failed, closing
   std::mutex queue_mutex_;
   std::vector<mqtt_bridge::Event> queue_;
   bool stopping_ = false;

@@ -117,6 +117,25 @@ case $case_name in
     stdout_has '"level": "debug"'
     stderr_has "configuration loaded from"
     ;;
+  check_bad_serial)
+    write_config serial.json '{ "transports": [ { "type": "serial", "device": "/dev/ttyUSB0", "baud": 1234 } ] }'
+    run --check-config "$work/serial.json"
+    expect_status 2
+    expect_stderr "$work/serial.json: transports[0].baud: expected a standard baud rate (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600)"
+    ;;
+  bluetooth_unavailable)
+    # Only where the kernel has no AF_BLUETOOTH (the build machines): exactly this, exit 2.
+    write_config bt.json '{ "upstream": { "uri": "tcp://127.0.0.1:1" },
+      "transports": [ { "bind": "127.0.0.1:0" }, { "bind": "127.0.0.1:0" }, { "type": "l2cap", "psm": 129 } ] }'
+    binary=$gateway gateway=timeout
+    run 10 "$binary" --config "$work/bt.json"  # bounded: with Bluetooth it would keep running
+    if [[ $status -eq 124 ]] || grep -qF "l2cap psm 129" "$work/err"; then
+      echo "SKIP ($case_name): this kernel has Bluetooth sockets"
+      exit 0
+    fi
+    expect_status 2
+    stderr_has "transports[2]: Bluetooth is not available in this kernel (EAFNOSUPPORT)"
+    ;;
   *)
     fail "unknown case"
     ;;

@@ -198,11 +198,11 @@ TEST_CASE("config: named values outside their set") {
        R"(gateway.mode: unsupported mode "bridging" (supported: transparent, aggregating))"},
       {R"({"log": {"level": "verbose"}})",
        R"(log.level: unknown level "verbose" (supported: trace, debug, info, warn, error))"},
-      {R"({"transports": [{"type": "serial"}]})",
-       R"(transports[0].type: unsupported transport "serial" (supported: udp))"},
+      {R"({"transports": [{"type": "zigbee"}]})",
+       R"(transports[0].type: unsupported transport "zigbee" (supported: udp, serial, rfcomm, l2cap))"},
       // The type is judged before the keys, which depend on it.
       {R"({"transports": [{"type": "xbee", "device": "/dev/ttyUSB0"}]})",
-       R"(transports[0].type: unsupported transport "xbee" (supported: udp))"},
+       R"(transports[0].type: unsupported transport "xbee" (supported: udp, serial, rfcomm, l2cap))"},
   });
 }
 
@@ -393,7 +393,7 @@ TEST_CASE("config: the rendered effective config reads back the same, password m
   const auto json = nlohmann::json::parse(rendered);
   CHECK(json["upstream"]["password"] == "***");
   CHECK(json["transports"][0] ==
-        nlohmann::json{{"type", "udp"}, {"name", "lan"}, {"bind", "[::]:0"}});
+        nlohmann::json{{"type", "udp"}, {"name", "lan"}, {"optional", false}, {"bind", "[::]:0"}});
   CHECK(json["retry"]["max_attempts"] == 3);
   CHECK(json["qos_minus_one"]["enabled"] == true);
 
@@ -485,4 +485,218 @@ TEST_CASE("config: discovery") {
        R"(discovery.interface: expected an interface name such as "eth0" (the group is IPv6))"},
       {R"({"discovery": {"period": 1}})", "discovery.period: unknown key"},
   });
+}
+
+// ---- serial, rfcomm, l2cap, optional, forwarders (issue 5) ------------------------------------
+
+namespace {
+
+const cfg::SerialTransport& serial_of(const cfg::Config& config, std::size_t index) {
+  return std::get<cfg::SerialTransport>(config.transports.at(index).settings);
+}
+
+}  // namespace
+
+TEST_CASE("config: a serial transport with only a device takes the documented defaults") {
+  const auto config = cfg::parse_config(R"({"transports": [{"type": "serial", "device": "/dev/ttyS0"}]})");
+  const auto& serial = serial_of(config, 0);
+  CHECK(serial.device == "/dev/ttyS0");
+  CHECK(serial.baud == 115200);
+  CHECK(serial.data_bits == 8);
+  CHECK(serial.parity == cfg::SerialParity::none);
+  CHECK(serial.stop_bits == 1);
+  CHECK(serial.flow_control == cfg::SerialFlowControl::none);
+  CHECK(serial.framing == cfg::SerialFraming::raw);
+  CHECK(serial.inter_byte_timeout_ms == 500);
+  CHECK(serial.api_mode == 1);
+  CHECK(serial.max_payload == 72);
+  CHECK_FALSE(config.transports[0].optional);
+}
+
+TEST_CASE("config: every serial key read back") {
+  const auto config = cfg::parse_config(R"({"transports": [
+      {"type": "serial", "name": "radio", "optional": true, "device": "/dev/ttyUSB1",
+       "baud": 921600, "data_bits": 7, "parity": "even", "stop_bits": 2,
+       "flow_control": "xonxoff", "framing": "xbee", "api_mode": 2, "max_payload": 84},
+      {"type": "serial", "device": "/dev/ttyUSB2", "baud": 9600, "parity": "odd",
+       "flow_control": "rtscts", "framing": "raw", "inter_byte_timeout_ms": 0}]})");
+  const auto& xbee = serial_of(config, 0);
+  CHECK(config.transports[0].name == "radio");
+  CHECK(config.transports[0].optional);
+  CHECK(xbee.baud == 921600);
+  CHECK(xbee.data_bits == 7);
+  CHECK(xbee.parity == cfg::SerialParity::even);
+  CHECK(xbee.stop_bits == 2);
+  CHECK(xbee.flow_control == cfg::SerialFlowControl::xonxoff);
+  CHECK(xbee.framing == cfg::SerialFraming::xbee);
+  CHECK(xbee.api_mode == 2);
+  CHECK(xbee.max_payload == 84);
+  const auto& raw = serial_of(config, 1);
+  CHECK(raw.baud == 9600);
+  CHECK(raw.parity == cfg::SerialParity::odd);
+  CHECK(raw.flow_control == cfg::SerialFlowControl::rtscts);
+  CHECK(raw.inter_byte_timeout_ms == 0);
+}
+
+TEST_CASE("config: serial errors name the key") {
+  check_errors({
+      {R"({"transports": [{"type": "serial"}]})", "transports[0].device: required key is missing"},
+      {R"({"transports": [{"type": "serial", "device": ""}]})",
+       R"(transports[0].device: expected a device path such as "/dev/ttyUSB0")"},
+      {R"({"transports": [{"type": "serial", "device": 3}]})",
+       "transports[0].device: expected a string"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "baud": 12345}]})",
+       "transports[0].baud: expected a standard baud rate (1200, 2400, 4800, 9600, 19200, 38400, "
+       "57600, 115200, 230400, 460800, 500000, 576000, 921600)"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "baud": "fast"}]})",
+       "transports[0].baud: expected a standard baud rate (1200, 2400, 4800, 9600, 19200, 38400, "
+       "57600, 115200, 230400, 460800, 500000, 576000, 921600)"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "data_bits": 9}]})",
+       "transports[0].data_bits: expected an integer from 5 to 8"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "stop_bits": 0}]})",
+       "transports[0].stop_bits: expected an integer from 1 to 2"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "parity": "mark"}]})",
+       R"(transports[0].parity: unsupported parity "mark" (supported: none, even, odd))"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "flow_control": "dtr"}]})",
+       R"(transports[0].flow_control: unsupported flow control "dtr" (supported: none, rtscts, xonxoff))"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "framing": "slip"}]})",
+       R"(transports[0].framing: unsupported framing "slip" (supported: raw, xbee))"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "api_mode": 2}]})",
+       R"(transports[0].api_mode: applies to framing "xbee" only)"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "max_payload": 60}]})",
+       R"(transports[0].max_payload: applies to framing "xbee" only)"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "framing": "xbee",
+                           "inter_byte_timeout_ms": 5}]})",
+       R"(transports[0].inter_byte_timeout_ms: applies to framing "raw" only)"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "framing": "xbee", "api_mode": 0}]})",
+       "transports[0].api_mode: expected an integer from 1 to 2"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "framing": "xbee", "max_payload": 8}]})",
+       "transports[0].max_payload: expected an integer from 16 to 255"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "inter_byte_timeout_ms": -1}]})",
+       "transports[0].inter_byte_timeout_ms: expected an integer from 0 to 60000"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "flow_control": "xonxoff"}]})",
+       R"(transports[0].flow_control: "xonxoff" needs framing "xbee" with api_mode 2 (otherwise 0x11 and 0x13 in frames are taken for flow control))"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "framing": "xbee",
+                           "flow_control": "xonxoff"}]})",
+       R"(transports[0].flow_control: "xonxoff" needs framing "xbee" with api_mode 2 (otherwise 0x11 and 0x13 in frames are taken for flow control))"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x", "bind": "0.0.0.0:1"}]})",
+       "transports[0].bind: unknown key"},
+      {R"({"transports": [{"type": "serial", "device": "/dev/x"}, {"type": "serial", "device": "/dev/x"}]})",
+       R"(transports[1].device: duplicate device "/dev/x" (already used by transports[0]))"},
+  });
+}
+
+TEST_CASE("config: rfcomm and l2cap") {
+  const auto config = cfg::parse_config(
+      R"({"transports": [{"type": "rfcomm", "channel": 30}, {"type": "l2cap", "psm": 129, "optional": true}]})");
+  CHECK(std::get<cfg::RfcommTransport>(config.transports[0].settings).channel == 30);
+  CHECK(std::get<cfg::L2capTransport>(config.transports[1].settings).psm == 129);
+  CHECK(config.transports[1].optional);
+  check_errors({
+      {R"({"transports": [{"type": "rfcomm"}]})", "transports[0].channel: required key is missing"},
+      {R"({"transports": [{"type": "rfcomm", "channel": 0}]})",
+       "transports[0].channel: expected an integer from 1 to 30"},
+      {R"({"transports": [{"type": "rfcomm", "channel": 31}]})",
+       "transports[0].channel: expected an integer from 1 to 30"},
+      {R"({"transports": [{"type": "rfcomm", "channel": 1, "psm": 129}]})",
+       "transports[0].psm: unknown key"},
+      {R"({"transports": [{"type": "l2cap"}]})", "transports[0].psm: required key is missing"},
+      {R"({"transports": [{"type": "l2cap", "psm": 256}]})",
+       "transports[0].psm: expected an integer from 1 to 255"},
+      {R"({"transports": [{"type": "l2cap", "psm": 0}]})",
+       "transports[0].psm: expected an integer from 1 to 255"},
+      {R"({"transports": [{"type": "rfcomm", "channel": 3}, {"type": "rfcomm", "channel": 3}]})",
+       "transports[1].channel: duplicate channel 3 (already used by transports[0])"},
+      {R"({"transports": [{"type": "l2cap", "psm": 129}, {"type": "l2cap", "psm": 129}]})",
+       "transports[1].psm: duplicate psm 129 (already used by transports[0])"},
+      {R"({"transports": [{"type": "l2cap", "psm": 129, "optional": "yes"}]})",
+       "transports[0].optional: expected true or false"},
+      {R"({"transports": [{"optional": 1}]})", "transports[0].optional: expected true or false"},
+  });
+  // Different media never clash: channel 3 and psm 3, a udp and a serial.
+  CHECK(cfg::parse_config(R"({"transports": [{"type": "rfcomm", "channel": 3}, {"type": "l2cap", "psm": 3}]})")
+            .transports.size() == 2);
+}
+
+TEST_CASE("config: forwarders.allowed") {
+  const auto absent = cfg::parse_config("{}");
+  CHECK_FALSE(absent.forwarders.allowed.has_value());
+  const auto config = cfg::parse_config(R"({
+      "transports": [{"bind": "0.0.0.0:1884"}, {"type": "serial", "name": "wired", "device": "/dev/x"}],
+      "forwarders": {"allowed": ["10.0.0.5", "10.0.0.6:1884", "[::1]:7000", "fe80::1", "wired", 0]}})");
+  REQUIRE(config.forwarders.allowed.has_value());
+  const auto& rules = *config.forwarders.allowed;
+  REQUIRE(rules.size() == 6);
+  CHECK(rules[0].address == std::string("\x0a\x00\x00\x05", 4));
+  CHECK_FALSE(rules[0].port.has_value());
+  CHECK_FALSE(rules[0].transport.has_value());
+  CHECK(rules[1].address == std::string("\x0a\x00\x00\x06", 4));
+  CHECK(rules[1].port == 1884);
+  CHECK(rules[2].address.size() == 16);
+  CHECK(rules[2].port == 7000);
+  CHECK(rules[3].address.size() == 16);
+  CHECK_FALSE(rules[3].port.has_value());
+  CHECK(rules[4].transport == 1);
+  CHECK(rules[5].transport == 0);
+  CHECK(cfg::parse_config(R"({"forwarders": {"allowed": []}})").forwarders.allowed ==
+        std::vector<cfg::AllowedForwarder>{});
+
+  check_errors({
+      {R"({"forwarders": []})", "forwarders: expected an object"},
+      {R"({"forwarders": {"allow": []}})", "forwarders.allow: unknown key"},
+      {R"({"forwarders": {"allowed": "10.0.0.5"}})", "forwarders.allowed: expected an array"},
+      {R"({"forwarders": {"allowed": [true]}})",
+       R"(forwarders.allowed[0]: expected a transport index or name, an IP address literal, or "ip:port")"},
+      {R"({"forwarders": {"allowed": ["nowhere"]}})",
+       R"(forwarders.allowed[0]: expected a transport index or name, an IP address literal, or "ip:port")"},
+      {R"({"forwarders": {"allowed": ["gw.example.com:1884"]}})",
+       R"(forwarders.allowed[0]: "gw.example.com" is neither a transport name nor an IP address literal (forwarders are matched by address, never by DNS name))"},
+      {R"({"forwarders": {"allowed": ["10.0.0.5:0"]}})",
+       "forwarders.allowed[0]: port 0 cannot be a forwarder's port"},
+      {R"({"forwarders": {"allowed": [1]}})", "forwarders.allowed[0]: expected an integer from 0 to 0"},
+      {R"({"forwarders": {"allowed": ["10.0.0.5", "10.0.0.5"]}})",
+       "forwarders.allowed[1]: duplicate entry (already given by forwarders.allowed[0])"},
+      {R"({"transports": [{"name": "lan"}], "forwarders": {"allowed": [0, "lan"]}})",
+       "forwarders.allowed[1]: duplicate entry (already given by forwarders.allowed[0])"},
+  });
+}
+
+TEST_CASE("config: serial, bluetooth and forwarders render and read back the same") {
+  const auto config = cfg::parse_config(R"({
+      "transports": [{"type": "serial", "name": "wired", "device": "/dev/ttyUSB0", "optional": true},
+                     {"type": "serial", "device": "/dev/ttyUSB1", "framing": "xbee", "api_mode": 2},
+                     {"type": "rfcomm", "channel": 2}, {"type": "l2cap", "psm": 131}],
+      "forwarders": {"allowed": ["127.0.0.1:5000", "wired", 3]}})");
+  const auto rendered = cfg::render_config(config);
+  CAPTURE(rendered);
+  CHECK(cfg::parse_config(rendered) == config);
+  const auto json = nlohmann::json::parse(rendered);
+  CHECK(json["transports"][1]["max_payload"] == 72);
+  CHECK_FALSE(json["transports"][1].contains("inter_byte_timeout_ms"));
+  CHECK(json["transports"][3] ==
+        nlohmann::json{{"type", "l2cap"}, {"name", ""}, {"optional", false}, {"psm", 131}});
+  CHECK(json["forwarders"]["allowed"] == nlohmann::json::parse(R"(["127.0.0.1:5000", "wired", 3])"));
+  CHECK(nlohmann::json::parse(cfg::render_config(cfg::Config{}))["forwarders"] ==
+        nlohmann::json::object());
+}
+
+TEST_CASE("config: the serial, xbee, bluetooth and multi examples say what they claim") {
+  const std::filesystem::path dir = std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs";
+  const auto raw = cfg::load_config_file(dir / "serial-raw.json");
+  CHECK(serial_of(raw, 0).framing == cfg::SerialFraming::raw);
+  const auto xbee = cfg::load_config_file(dir / "zigbee-xbee.json");
+  CHECK(serial_of(xbee, 0).framing == cfg::SerialFraming::xbee);
+  CHECK(serial_of(xbee, 0).api_mode == 2);
+  const auto bluetooth = cfg::load_config_file(dir / "bluetooth.json");
+  REQUIRE(bluetooth.transports.size() == 3);
+  CHECK(std::holds_alternative<cfg::RfcommTransport>(bluetooth.transports[1].settings));
+  CHECK(std::holds_alternative<cfg::L2capTransport>(bluetooth.transports[2].settings));
+  CHECK(bluetooth.transports[1].optional);
+  CHECK(bluetooth.transports[2].optional);
+  const auto multi = cfg::load_config_file(dir / "multi.json");
+  REQUIRE(multi.transports.size() == 3);
+  CHECK(std::holds_alternative<cfg::UdpTransport>(multi.transports[0].settings));
+  CHECK(serial_of(multi, 1).framing == cfg::SerialFraming::raw);
+  CHECK(serial_of(multi, 2).framing == cfg::SerialFraming::xbee);
+  CHECK(multi.forwarders.allowed.has_value());
 }

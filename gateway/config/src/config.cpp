@@ -1,5 +1,6 @@
 #include "gateway/config/config.hpp"
 
+#include <iterator>
 #include <utility>
 
 namespace gateway::config {
@@ -49,6 +50,38 @@ std::string_view to_string(UpstreamScheme scheme) {
     case UpstreamScheme::mqtts: return "mqtts";
   }
   return "?";
+}
+
+std::string_view to_string(SerialParity parity) {
+  switch (parity) {
+    case SerialParity::none: return "none";
+    case SerialParity::even: return "even";
+    case SerialParity::odd: return "odd";
+  }
+  return "?";
+}
+
+std::string_view to_string(SerialFlowControl flow_control) {
+  switch (flow_control) {
+    case SerialFlowControl::none: return "none";
+    case SerialFlowControl::rtscts: return "rtscts";
+    case SerialFlowControl::xonxoff: return "xonxoff";
+  }
+  return "?";
+}
+
+std::string_view to_string(SerialFraming framing) {
+  switch (framing) {
+    case SerialFraming::raw: return "raw";
+    case SerialFraming::xbee: return "xbee";
+  }
+  return "?";
+}
+
+std::string_view type_name(const TransportSettings& settings) {
+  constexpr std::string_view kNames[] = {"udp", "serial", "rfcomm", "l2cap"};
+  static_assert(std::size(kNames) == std::variant_size_v<TransportSettings>);
+  return kNames[settings.index()];
 }
 
 }  // namespace gateway::config

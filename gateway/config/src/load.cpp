@@ -1,8 +1,6 @@
 // JSON -> Config: one reader per section, each checking types, ranges and unknown keys, and
-// throwing ConfigError at the first problem (config loading is an edge, DESIGN.md).
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
+// throwing ConfigError at the first problem (config loading is an edge, DESIGN.md). Transports and
+// forwarders are read in load_transports.cpp.
 
 #include <cerrno>
 #include <cstring>
@@ -11,11 +9,13 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gateway/config/config.hpp"
 #include "json_document.hpp"
 #include "json_fields.hpp"
+#include "load_transports.hpp"
 #include "sn_protocol/topic.hpp"
 
 namespace gateway::config {
@@ -25,6 +25,7 @@ using detail::fail;
 using detail::Json;
 using detail::json_quoted;
 using detail::ObjectReader;
+using detail::ip_literal_octets;
 
 constexpr std::int64_t kMaxUint32 = 0xFFFF'FFFF;
 
@@ -99,55 +100,6 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
   return upstream;
 }
 
-HostPort read_bind(const ObjectReader& entry) {
-  const auto* bind = entry.find("bind");
-  if (bind == nullptr) return UdpTransport{}.bind;
-  const auto& text = detail::require_string(*bind, entry.path("bind"));
-  auto parsed = parse_host_port(text);
-  if (!parsed.address) fail(entry.path("bind"), parsed.problem);
-  return *parsed.address;
-}
-
-TransportConfig read_transport(const Json& value, const std::string& path) {
-  detail::require_object(value, path);
-  // The type decides which keys are known, so it is checked before them.
-  std::string type = "udp";
-  if (const auto it = value.find("type"); it != value.end()) {
-    type = detail::require_string(*it, detail::member_path(path, "type"));
-  }
-  if (type != "udp") {
-    fail(detail::member_path(path, "type"),
-         "unsupported transport " + json_quoted(type) + " (supported: udp)");
-  }
-  const ObjectReader entry(value, path, {"type", "name", "bind"});
-  return TransportConfig{entry.string("name", {}), UdpTransport{read_bind(entry)}};
-}
-
-std::vector<TransportConfig> read_transports(const Json& value, const std::string& path) {
-  detail::require_array(value, path);
-  if (value.empty()) fail(path, "expected at least one transport");
-  std::vector<TransportConfig> transports;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    const auto entry_path = detail::element_path(path, i);
-    auto transport = read_transport(value[i], entry_path);
-    for (std::size_t earlier = 0; earlier < transports.size(); ++earlier) {
-      const auto earlier_path = detail::element_path(path, earlier);
-      if (!transport.name.empty() && transport.name == transports[earlier].name) {
-        fail(entry_path + ".name", "duplicate name " + json_quoted(transport.name) +
-                                       " (already used by " + earlier_path + ")");
-      }
-      // Port 0 binds a fresh ephemeral port each time, so only fixed ports can collide.
-      const auto& bind = std::get<UdpTransport>(transport.settings).bind;
-      if (bind.port != 0 && bind == std::get<UdpTransport>(transports[earlier].settings).bind) {
-        fail(entry_path + ".bind", "duplicate address " + json_quoted(to_string(bind)) +
-                                       " (already used by " + earlier_path + ")");
-      }
-    }
-    transports.push_back(std::move(transport));
-  }
-  return transports;
-}
-
 std::vector<PredefinedTopic> read_predefined_topics(const Json& value, const std::string& path) {
   detail::require_array(value, path);
   std::vector<PredefinedTopic> topics;
@@ -194,14 +146,6 @@ std::vector<std::string> read_allowed_clients(const Json& value, const std::stri
     clients.push_back(id);
   }
   return clients;
-}
-
-// The address octets of an IPv4 or IPv6 literal (4 or 16), empty when it is neither.
-std::string ip_literal_octets(const std::string& text) {
-  std::string octets(16, '\0');
-  if (::inet_pton(AF_INET, text.c_str(), octets.data()) == 1) return octets.substr(0, 4);
-  if (::inet_pton(AF_INET6, text.c_str(), octets.data()) == 1) return octets;
-  return {};
 }
 
 std::vector<std::string> read_address_list(const Json& value, const std::string& path) {
@@ -292,7 +236,7 @@ Config config_from_json(const Json& document) {
   const ObjectReader root(
       document, {},
       {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",
-       "discovery", "log"});
+       "discovery", "forwarders", "log"});
   Config config;
   if (const auto* section = root.find("gateway")) {
     config.gateway = read_gateway(ObjectReader(*section, "gateway", {"id", "mode", "max_clients"}));
@@ -302,7 +246,7 @@ Config config_from_json(const Json& document) {
         ObjectReader(*section, "upstream", {"uri", "client_id_prefix", "username", "password"}));
   }
   if (const auto* section = root.find("transports")) {
-    config.transports = read_transports(*section, "transports");
+    config.transports = detail::read_transports(*section, "transports");
   }
   if (const auto* section = root.find("topics")) {
     const ObjectReader topics(*section, "topics", {"predefined"});
@@ -328,6 +272,11 @@ Config config_from_json(const Json& document) {
   if (const auto* section = root.find("discovery")) {
     config.discovery = read_discovery(ObjectReader(
         *section, "discovery", {"advertise_interval_s", "multicast", "interface", "ttl"}));
+  }
+  // After transports: entries may name them.
+  if (const auto* section = root.find("forwarders")) {
+    config.forwarders =
+        detail::read_forwarders(ObjectReader(*section, "forwarders", {"allowed"}), config.transports);
   }
   if (const auto* section = root.find("log")) {
     config.log_level = read_log_level(ObjectReader(*section, "log", {"level"}));

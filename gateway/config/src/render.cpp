@@ -14,13 +14,59 @@ namespace {
 // ordered_json keeps the documented key order instead of sorting alphabetically.
 using OrderedJson = nlohmann::ordered_json;
 
+OrderedJson render_settings(const UdpTransport& udp) {
+  return OrderedJson{{"bind", to_string(udp.bind)}};
+}
+
+OrderedJson render_settings(const SerialTransport& serial) {
+  OrderedJson out = {{"device", serial.device},
+                     {"baud", serial.baud},
+                     {"data_bits", serial.data_bits},
+                     {"parity", to_string(serial.parity)},
+                     {"stop_bits", serial.stop_bits},
+                     {"flow_control", to_string(serial.flow_control)},
+                     {"framing", to_string(serial.framing)}};
+  // Only the keys of its framing: the loader refuses the others.
+  if (serial.framing == SerialFraming::xbee) {
+    out["api_mode"] = serial.api_mode;
+    out["max_payload"] = serial.max_payload;
+  } else {
+    out["inter_byte_timeout_ms"] = serial.inter_byte_timeout_ms;
+  }
+  return out;
+}
+
+OrderedJson render_settings(const RfcommTransport& rfcomm) {
+  return OrderedJson{{"channel", rfcomm.channel}};
+}
+
+OrderedJson render_settings(const L2capTransport& l2cap) {
+  return OrderedJson{{"psm", l2cap.psm}};
+}
+
 OrderedJson render_transport(const TransportConfig& transport) {
-  return std::visit(
-      [&transport](const UdpTransport& udp) {
-        return OrderedJson{
-            {"type", "udp"}, {"name", transport.name}, {"bind", to_string(udp.bind)}};
-      },
-      transport.settings);
+  OrderedJson out = {{"type", type_name(transport.settings)},
+                     {"name", transport.name},
+                     {"optional", transport.optional}};
+  const auto settings =
+      std::visit([](const auto& s) { return render_settings(s); }, transport.settings);
+  for (const auto& [key, value] : settings.items()) out[key] = value;
+  return out;
+}
+
+OrderedJson render_forwarders(const ForwarderSettings& forwarders) {
+  OrderedJson out = OrderedJson::object();
+  if (!forwarders.allowed) return out;  // absent (everyone) stays absent: null would not read back
+  OrderedJson allowed = OrderedJson::array();
+  for (const auto& rule : *forwarders.allowed) {
+    if (rule.transport && rule.text.empty()) {
+      allowed.push_back(*rule.transport);  // written as an index
+    } else {
+      allowed.push_back(rule.text);
+    }
+  }
+  out["allowed"] = allowed;
+  return out;
 }
 
 }  // namespace
@@ -64,6 +110,7 @@ std::string render_config(const Config& config) {
         {"max_attempts", config.retry.max_attempts}}},
       {"auth", auth},
       {"discovery", discovery},
+      {"forwarders", render_forwarders(config.forwarders)},
       {"log", {{"level", to_string(config.log_level)}}},
   };
   return document.dump(2, ' ', false, OrderedJson::error_handler_t::replace);

@@ -68,7 +68,9 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
         << options.max_clients << "},\n"
         << R"(  "upstream": {"uri": ")" << options.upstream_uri << R"(", "client_id_prefix": ")"
         << options.client_id_prefix << "\"},\n"
-        << R"(  "transports": [{"type": "udp", "bind": "127.0.0.1:)" << port_ << "\"}],\n"
+        << R"(  "transports": [{"type": "udp", "bind": "127.0.0.1:)" << port_ << "\"}";
+    for (const auto& transport : options.extra_transports) out << ",\n    " << transport;
+    out << "],\n"
         << R"(  "topics": {"predefined": [{"id": 1, "name": "sensors/temperature"}]},)" << "\n"
         << R"(  "qos_minus_one": {"enabled": )" << (options.qos_minus_one ? "true" : "false")
         << "},\n"
@@ -88,6 +90,7 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), nullptr);
     ::_exit(127);
   }
+  if (!options.wait_ready) return;
   // Ready when SEARCHGW is answered (§6.1).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   sn_tools::SnUdpClient probe("127.0.0.1", port_);
@@ -128,6 +131,32 @@ int GatewayProcess::stop(std::chrono::milliseconds timeout) {
   const int status = wait_child(pid_, timeout);
   pid_ = -1;
   return status;
+}
+
+bool GatewayProcess::wait_for_log(const std::string& text,
+                                  std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the log gives no other signal
+  }
+  return log().find(text) != std::string::npos;
+}
+
+int GatewayProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
 }
 
 std::string GatewayProcess::log() const {

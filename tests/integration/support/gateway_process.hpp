@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace test_support {
 
@@ -22,6 +23,11 @@ struct GatewayOptions {
   std::string log_level = "debug";
   // More top-level members, written verbatim, e.g. R"("auth": {"allowed_clients": ["a"]})".
   std::string extra_sections;
+  // More transports after the UDP one (which stays transports[0]: readiness is checked over
+  // it), written verbatim, e.g. R"({"type": "serial", "device": "/tmp/x"})".
+  std::vector<std::string> extra_transports;
+  // Wait for readiness at all; false: the caller checks start-up itself (wait_exit()).
+  bool wait_ready = true;
 };
 
 class GatewayProcess {
@@ -38,6 +44,12 @@ class GatewayProcess {
   // had to be killed.
   int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   std::string log() const;
+  // Waits until `text` appears in the log; false at the deadline.
+  bool wait_for_log(const std::string& text,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) const;
+  // Waits for the process to exit by itself; its status as stop() reports it, -1 at the deadline
+  // (the process keeps running).
+  int wait_exit(std::chrono::milliseconds timeout);
 
  private:
   std::filesystem::path dir_;

@@ -48,12 +48,56 @@ struct UdpTransport {
   bool operator==(const UdpTransport&) const = default;
 };
 
-// One alternative per transport type; serial, xbee, rfcomm and l2cap join later.
-using TransportSettings = std::variant<UdpTransport>;
+enum class SerialParity : std::uint8_t { none, even, odd };
+enum class SerialFlowControl : std::uint8_t { none, rtscts, xonxoff };
+enum class SerialFraming : std::uint8_t { raw, xbee };
+
+// Baud rates a serial transport accepts (termios standard rates).
+inline constexpr std::uint32_t kSerialBaudRates[] = {1200,   2400,   4800,   9600,   19200,
+                                                     38400,  57600,  115200, 230400, 460800,
+                                                     500000, 576000, 921600};
+
+// A serial line: raw MQTT-SN frames back to back, or a Digi XBee (Zigbee) radio in API mode.
+struct SerialTransport {
+  std::string device;  // required, e.g. "/dev/ttyUSB0"
+  std::uint32_t baud = 115200;
+  std::uint8_t data_bits = 8;  // 5..8
+  SerialParity parity = SerialParity::none;
+  std::uint8_t stop_bits = 1;  // 1 or 2
+  SerialFlowControl flow_control = SerialFlowControl::none;  // xonxoff: xbee api_mode 2 only
+  SerialFraming framing = SerialFraming::raw;
+  std::uint8_t api_mode = 1;         // xbee: the radio's AP setting, 1 or 2
+  std::uint32_t max_payload = 72;    // xbee: largest MQTT-SN frame in one Transmit Request
+  std::uint32_t inter_byte_timeout_ms = 500;  // raw: a partial frame is dropped after this silence
+
+  bool operator==(const SerialTransport&) const = default;
+};
+
+// Bluetooth Classic serial port profile: an RFCOMM listener; every connection is a client.
+struct RfcommTransport {
+  std::uint8_t channel = 1;  // 1..30
+
+  bool operator==(const RfcommTransport&) const = default;
+};
+
+// Bluetooth LE connection-oriented channel: an L2CAP listener on an LE PSM; every connection is
+// a client.
+struct L2capTransport {
+  std::uint16_t psm = 0x80;  // 0x01..0xFF (LE_PSM); 0x80..0xFF are the dynamic ones
+
+  bool operator==(const L2capTransport&) const = default;
+};
+
+// One alternative per transport type.
+using TransportSettings =
+    std::variant<UdpTransport, SerialTransport, RfcommTransport, L2capTransport>;
 
 struct TransportConfig {
   std::string name;  // optional label for logs; empty when not configured
   TransportSettings settings;
+  // When it cannot start (no such device, no Bluetooth in the kernel): true logs a warning and
+  // runs without it; false (the default) makes start-up fail.
+  bool optional = false;
 
   bool operator==(const TransportConfig&) const = default;
 };
@@ -97,6 +141,26 @@ struct DiscoverySettings {
   bool operator==(const DiscoverySettings&) const = default;
 };
 
+// A peer allowed to send §5.5 encapsulated frames (be a forwarder).
+struct AllowedForwarder {
+  std::string text;  // as written, for rendering
+  // Every peer of this transport (written as its index or its name).
+  std::optional<std::uint16_t> transport;
+  // Otherwise an IP peer on any transport: these address octets (4 or 16) ...
+  std::string address;
+  // ... and, when set, this port.
+  std::optional<std::uint16_t> port;
+
+  bool operator==(const AllowedForwarder&) const = default;
+};
+
+struct ForwarderSettings {
+  // Absent (nullopt): every peer may forward; an empty list: no one may.
+  std::optional<std::vector<AllowedForwarder>> allowed;
+
+  bool operator==(const ForwarderSettings&) const = default;
+};
+
 struct Config {
   GatewaySettings gateway;
   UpstreamSettings upstream;
@@ -106,6 +170,7 @@ struct Config {
   RetrySettings retry;
   AuthSettings auth;
   DiscoverySettings discovery;
+  ForwarderSettings forwarders;
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;
@@ -142,5 +207,10 @@ std::string render_config(const Config& config);
 std::string_view to_string(GatewayMode mode);
 std::string_view to_string(LogLevel level);
 std::string_view to_string(UpstreamScheme scheme);
+std::string_view to_string(SerialParity parity);
+std::string_view to_string(SerialFlowControl flow_control);
+std::string_view to_string(SerialFraming framing);
+// "udp", "serial", "rfcomm", "l2cap".
+std::string_view type_name(const TransportSettings& settings);
 
 }  // namespace gateway::config

@@ -1,0 +1,211 @@
+#include "adapters.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <utility>
+#include <variant>
+
+#include "transports/bluetooth_transport.hpp"
+#include "transports/serial_transport.hpp"
+#include "transports/udp_transport.hpp"
+
+namespace gateway::app {
+namespace {
+
+// IPv4 UDP carries at most 65507 octets of payload.
+constexpr std::size_t kUdpMaxFrame = 65507;
+
+// The address family a UDP bind host gives the socket (see transports::UdpTransport::start).
+bool is_ipv6_bind(const std::string& host) {
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
+
+std::string label(std::uint16_t id, const config::TransportConfig& transport) {
+  std::string text = "transports[" + std::to_string(id) + "]";
+  if (!transport.name.empty()) text += " (" + transport.name + ")";
+  return text;
+}
+
+class UdpAdapter final : public Adapter {
+ public:
+  UdpAdapter(uv_loop_t* loop, std::uint16_t id, const config::Config& config,
+             const config::UdpTransport& udp, AdapterEvents events)
+      : config_(config), bind_(udp.bind) {
+    transports::UdpOptions options;
+    options.transport_id = id;
+    options.host = udp.bind.host;
+    options.port = udp.bind.port;
+    if (const auto& group = config.discovery.multicast;
+        group && group->is_v6 == is_ipv6_bind(udp.bind.host)) {
+      options.multicast_group = group->host;
+      options.multicast_port = group->port;
+      options.multicast_interface = config.discovery.interface;
+      options.multicast_ttl = config.discovery.ttl;
+    }
+    transport_.emplace(loop, options, std::move(events.on_frame));
+  }
+
+  void start() override { transport_->start(); }
+  bool send(const sn::Peer& to, std::span<const std::uint8_t> bytes) override {
+    return transport_->send(to, bytes);
+  }
+  bool broadcast(std::span<const std::uint8_t> bytes) override {
+    return transport_->can_broadcast() && transport_->broadcast(bytes);
+  }
+  void close(std::function<void()> on_closed) override { transport_->close(std::move(on_closed)); }
+  std::size_t max_frame_size() const override { return kUdpMaxFrame; }
+  std::string description() const override {
+    return "udp listening on " + bind_.host + ":" + std::to_string(transport_->local_port()) +
+           (transport_->can_broadcast()
+                ? ", advertising to " + config::to_string(*config_.discovery.multicast)
+                : std::string());
+  }
+
+ private:
+  const config::Config& config_;
+  config::HostPort bind_;
+  std::optional<transports::UdpTransport> transport_;
+};
+
+transports::SerialOptions serial_options(std::uint16_t id, const config::SerialTransport& s) {
+  transports::SerialOptions options;
+  options.transport_id = id;
+  options.device = s.device;
+  options.baud = s.baud;
+  options.data_bits = s.data_bits;
+  options.parity = static_cast<transports::Parity>(s.parity);
+  options.stop_bits = s.stop_bits;
+  options.flow_control = static_cast<transports::FlowControl>(s.flow_control);
+  options.framing = static_cast<transports::SerialFraming>(s.framing);
+  options.inter_byte_timeout = std::chrono::milliseconds(s.inter_byte_timeout_ms);
+  options.api_mode = static_cast<transports::xbee::ApiMode>(s.api_mode);
+  options.max_payload = s.max_payload;
+  return options;
+}
+
+class SerialAdapter final : public Adapter {
+ public:
+  SerialAdapter(uv_loop_t* loop, std::uint16_t id, const config::TransportConfig& transport,
+                const config::SerialTransport& serial, AdapterEvents events)
+      : label_(label(id, transport)) {
+    transports::SerialCallbacks callbacks;
+    callbacks.on_frame = std::move(events.on_frame);
+    callbacks.on_device_lost = [this, id, on_down = std::move(events.on_down)] {
+      const std::string reason = "serial " + transport_->options().device + ": device lost";
+      spdlog::warn("{}: {}; its clients are lost, reopening with backoff", label_, reason);
+      on_down(id, reason);
+    };
+    callbacks.on_device_back = [this] {
+      spdlog::info("{}: serial {} is back", label_, transport_->options().device);
+    };
+    callbacks.on_transmit_failed = [this](const sn::Peer& to,
+                                          const transports::xbee::TransmitStatus& status) {
+      spdlog::warn("{}: xbee delivery to {} failed (frame id {}, delivery status 0x{:02x}, {} "
+                   "retries)",
+                   label_, sn::to_string(to), status.frame_id, status.delivery_status,
+                   status.retry_count);
+    };
+    transport_.emplace(loop, serial_options(id, serial), std::move(callbacks));
+  }
+
+  void start() override { transport_->start(); }
+  bool send(const sn::Peer& to, std::span<const std::uint8_t> bytes) override {
+    return transport_->send(to, bytes);
+  }
+  bool broadcast(std::span<const std::uint8_t> bytes) override {
+    return transport_->broadcast(bytes);
+  }
+  void close(std::function<void()> on_closed) override { transport_->close(std::move(on_closed)); }
+  std::size_t max_frame_size() const override {
+    const auto& options = transport_->options();
+    return options.framing == transports::SerialFraming::xbee ? options.max_payload
+                                                               : options.max_frame_size;
+  }
+  std::string description() const override {
+    const auto& options = transport_->options();
+    if (options.framing == transports::SerialFraming::xbee) {
+      return "serial " + options.device + " at " + std::to_string(options.baud) +
+             " baud, xbee api_mode " + std::to_string(static_cast<int>(options.api_mode)) +
+             ", max_payload " + std::to_string(options.max_payload);
+    }
+    return "serial " + options.device + " at " + std::to_string(options.baud) +
+           " baud, raw MQTT-SN framing";
+  }
+
+ private:
+  std::string label_;
+  std::optional<transports::SerialTransport> transport_;
+};
+
+class BluetoothAdapter final : public Adapter {
+ public:
+  BluetoothAdapter(uv_loop_t* loop, std::uint16_t id, const config::TransportConfig& transport,
+                   transports::BluetoothOptions options, AdapterEvents events)
+      : label_(label(id, transport)) {
+    options.transport_id = id;
+    transports::BluetoothCallbacks callbacks;
+    callbacks.on_frame = std::move(events.on_frame);
+    callbacks.on_connected = [this](const sn::Peer& peer) {
+      spdlog::info("{}: {} connected", label_, sn::to_string(peer));
+    };
+    callbacks.on_disconnected = [this](const sn::Peer& peer, const std::string& reason) {
+      // No per-client event in the core: the client's keep-alive (§6.11) loses it.
+      spdlog::info("{}: {} disconnected ({})", label_, sn::to_string(peer), reason);
+    };
+    callbacks.on_listener_lost = [this, id, on_down = std::move(events.on_down)](
+                                     const std::string& reason) {
+      spdlog::warn("{}: {}; its clients are lost", label_, reason);
+      on_down(id, reason);
+    };
+    transport_.emplace(loop, options, std::move(callbacks));
+  }
+
+  void start() override { transport_->start(); }
+  bool send(const sn::Peer& to, std::span<const std::uint8_t> bytes) override {
+    return transport_->send(to, bytes);
+  }
+  bool broadcast(std::span<const std::uint8_t>) override { return false; }
+  void close(std::function<void()> on_closed) override { transport_->close(std::move(on_closed)); }
+  std::size_t max_frame_size() const override { return transport_->options().max_frame_size; }
+  std::string description() const override { return transport_->description(); }
+
+ private:
+  std::string label_;
+  std::optional<transports::BluetoothTransport> transport_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make_adapter(uv_loop_t* loop, std::uint16_t id,
+                                      const config::Config& config, AdapterEvents events) {
+  const auto& transport = config.transports.at(id);
+  return std::visit(
+      [&](const auto& settings) -> std::unique_ptr<Adapter> {
+        using T = std::decay_t<decltype(settings)>;
+        if constexpr (std::is_same_v<T, config::UdpTransport>) {
+          return std::make_unique<UdpAdapter>(loop, id, config, settings, std::move(events));
+        } else if constexpr (std::is_same_v<T, config::SerialTransport>) {
+          return std::make_unique<SerialAdapter>(loop, id, transport, settings, std::move(events));
+        } else if constexpr (std::is_same_v<T, config::RfcommTransport>) {
+          transports::BluetoothOptions options;
+          options.kind = transports::BluetoothKind::rfcomm;
+          options.channel_or_psm = settings.channel;
+          return std::make_unique<BluetoothAdapter>(loop, id, transport, options,
+                                                    std::move(events));
+        } else {
+          static_assert(std::is_same_v<T, config::L2capTransport>);
+          transports::BluetoothOptions options;
+          options.kind = transports::BluetoothKind::l2cap;
+          options.channel_or_psm = settings.psm;
+          return std::make_unique<BluetoothAdapter>(loop, id, transport, options,
+                                                    std::move(events));
+        }
+      },
+      transport.settings);
+}
+
+}  // namespace gateway::app
