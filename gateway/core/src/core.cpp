@@ -21,7 +21,8 @@ std::size_t Core::session_count() const { return impl_->sessions_.size(); }
 Core::Impl::Impl(CoreConfig config)
     : config_(std::move(config)),
       qos_minus_one_client_id_(config_.client_id_prefix + "mqttsn-gw-" +
-                               std::to_string(config_.gateway_id) + "-qos-1") {
+                               std::to_string(config_.gateway_id) + "-qos-1"),
+      random_(config_.random_seed) {
   for (const auto& topic : config_.predefined) {
     predefined_by_id_.emplace(topic.id, topic.name);
     predefined_by_name_.emplace(topic.name, topic.id);

@@ -27,8 +27,14 @@ struct PredefinedTopic {
   std::string name;
 };
 
+// transparent: one upstream MQTT connection per MQTT-SN client, carrying its will and session.
+// aggregating: one upstream connection (the gateway's own) for every client; the gateway keeps
+// the subscriptions, routes downlink to every matching client and publishes wills itself.
+enum class Mode : std::uint8_t { transparent, aggregating };
+
 struct CoreConfig {
   std::uint8_t gateway_id = 1;
+  Mode mode = Mode::transparent;
   std::size_t max_clients = 10000;
   std::string client_id_prefix;  // upstream MQTT client id = prefix + MQTT-SN client id
   std::vector<PredefinedTopic> predefined;
@@ -47,6 +53,13 @@ struct CoreConfig {
   // §6.1 "the GWINFO message is broadcast": answer SEARCHGW by Broadcast too, not only to the
   // searcher.
   bool gwinfo_broadcast = false;
+  // The gateway's own upstream connection is retried after a delay that doubles from
+  // reconnect_min to reconnect_max, each one shortened by a random part of up to a half (jitter,
+  // so that gateways restarted together do not hammer a broker in step). `random_seed` makes it
+  // reproducible; the app passes a random one.
+  Time reconnect_min{1000};
+  Time reconnect_max{60000};
+  std::uint32_t random_seed = 1;
   Time retry_interval{10000};     // T_retry for gateway-initiated REGISTER/PUBLISH/PUBREL (§6.13)
   unsigned max_retries = 3;       // N_retry: retransmissions before the client is lost
   std::size_t max_topics_per_client = 1000;    // registered topic ids; REGACK congestion beyond
@@ -73,6 +86,8 @@ struct Counters {
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
   std::uint64_t clients_lost = 0;
+  std::uint64_t wills_published = 0;     // aggregating: wills the gateway published itself
+  std::uint64_t upstream_reconnects = 0;  // the gateway's own connection came back
   std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
   std::uint64_t advertise_sent = 0;
   std::uint64_t gwinfo_sent = 0;
