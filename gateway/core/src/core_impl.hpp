@@ -110,7 +110,8 @@ enum class TimerKind : std::uint8_t {
   handshake,
   sleep,
   qos_minus_one_reconnect,  // gateway-wide timers from here on (no session)
-  advertise
+  advertise,
+  stats
 };
 
 // §7.2: how long the gateway waits for a client that announced `duration_s` (keep-alive or sleep):
@@ -202,8 +203,11 @@ class Core::Impl {
   void gateway_connection_down(const std::string& what, const std::string& reason);
   void advertise();
   bool gateway_connection_wanted() const {
-    return config_.qos_minus_one || config_.advertise_interval.count() > 0 || aggregating();
+    return config_.qos_minus_one || config_.advertise_interval.count() > 0 || aggregating() ||
+           config_.stats_interval.count() > 0;
   }
+  std::vector<std::pair<std::string, std::uint64_t>> stats() const;
+  void publish_stats();
   // sleep.cpp: sleeping clients (§6.14): asleep, awake, the sleep buffer and the sleep timer.
   void on_pingreq(Session& s);
   bool on_named_pingreq(const sn::Peer& peer, const std::string& client_id);

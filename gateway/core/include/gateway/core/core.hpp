@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "gateway/core/actions.hpp"
@@ -67,6 +68,10 @@ struct CoreConfig {
   // Messages kept for an asleep (or awake) client (§6.14). When full, the oldest QoS 0 message
   // makes room, else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one.
   std::size_t max_buffered_messages = 100;
+  // Counters published as retained QoS 0 messages `<stats_prefix>/<name>` on the gateway's own
+  // connection every stats_interval (zero: never), while it is up.
+  Time stats_interval{0};
+  std::string stats_prefix = "$SYS/mqttsn/gateway";
   // Largest frame each transport can carry, by transport id; frames the gateway would have to
   // send larger than that are dropped (§6.10). Missing entries: sn::kMaxMessageSize.
   std::vector<std::size_t> max_frame_size;
@@ -114,6 +119,9 @@ class Core {
 
   const Counters& counters() const;
   std::size_t session_count() const;
+  // Every counter and the clients by state, as (name, value): "clients/active",
+  // "messages/in/qos1", "drops/malformed", ... The names under stats_prefix.
+  std::vector<std::pair<std::string, std::uint64_t>> stats() const;
 
  private:
   class Impl;
