@@ -14,13 +14,14 @@ ensure_packages "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}" || exit 1
 
 passed=0
 failed=0
+failures=()  # "preset: test name" of every failed test, repeated at the end
 
 # Runs ctest for a preset and adds its counts to the totals.
 run_ctest() {
   local preset=$1 out
   log "ctest --preset $preset"
   out=$(mktemp)
-  ctest --preset "$preset" -j "$(nproc)" 2>&1 | tee "$out"
+  ctest --preset "$preset" -j "$(nproc)" --output-on-failure 2>&1 | tee "$out"
   local line total bad
   line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
   if [ -z "$line" ]; then
@@ -32,6 +33,10 @@ run_ctest() {
   total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
   passed=$((passed + total - bad))
   failed=$((failed + bad))
+  while IFS= read -r name; do
+    [ -n "$name" ] && failures+=("$preset: $name")
+  done < <(sed -n '/The following tests FAILED:/,$p' "$out" | sed -nE 's/^[[:space:]]+[0-9]+ - (.*)$/\1/p')
+  rm -f "$out"
 }
 
 for preset in ${PRESETS:-default asan tsan}; do
@@ -66,5 +71,9 @@ else
   log "fuzz: skipped because FUZZ_SECONDS=0"
 fi
 
+if [ ${#failures[@]} -gt 0 ]; then
+  echo "failed tests:"
+  printf '  %s\n' "${failures[@]}"
+fi
 echo "summary: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

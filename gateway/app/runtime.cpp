@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,9 @@ sn::Bytes address_octets(const std::string& text) {
 core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> max_frame_size) {
   core::CoreConfig out;
   out.gateway_id = c.gateway.id;
+  out.mode = c.gateway.mode == config::GatewayMode::aggregating ? core::Mode::aggregating
+                                                                : core::Mode::transparent;
+  out.random_seed = std::random_device{}();  // reconnect jitter differs from gateway to gateway
   out.max_clients = c.gateway.max_clients;
   out.client_id_prefix = c.upstream.client_id_prefix;
   for (const auto& topic : c.predefined_topics) out.predefined.push_back({topic.id, topic.name});

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -27,9 +28,12 @@ sn::Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
 struct Rig {
   Mosquitto broker;
+  std::string gateway_mode;
   GatewayProcess gateway;
-  explicit Rig(GatewayOptions options = {})
-      : gateway([&] {
+  explicit Rig(GatewayOptions options = {}, std::vector<std::string> broker_config = {})
+      : broker(std::move(broker_config)),
+        gateway_mode(options.mode),
+        gateway([&] {
           options.upstream_uri = broker.uri();
           return options;
         }()) {}
@@ -209,10 +213,13 @@ TEST_CASE("fleet: auth.allowed_clients - others get CONNACK not supported and ne
   CHECK(refused->return_code == sn::ReturnCode::not_supported);
   CHECK(bad.unsolicited().empty());
   CHECK(good.ping());
-  // mosquitto logs every client it accepts ("New client connected from ... as <id>").
+  // mosquitto logs every client it accepts ("New client connected from ... as <id>"); in
+  // transparent mode each SN client has its own upstream connection, so the good one shows.
   const auto log = rig.broker.log();
   CAPTURE(log);
-  CHECK(log.find(" as badge-ok") != std::string::npos);
+  // In aggregating mode only the gateway's own connection exists.
+  const bool own_connection = log.find(" as badge-ok") != std::string::npos;
+  CHECK(own_connection == (rig.gateway_mode == "transparent"));
   CHECK(log.find("badge-bad") == std::string::npos);
 }
 
@@ -246,4 +253,103 @@ TEST_CASE("fleet: auth.allow_qos_minus_one_from - a listed address publishes at 
     arrived = sub.wait_for(1, 100ms);
   }
   CHECK(arrived);
+}
+
+TEST_CASE("fleet: §6.4 will updated while connected, then the client is lost -> the updated will") {
+  Rig rig;
+  TestSubscriber wills(rig.broker.uri(), "will/#");
+  auto node = rig.client();
+  REQUIRE(node.connect("changer", 2, true, "will/old", "old will", sn::QoS::qos0, false) ==
+          sn::ReturnCode::accepted);
+  node.send(sn::WillTopicUpd{sn::QoS::qos1, true, "will/new"});
+  const auto topic_resp = node.expect<sn::WillTopicResp>(10s);
+  REQUIRE(topic_resp.has_value());
+  CHECK(topic_resp->return_code == sn::ReturnCode::accepted);
+  node.send(sn::WillMsgUpd{bytes("new will")});
+  const auto msg_resp = node.expect<sn::WillMsgResp>(10s);
+  REQUIRE(msg_resp.has_value());
+  CHECK(msg_resp->return_code == sn::ReturnCode::accepted);
+  // The updated connection serves as before.
+  const auto id = node.register_topic("changer/data");
+  REQUIRE(id.has_value());
+  CHECK(node.publish(sn::TopicIdType::normal, *id, bytes("x"), sn::QoS::qos1, false));
+  // Silent now: keep-alive 2 s + 50 % (§7.2), then the will.
+  REQUIRE(wills.wait_for(1, 10s));
+  const auto got = wills.messages();
+  CHECK(got[0].topic == "will/new");
+  CHECK(got[0].payload == "new will");
+  CHECK_FALSE(wills.wait_for(2, 1s));  // and never the old one
+  // Retained as the update asked: a subscriber arriving now still gets it, flagged retained
+  // (a live subscriber never sees the flag, MQTT 3.1.1 §3.3.1.3).
+  TestSubscriber late(rig.broker.uri(), "will/new");
+  REQUIRE(late.wait_for(1, 5s));
+  CHECK(late.messages()[0].retained);
+  CHECK(late.messages()[0].payload == "new will");
+}
+
+TEST_CASE("fleet: broker stopped and restarted during QoS 1 traffic - every PUBACKed message arrives") {
+  // Each message is retained on a topic of its own, and the broker persists retained messages
+  // when it stops: after the restart a new subscriber sees everything the broker ever accepted.
+  // Started as root, mosquitto would drop to its own user and could not write into our temp dir.
+  Rig rig({}, {"persistence true", "persistence_location {dir}/", "user root"});
+  auto node = rig.client();
+  std::vector<std::string> accepted;
+  int refused = 0;
+  bool stopped = false;
+  bool restarted = false;
+  auto stopped_at = std::chrono::steady_clock::now();
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  bool connected = false;
+  for (int i = 1; accepted.size() < 40 && std::chrono::steady_clock::now() < deadline; ++i) {
+    if (!stopped && accepted.size() == 15) {
+      rig.broker.stop();
+      stopped = true;
+      stopped_at = std::chrono::steady_clock::now();
+    }
+    if (stopped && !restarted && std::chrono::steady_clock::now() - stopped_at > 2s) {
+      rig.broker.start();
+      restarted = true;
+    }
+    if (!connected) {
+      connected = node.connect("survivor", 30, true, {}, {}, sn::QoS::qos0, false, 2s) ==
+                  sn::ReturnCode::accepted;
+      if (!connected) {
+        ++refused;  // CONNACK congestion while the broker is away
+        std::this_thread::sleep_for(200ms);
+        continue;
+      }
+    }
+    const std::string topic = "outage/" + std::to_string(i);
+    const auto id = node.register_topic(topic, 2s);
+    if (!id) {
+      ++refused;
+      connected = false;  // the gateway told us to reconnect (§6.12), or did not answer
+      continue;
+    }
+    if (node.publish(sn::TopicIdType::normal, *id, bytes(topic), sn::QoS::qos1, true, 2s)) {
+      accepted.push_back(topic);
+    } else {
+      ++refused;
+      // Transparent mode ends the session with the broker's loss: DISCONNECT (§6.12).
+      if (!node.unsolicited().empty()) {
+        node.unsolicited().clear();
+        connected = false;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  CAPTURE(refused);
+  REQUIRE(stopped);
+  REQUIRE(restarted);
+  REQUIRE(accepted.size() == 40);
+  CHECK(refused > 0);  // the outage reached the client as refusals, never as false PUBACKs
+
+  TestSubscriber after(rig.broker.uri(), "outage/#");
+  after.wait_for(accepted.size(), 10s);
+  std::vector<std::string> arrived;
+  for (const auto& m : after.messages()) arrived.push_back(m.topic);
+  for (const auto& topic : accepted) {
+    CAPTURE(topic);
+    CHECK(std::find(arrived.begin(), arrived.end(), topic) != arrived.end());
+  }
 }

@@ -96,7 +96,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     s->queue.clear();
     s->inflight.reset();
     s->rejected_topics.clear();
-    s->subscriptions.clear();
+    drop_subscriptions(*s);
     s->next_msg_id = 1;
   }
   if (connect.will) {
@@ -135,6 +135,19 @@ void Core::Impl::on_will_msg(Session& s, const sn::WillMsg& will_msg) {
 }
 
 void Core::Impl::connect_upstream(Session& s) {
+  if (aggregating()) {
+    // The shared connection serves everyone: nothing to set up, unless the broker is away.
+    if (!qos_minus_one_up_) {
+      log(LogLevel::warn, [&] {
+        return "refused client " + s.client_id + ": the broker is not reachable";
+      });
+      send(s.peer, sn::ConnAck{sn::ReturnCode::congestion});
+      end_session(s, false);
+      return;
+    }
+    accept_connection(s);
+    return;
+  }
   const ConnId conn = next_conn_++;
   s.conn = conn;
   conns_[conn] = s.id;
@@ -170,6 +183,11 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
     return;
   }
   if (s == nullptr || s->state != ClientState::connecting) return;
+  accept_connection(*s);
+}
+
+void Core::Impl::accept_connection(Session& session) {
+  Session* s = &session;
   s->state = ClientState::active;
   s->established = true;
   // The client's keep-alive period starts with the CONNACK: a slow broker is not its silence.
@@ -274,8 +292,11 @@ void Core::Impl::lose(Session& s, const char* why) {
   ++counters_.clients_lost;
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " lost: " + why +
-           (s.will ? "; the broker publishes its will on " + s.will->topic : "");
+           (s.will ? (aggregating() ? "; publishing its will on " : "; the broker publishes its will on ") +
+                         s.will->topic
+                   : "");
   });
+  if (aggregating()) publish_will(s);
   end_session(s, true);
 }
 
@@ -299,6 +320,7 @@ void Core::Impl::end_session(Session& s, bool fire_will) {
     s.state = fire_will ? ClientState::lost : ClientState::disconnected;
     return;
   }
+  drop_subscriptions(s);
   const SessionId id = s.id;
   std::erase_if(pending_, [id](const auto& entry) { return entry.second.session == id; });
   client_ids_.erase(s.client_id);

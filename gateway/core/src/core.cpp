@@ -18,11 +18,13 @@ void Core::shutdown(Time now, Actions& out) { impl_->shutdown(now, out); }
 std::optional<Time> Core::next_deadline() const { return impl_->next_deadline(); }
 const Counters& Core::counters() const { return impl_->counters_; }
 std::size_t Core::session_count() const { return impl_->sessions_.size(); }
+std::vector<std::pair<std::string, std::uint64_t>> Core::stats() const { return impl_->stats(); }
 
 Core::Impl::Impl(CoreConfig config)
     : config_(std::move(config)),
       qos_minus_one_client_id_(config_.client_id_prefix + "mqttsn-gw-" +
-                               std::to_string(config_.gateway_id) + "-qos-1") {
+                               std::to_string(config_.gateway_id) + "-qos-1"),
+      random_(config_.random_seed) {
   for (const auto& topic : config_.predefined) {
     predefined_by_id_.emplace(topic.id, topic.name);
     predefined_by_name_.emplace(topic.name, topic.id);
@@ -32,6 +34,9 @@ Core::Impl::Impl(CoreConfig config)
 void Core::Impl::start(Time now, Actions& out) {
   now_ = now;
   out_ = &out;
+  if (config_.stats_interval.count() > 0) {
+    timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, 0});
+  }
   if (gateway_connection_wanted()) {
     // §6.8: QoS -1 publishers have no connection of their own; they share this one. §6.1: it also
     // tells whether the gateway is connected to a server.
@@ -280,6 +285,10 @@ void Core::Impl::on_timer() {
       }
       continue;
     }
+    if (entry.kind == TimerKind::stats) {
+      publish_stats();
+      continue;
+    }
     if (entry.kind == TimerKind::advertise) {
       if (entry.generation == advertise_generation_ && qos_minus_one_up_) advertise();
       continue;
@@ -301,7 +310,8 @@ void Core::Impl::on_timer() {
         }
         break;
       case TimerKind::qos_minus_one_reconnect:
-      case TimerKind::advertise: break;
+      case TimerKind::advertise:
+      case TimerKind::stats: break;
     }
   }
 }

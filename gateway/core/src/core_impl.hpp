@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <queue>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -86,13 +87,21 @@ struct Session {
 // What to answer when an upstream request completes.
 struct Pending {
   // resubscribe: restoring a subscription on a new connection; the client is not answered.
-  enum class Kind : std::uint8_t { puback, pubrec, suback, unsuback, resubscribe };
+  // restore_filter: aggregating mode restoring a filter on the gateway's connection (no session).
+  enum class Kind : std::uint8_t { puback, pubrec, suback, unsuback, resubscribe, restore_filter };
   Kind kind;
   SessionId session;
   ConnId conn;  // a completion on an older connection of the session is stale
   std::uint16_t msg_id;
   std::uint16_t topic_id;
-  std::string filter;  // suback, unsuback, resubscribe
+  std::string filter;  // suback, unsuback, resubscribe, restore_filter
+  std::uint8_t qos = 0;  // suback: what the client asked for
+};
+
+// Aggregating mode: one upstream subscription shared by every client subscribed to the filter.
+struct FilterEntry {
+  std::map<SessionId, std::uint8_t> subscribers;  // client -> QoS granted to it
+  std::optional<std::uint8_t> upstream_qos;       // granted by the broker, once it answered
 };
 
 enum class TimerKind : std::uint8_t {
@@ -101,7 +110,8 @@ enum class TimerKind : std::uint8_t {
   handshake,
   sleep,
   qos_minus_one_reconnect,  // gateway-wide timers from here on (no session)
-  advertise
+  advertise,
+  stats
 };
 
 // §7.2: how long the gateway waits for a client that announced `duration_s` (keep-alive or sleep):
@@ -158,6 +168,26 @@ class Core::Impl {
   void end_session(Session& s, bool fire_will);
   void on_transport_down(const TransportDown& e);
 
+  // aggregating.cpp: the shared connection, shared subscriptions, routing and wills.
+  bool aggregating() const { return config_.mode == Mode::aggregating; }
+  // The upstream connection that carries this client's requests.
+  ConnId upstream_of(const Session& s) const { return aggregating() ? kQosMinusOneConn : *s.conn; }
+  bool upstream_ready(const Session& s) const {
+    return aggregating() ? qos_minus_one_up_ : s.conn.has_value();
+  }
+  void accept_connection(Session& s);
+  void aggregate_subscribe(Session& s, std::string filter, std::uint16_t topic_id,
+                           const sn::Subscribe& subscribe);
+  void aggregate_unsubscribe(Session& s, const std::string& filter, std::uint16_t msg_id);
+  void aggregate_subscribe_done(const Pending& pending, const UpstreamSubscribeDone& e);
+  void drop_subscriptions(Session& s);
+  void route(UpstreamMessage&& e);
+  void restore_filters();
+  void publish_will(Session& s);
+  void deliver(Session& s, std::string topic, sn::Bytes payload, std::uint8_t qos, bool retain);
+  std::optional<Pending> take_pending(ReqId req);
+  Time next_reconnect_delay();
+
   // will.cpp: WILLTOPICUPD / WILLMSGUPD (§6.4) and the upstream connection switch they need.
   void on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd);
   void on_will_msg_upd(Session& s, const sn::WillMsgUpd& upd);
@@ -173,8 +203,11 @@ class Core::Impl {
   void gateway_connection_down(const std::string& what, const std::string& reason);
   void advertise();
   bool gateway_connection_wanted() const {
-    return config_.qos_minus_one || config_.advertise_interval.count() > 0;
+    return config_.qos_minus_one || config_.advertise_interval.count() > 0 || aggregating() ||
+           config_.stats_interval.count() > 0;
   }
+  std::vector<std::pair<std::string, std::uint64_t>> stats() const;
+  void publish_stats();
   // sleep.cpp: sleeping clients (§6.14): asleep, awake, the sleep buffer and the sleep timer.
   void on_pingreq(Session& s);
   bool on_named_pingreq(const sn::Peer& peer, const std::string& client_id);
@@ -227,7 +260,11 @@ class Core::Impl {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint32_t qos_minus_one_generation_ = 0;
   std::uint32_t advertise_generation_ = 0;
+  std::map<std::string, FilterEntry> filters_;  // aggregating mode
+  unsigned reconnect_attempts_ = 0;             // failures of the gateway connection in a row
+  bool gateway_connection_was_up_ = false;
   std::string qos_minus_one_client_id_;  // upstream client id of the shared QoS -1 connection
+  std::minstd_rand random_;              // reconnect jitter
 };
 
 }  // namespace gateway::core

@@ -20,16 +20,37 @@ void Core::Impl::on_searchgw(const sn::Peer& peer, const sn::SearchGw& search) {
 
 void Core::Impl::gateway_connection_up() {
   qos_minus_one_up_ = true;
+  reconnect_attempts_ = 0;
+  if (gateway_connection_was_up_) ++counters_.upstream_reconnects;
+  gateway_connection_was_up_ = true;
   log(LogLevel::info, [] { return std::string("gateway upstream connection is up"); });
+  if (aggregating()) restore_filters();
   if (config_.advertise_interval.count() > 0) advertise();
 }
 
 void Core::Impl::gateway_connection_down(const std::string& what, const std::string& reason) {
   qos_minus_one_up_ = false;
   ++advertise_generation_;  // §6.1: no ADVERTISE while not connected to a server
-  log(LogLevel::warn, [&] { return "gateway upstream connection " + what + ": " + reason; });
-  timers_.push(TimerEntry{now_ + config_.retry_interval, 0, TimerKind::qos_minus_one_reconnect,
+  const Time delay = next_reconnect_delay();
+  log(LogLevel::warn, [&] {
+    return "gateway upstream connection " + what + ": " + reason + "; next attempt in " +
+           std::to_string(delay.count()) + " ms";
+  });
+  timers_.push(TimerEntry{now_ + delay, 0, TimerKind::qos_minus_one_reconnect,
                           ++qos_minus_one_generation_});
+}
+
+// reconnect_min doubled per failure in a row, capped at reconnect_max, minus up to a half at
+// random ("equal jitter").
+Time Core::Impl::next_reconnect_delay() {
+  const auto lo = std::max<std::int64_t>(1, config_.reconnect_min.count());
+  const auto hi = std::max<std::int64_t>(lo, config_.reconnect_max.count());
+  std::int64_t ceiling = lo;
+  for (unsigned i = 0; i < reconnect_attempts_ && ceiling < hi; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, hi);
+  ++reconnect_attempts_;
+  std::uniform_int_distribution<std::int64_t> jitter(0, ceiling / 2);
+  return Time(ceiling - jitter(random_));
 }
 
 void Core::Impl::advertise() {

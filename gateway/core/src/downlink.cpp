@@ -8,17 +8,29 @@
 namespace gateway::core {
 
 void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
+  if (aggregating() && e.conn == kQosMinusOneConn) {
+    route(std::move(e));
+    return;
+  }
   Session* s = by_conn(e.conn);
   if (s == nullptr || (s->state != ClientState::active && s->state != ClientState::connecting &&
                        !is_sleeping(s->state))) {
     ++counters_.downlink_dropped;
     return;
   }
-  if (s->rejected_topics.count(e.topic) != 0) {
+  deliver(*s, std::move(e.topic), std::move(e.payload), e.qos, e.retain);
+}
+
+// One message for one client: queued in arrival order (or in the sleep buffer), then sent as far
+// as the one-in-flight rule allows.
+void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
+                         std::uint8_t qos_in, bool retain) {
+  Session* s = &session;
+  if (s->rejected_topics.count(topic) != 0) {
     ++counters_.downlink_dropped;  // §6.10: the client unsubscribed by rejecting our REGISTER
     return;
   }
-  const std::uint8_t qos = std::min<std::uint8_t>(e.qos, 2);
+  const std::uint8_t qos = std::min<std::uint8_t>(qos_in, 2);
   if (is_sleeping(s->state)) {
     // §6.14: buffered for the next wake-up; while awake, delivered in the flush under way.
     if (!make_room_while_asleep(*s, qos)) return;
@@ -29,7 +41,7 @@ void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
     ++counters_.downlink_dropped;
     log(LogLevel::debug, [&] { return "client " + s->client_id + ": downlink queue full"; });
   }
-  s->queue.push_back(Outgoing{std::move(e.topic), std::move(e.payload), qos, e.retain, false});
+  s->queue.push_back(Outgoing{std::move(topic), std::move(payload), qos, retain, false});
   pump(*s);
 }
 

@@ -82,10 +82,17 @@ void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
     send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::invalid_topic_id});
     return;
   }
-  if (!s.conn) {
-    send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::congestion});
+  if (!upstream_ready(s)) {
+    // The broker is away (aggregating mode keeps clients through an outage): never a silent
+    // loss of what the client thinks accepted (§6.6); QoS 0 promised nothing.
+    if (publish.qos == sn::QoS::qos0) {
+      ++counters_.upstream_publish_failed;
+    } else {
+      send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::congestion});
+    }
     return;
   }
+  const ConnId conn = upstream_of(s);
   const auto qos = static_cast<std::uint8_t>(publish.qos);
   ReqId req = 0;
   if (publish.qos == sn::QoS::qos2) {
@@ -97,14 +104,14 @@ void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
     }
     s.qos2_in.emplace(publish.msg_id, false);
     req = next_req_++;
-    pending_.emplace(req, Pending{Pending::Kind::pubrec, s.id, *s.conn, publish.msg_id,
-                                  publish.topic_id, {}});
+    pending_.emplace(req, Pending{Pending::Kind::pubrec, s.id, conn, publish.msg_id,
+                                  publish.topic_id, {}, 0});
   } else if (publish.qos == sn::QoS::qos1) {
     req = next_req_++;
-    pending_.emplace(req, Pending{Pending::Kind::puback, s.id, *s.conn, publish.msg_id,
-                                  publish.topic_id, {}});
+    pending_.emplace(req, Pending{Pending::Kind::puback, s.id, conn, publish.msg_id,
+                                  publish.topic_id, {}, 0});
   }
-  out_->push_back(UpstreamPublish{*s.conn, req, *topic, publish.data, qos, publish.retain});
+  out_->push_back(UpstreamPublish{conn, req, *topic, publish.data, qos, publish.retain});
 }
 
 void Core::Impl::on_publish_minus_one(const sn::Peer& peer, const sn::Publish& publish) {
@@ -148,6 +155,7 @@ Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
   Session* s = by_id(pending.session);
   if (s == nullptr || s->state != ClientState::active) return nullptr;
   // The connection a will update is closing still completes what it was asked (§6.4).
+  if (aggregating()) return pending.conn == kQosMinusOneConn ? s : nullptr;
   if (s->conn != pending.conn && s->retiring != pending.conn) return nullptr;
   return s;
 }
@@ -219,14 +227,26 @@ void Core::Impl::on_subscribe(Session& s, const sn::Subscribe& subscribe) {
       break;
   }
   s.rejected_topics.clear();  // a new subscription undoes earlier REGISTER rejections (§6.10)
+  if (!upstream_ready(s)) {
+    send(s.peer, sn::SubAck{sn::QoS::qos0, 0, subscribe.msg_id, sn::ReturnCode::congestion});
+    return;
+  }
+  if (aggregating()) {
+    aggregate_subscribe(s, std::move(filter), topic_id, subscribe);
+    return;
+  }
   const ReqId req = next_req_++;
+  const auto qos = static_cast<std::uint8_t>(subscribe.qos);
   pending_.emplace(
-      req, Pending{Pending::Kind::suback, s.id, *s.conn, subscribe.msg_id, topic_id, filter});
-  out_->push_back(UpstreamSubscribe{*s.conn, req, std::move(filter),
-                                    static_cast<std::uint8_t>(subscribe.qos)});
+      req, Pending{Pending::Kind::suback, s.id, *s.conn, subscribe.msg_id, topic_id, filter, qos});
+  out_->push_back(UpstreamSubscribe{*s.conn, req, std::move(filter), qos});
 }
 
 void Core::Impl::on_subscribe_done(const UpstreamSubscribeDone& e) {
+  if (aggregating()) {
+    if (auto pending = take_pending(e.req)) aggregate_subscribe_done(*pending, e);
+    return;
+  }
   Pending pending{};
   Session* s = pending_session(e.req, pending);
   if (s == nullptr) return;
@@ -269,9 +289,13 @@ void Core::Impl::on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe) 
     send(s.peer, sn::UnsubAck{unsubscribe.msg_id});
     return;
   }
+  if (aggregating()) {
+    aggregate_unsubscribe(s, filter, unsubscribe.msg_id);
+    return;
+  }
   const ReqId req = next_req_++;
   pending_.emplace(
-      req, Pending{Pending::Kind::unsuback, s.id, *s.conn, unsubscribe.msg_id, 0, filter});
+      req, Pending{Pending::Kind::unsuback, s.id, *s.conn, unsubscribe.msg_id, 0, filter, 0});
   out_->push_back(UpstreamUnsubscribe{*s.conn, req, std::move(filter)});
 }
 

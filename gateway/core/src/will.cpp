@@ -1,5 +1,6 @@
 // Will updates while connected (§6.4): WILLTOPICUPD / WILLMSGUPD answered by WILLTOPICRESP /
-// WILLMSGRESP. In transparent mode the will is the upstream MQTT connection's own will, which
+// WILLMSGRESP. In aggregating mode the gateway keeps the will and publishes it itself, so an
+// update is answered at once. In transparent mode the will is the upstream MQTT connection's own will, which
 // MQTT only sets at CONNECT, so an update replaces the connection:
 //
 //   closing  the old connection gets a clean DISCONNECT (no will). Requests already made on it
@@ -51,6 +52,11 @@ void Core::Impl::on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd) {
     return "client " + s.client_id +
            (s.will ? " updated its will topic to " + s.will->topic : " deleted its will");
   });
+  if (aggregating()) {
+    // The gateway publishes wills itself: nothing upstream to change.
+    send(s.peer, sn::WillTopicResp{sn::ReturnCode::accepted});
+    return;
+  }
   s.will_resps.emplace_back(sn::WillTopicResp{sn::ReturnCode::accepted});
   begin_switch(s);
 }
@@ -67,6 +73,10 @@ void Core::Impl::on_will_msg_upd(Session& s, const sn::WillMsgUpd& upd) {
   }
   s.will->payload = upd.message;
   log(LogLevel::info, [&] { return "client " + s.client_id + " updated its will message"; });
+  if (aggregating()) {
+    send(s.peer, sn::WillMsgResp{sn::ReturnCode::accepted});
+    return;
+  }
   s.will_resps.emplace_back(sn::WillMsgResp{sn::ReturnCode::accepted});
   begin_switch(s);
 }
@@ -123,7 +133,7 @@ void Core::Impl::finish_switch(Session& s) {
     // The old connection's session ended with it; the broker keeps no subscription for us.
     for (const auto& [filter, qos] : s.subscriptions) {
       const ReqId req = next_req_++;
-      pending_.emplace(req, Pending{Pending::Kind::resubscribe, s.id, *s.conn, 0, 0, filter});
+      pending_.emplace(req, Pending{Pending::Kind::resubscribe, s.id, *s.conn, 0, 0, filter, 0});
       out_->push_back(UpstreamSubscribe{*s.conn, req, filter, qos});
     }
   }

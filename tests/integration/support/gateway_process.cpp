@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -45,6 +46,11 @@ int wait_child(pid_t pid, std::chrono::milliseconds timeout) {
 }
 
 }  // namespace
+
+std::string default_mode() {
+  const char* mode = std::getenv("MQTTSN_TEST_MODE");
+  return mode != nullptr && *mode != '\0' ? mode : "transparent";
+}
 
 std::uint16_t free_udp_port() {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
@@ -91,12 +97,24 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
     ::_exit(127);
   }
   if (!options.wait_ready) return;
-  // Ready when SEARCHGW is answered (§6.1).
+  // Ready when SEARCHGW is answered (§6.1) and, where the gateway has a broker connection of its
+  // own (QoS -1, aggregating mode), once that is up: in aggregating mode a CONNECT before it
+  // would rightly get CONNACK "congestion".
+  const bool own_connection = options.qos_minus_one || options.mode == "aggregating";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   sn_tools::SnUdpClient probe("127.0.0.1", port_);
+  bool answered = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    probe.send(sn::SearchGw{0});
-    if (probe.expect<sn::GwInfo>(std::chrono::milliseconds(100))) return;
+    if (!answered) {
+      probe.send(sn::SearchGw{0});
+      answered = probe.expect<sn::GwInfo>(std::chrono::milliseconds(100)).has_value();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (answered && (!own_connection ||
+                     log().find("gateway upstream connection is up") != std::string::npos)) {
+      return;
+    }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -104,7 +122,9 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
     }
   }
   stop();
-  throw std::runtime_error("mqttsn-gateway did not answer SEARCHGW within 10 s:\n" + log());
+  throw std::runtime_error(std::string("mqttsn-gateway did not ") +
+                           (answered ? "connect to the broker" : "answer SEARCHGW") +
+                           " within 10 s:\n" + log());
 }
 
 GatewayProcess::~GatewayProcess() {

@@ -12,9 +12,13 @@
 
 namespace test_support {
 
+// "transparent", or what $MQTTSN_TEST_MODE says.
+std::string default_mode();
+
 struct GatewayOptions {
   std::string upstream_uri;
-  std::string mode = "transparent";
+  // $MQTTSN_TEST_MODE when set (ctest runs the end-to-end suites once per mode), else transparent.
+  std::string mode = default_mode();
   int retry_interval_ms = 500;
   int retry_max_attempts = 2;
   bool qos_minus_one = true;

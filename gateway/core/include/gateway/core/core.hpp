@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "gateway/core/actions.hpp"
@@ -35,8 +36,14 @@ struct AllowedForwarder {
   std::optional<std::uint16_t> port;  // and, when set, this UDP port
 };
 
+// transparent: one upstream MQTT connection per MQTT-SN client, carrying its will and session.
+// aggregating: one upstream connection (the gateway's own) for every client; the gateway keeps
+// the subscriptions, routes downlink to every matching client and publishes wills itself.
+enum class Mode : std::uint8_t { transparent, aggregating };
+
 struct CoreConfig {
   std::uint8_t gateway_id = 1;
+  Mode mode = Mode::transparent;
   std::size_t max_clients = 10000;
   std::string client_id_prefix;  // upstream MQTT client id = prefix + MQTT-SN client id
   std::vector<PredefinedTopic> predefined;
@@ -55,6 +62,13 @@ struct CoreConfig {
   // §6.1 "the GWINFO message is broadcast": answer SEARCHGW by Broadcast too, not only to the
   // searcher.
   bool gwinfo_broadcast = false;
+  // The gateway's own upstream connection is retried after a delay that doubles from
+  // reconnect_min to reconnect_max, each one shortened by a random part of up to a half (jitter,
+  // so that gateways restarted together do not hammer a broker in step). `random_seed` makes it
+  // reproducible; the app passes a random one.
+  Time reconnect_min{1000};
+  Time reconnect_max{60000};
+  std::uint32_t random_seed = 1;
   Time retry_interval{10000};     // T_retry for gateway-initiated REGISTER/PUBLISH/PUBREL (§6.13)
   unsigned max_retries = 3;       // N_retry: retransmissions before the client is lost
   std::size_t max_topics_per_client = 1000;    // registered topic ids; REGACK congestion beyond
@@ -62,6 +76,10 @@ struct CoreConfig {
   // Messages kept for an asleep (or awake) client (§6.14). When full, the oldest QoS 0 message
   // makes room, else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one.
   std::size_t max_buffered_messages = 100;
+  // Counters published as retained QoS 0 messages `<stats_prefix>/<name>` on the gateway's own
+  // connection every stats_interval (zero: never), while it is up.
+  Time stats_interval{0};
+  std::string stats_prefix = "$SYS/mqttsn/gateway";
   // Largest frame each transport can carry, by transport id; frames the gateway would have to
   // send larger than that are dropped (§6.10). Missing entries: sn::kMaxMessageSize.
   std::vector<std::size_t> max_frame_size;
@@ -83,6 +101,8 @@ struct Counters {
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
   std::uint64_t clients_lost = 0;
+  std::uint64_t wills_published = 0;     // aggregating: wills the gateway published itself
+  std::uint64_t upstream_reconnects = 0;  // the gateway's own connection came back
   std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
   std::uint64_t advertise_sent = 0;
   std::uint64_t gwinfo_sent = 0;
@@ -109,6 +129,9 @@ class Core {
 
   const Counters& counters() const;
   std::size_t session_count() const;
+  // Every counter and the clients by state, as (name, value): "clients/active",
+  // "messages/in/qos1", "drops/malformed", ... The names under stats_prefix.
+  std::vector<std::pair<std::string, std::uint64_t>> stats() const;
 
  private:
   class Impl;

@@ -1,0 +1,57 @@
+// What the gateway has done, as named counters: published upstream every stats_interval
+// (retained, so a dashboard subscribing later sees the latest values) and dumped by the app on
+// request (SIGUSR1).
+
+#include "core_impl.hpp"
+
+namespace gateway::core {
+
+std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
+  std::array<std::uint64_t, 8> by_state{};
+  for (const auto& [id, s] : sessions_) ++by_state[static_cast<std::size_t>(s.state)];
+  const auto state = [&](ClientState st) { return by_state[static_cast<std::size_t>(st)]; };
+  const Counters& c = counters_;
+  return {
+      {"clients/connecting", state(ClientState::will_topic) + state(ClientState::will_msg) +
+                                 state(ClientState::connecting)},
+      {"clients/active", state(ClientState::active)},
+      {"clients/asleep", state(ClientState::asleep)},
+      {"clients/awake", state(ClientState::awake)},
+      {"clients/disconnected", state(ClientState::disconnected)},
+      {"clients/lost", state(ClientState::lost)},
+      {"clients/lost_total", c.clients_lost},
+      {"messages/in/qos0", c.publish_in[0]},
+      {"messages/in/qos1", c.publish_in[1]},
+      {"messages/in/qos2", c.publish_in[2]},
+      {"messages/in/qos-1", c.publish_in[3]},
+      {"messages/out/qos0", c.publish_out[0]},
+      {"messages/out/qos1", c.publish_out[1]},
+      {"messages/out/qos2", c.publish_out[2]},
+      {"frames/in", c.frames_in},
+      {"frames/out", c.frames_out},
+      {"drops/malformed", c.malformed},
+      {"drops/unexpected", c.unexpected},
+      {"drops/no_session", c.no_session},
+      {"drops/qos-1", c.qos_minus_one_dropped},
+      {"drops/downlink", c.downlink_dropped},
+      {"drops/sleep_buffer", c.sleep_buffer_dropped},
+      {"drops/upstream_publish", c.upstream_publish_failed},
+      {"wills/published", c.wills_published},
+      {"upstream/connected", qos_minus_one_up_ ? 1U : 0U},
+      {"upstream/reconnects", c.upstream_reconnects},
+      {"discovery/advertise", c.advertise_sent},
+      {"discovery/gwinfo", c.gwinfo_sent},
+  };
+}
+
+void Core::Impl::publish_stats() {
+  timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, 0});
+  if (!qos_minus_one_up_) return;  // nobody to tell; the next round will
+  for (const auto& [name, value] : stats()) {
+    const std::string text = std::to_string(value);
+    out_->push_back(UpstreamPublish{kQosMinusOneConn, 0, config_.stats_prefix + "/" + name,
+                                    sn::Bytes(text.begin(), text.end()), 0, true});
+  }
+}
+
+}  // namespace gateway::core
