@@ -2,6 +2,8 @@
 // bad usage or an invalid/unreadable configuration (DESIGN.md, "Contracts other tools rely on").
 // --config hands the loaded configuration to gateway::app::Runtime, which serves until SIGTERM.
 
+#include <sys/resource.h>
+
 #include <exception>
 #include <optional>
 #include <iostream>
@@ -89,9 +91,22 @@ int print_config(const Options& options) {
   return kExitOk;
 }
 
+// Every UDP/serial/Bluetooth client costs no descriptor, but each upstream connection in
+// transparent mode is a socket (plus Paho's own): raise the soft limit to the hard one.
+void raise_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::debug("open file limit raised from {} to {}", before, limit.rlim_cur);
+  }
+}
+
 int run(const Options& options) {
   const auto config = load(options.config_file, options);
   if (!config) return kExitUsage;
+  raise_file_limit();
   try {
     gateway::app::Runtime runtime(*config);
     return runtime.run();

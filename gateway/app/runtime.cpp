@@ -43,6 +43,11 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
                                                                 : core::Mode::transparent;
   out.random_seed = std::random_device{}();  // reconnect jitter differs from gateway to gateway
   out.max_clients = c.gateway.max_clients;
+  out.reconnect_min = std::chrono::duration_cast<core::Time>(c.upstream.reconnect_min);
+  out.reconnect_max = std::chrono::duration_cast<core::Time>(c.upstream.reconnect_max);
+  out.max_buffered_messages = c.sleep.max_buffered_messages;
+  out.stats_interval = std::chrono::duration_cast<core::Time>(c.stats.interval);
+  out.stats_prefix = config::stats_topic_prefix(c);
   out.client_id_prefix = c.upstream.client_id_prefix;
   for (const auto& topic : c.predefined_topics) out.predefined.push_back({topic.id, topic.name});
   out.qos_minus_one = c.qos_minus_one_enabled;
@@ -129,6 +134,7 @@ class Runtime::Impl {
     uv_timer_init(&loop_, &grace_);
     uv_signal_init(&loop_, &sigint_);
     uv_signal_init(&loop_, &sigterm_);
+    uv_signal_init(&loop_, &sigusr1_);
   }
 
   // Connects the upstream side and opens the transports; throws on a start-up error.
@@ -192,6 +198,7 @@ class Runtime::Impl {
   int run() {
     uv_signal_start(&sigint_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGINT);
     uv_signal_start(&sigterm_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGTERM);
+    uv_signal_start(&sigusr1_, [](uv_signal_t* h, int) { self(h)->dump_stats(); }, SIGUSR1);
     actions_.clear();
     core_->start(now(), actions_);
     execute();
@@ -285,6 +292,16 @@ class Runtime::Impl {
         static_cast<std::uint64_t>(delay), 0);
   }
 
+  // SIGUSR1: every counter to the log, one line, names as under the stats topic prefix.
+  void dump_stats() {
+    if (!core_) return;
+    std::string line;
+    for (const auto& [name, value] : core_->stats()) {
+      line += (line.empty() ? "" : " ") + name + "=" + std::to_string(value);
+    }
+    spdlog::info("stats: {}", line);
+  }
+
   // SIGINT/SIGTERM: stop reading, tell everyone goodbye, wait (bounded) for upstream to close.
   void stop() {
     if (stopping_) return;
@@ -297,6 +314,7 @@ class Runtime::Impl {
     close_transports();
     uv_signal_stop(&sigint_);
     uv_signal_stop(&sigterm_);
+    uv_signal_stop(&sigusr1_);
     if (upstream_->connection_count() == 0) {
       finish();
       return;
@@ -329,7 +347,8 @@ class Runtime::Impl {
                            reinterpret_cast<uv_handle_t*>(&timer_),
                            reinterpret_cast<uv_handle_t*>(&grace_),
                            reinterpret_cast<uv_handle_t*>(&sigint_),
-                           reinterpret_cast<uv_handle_t*>(&sigterm_)}) {
+                           reinterpret_cast<uv_handle_t*>(&sigterm_),
+                           reinterpret_cast<uv_handle_t*>(&sigusr1_)}) {
       if (!uv_is_closing(h)) uv_close(h, nullptr);
     }
   }
@@ -341,6 +360,7 @@ class Runtime::Impl {
   uv_timer_t grace_{};
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
+  uv_signal_t sigusr1_{};
   std::unique_ptr<core::Core> core_;  // built once the transports are open (their frame sizes)
   core::Actions actions_;
   std::optional<core::Time> armed_;

@@ -700,3 +700,41 @@ TEST_CASE("config: the serial, xbee, bluetooth and multi examples say what they 
   CHECK(serial_of(multi, 2).framing == cfg::SerialFraming::xbee);
   CHECK(multi.forwarders.allowed.has_value());
 }
+
+TEST_CASE("config: reconnect backoff, sleep buffer and stats") {
+  const auto defaults = cfg::parse_config("{}");
+  CHECK(defaults.upstream.reconnect_min == std::chrono::milliseconds(1000));
+  CHECK(defaults.upstream.reconnect_max == std::chrono::milliseconds(60000));
+  CHECK(defaults.sleep.max_buffered_messages == 100);
+  CHECK(defaults.stats.interval == std::chrono::seconds(60));
+  CHECK(cfg::stats_topic_prefix(defaults) == "$SYS/mqttsn/gateway-1");
+
+  const auto config = cfg::parse_config(
+      R"({"gateway": {"id": 9},
+          "upstream": {"reconnect_min_ms": 200, "reconnect_max_ms": 5000},
+          "sleep": {"max_buffered_messages": 7},
+          "stats": {"interval_s": 0, "topic_prefix": "site/a/gateway"}})");
+  CHECK(config.upstream.reconnect_min == std::chrono::milliseconds(200));
+  CHECK(config.upstream.reconnect_max == std::chrono::milliseconds(5000));
+  CHECK(config.sleep.max_buffered_messages == 7);
+  CHECK(config.stats.interval == std::chrono::seconds(0));
+  CHECK(cfg::stats_topic_prefix(config) == "site/a/gateway");
+  CHECK(cfg::parse_config(cfg::render_config(config)) == config);
+
+  check_errors({
+      {R"({"upstream": {"reconnect_min_ms": 0}})",
+       "upstream.reconnect_min_ms: expected an integer from 1 to 3600000"},
+      {R"({"upstream": {"reconnect_min_ms": 5000, "reconnect_max_ms": 1000}})",
+       "upstream.reconnect_max_ms: must not be less than upstream.reconnect_min_ms (5000)"},
+      {R"({"sleep": {"max_buffered_messages": 0}})",
+       "sleep.max_buffered_messages: expected an integer from 1 to 1000000"},
+      {R"({"sleep": {"max_buffered": 1}})", "sleep.max_buffered: unknown key"},
+      {R"({"stats": {"interval_s": -1}})", "stats.interval_s: expected an integer from 0 to 86400"},
+      {R"({"stats": {"topic_prefix": "a/#"}})",
+       R"(stats.topic_prefix: "a/#" is not a valid topic prefix (a topic name without '+', '#', NUL or a trailing '/'))"},
+      {R"({"stats": {"topic_prefix": "a/"}})",
+       R"(stats.topic_prefix: "a/" is not a valid topic prefix (a topic name without '+', '#', NUL or a trailing '/'))"},
+      {R"({"stats": {"topic_prefix": ""}})",
+       R"(stats.topic_prefix: "" is not a valid topic prefix (a topic name without '+', '#', NUL or a trailing '/'))"},
+  });
+}

@@ -85,3 +85,12 @@ std::string_view type_name(const TransportSettings& settings) {
 }
 
 }  // namespace gateway::config
+
+namespace gateway::config {
+
+std::string stats_topic_prefix(const Config& config) {
+  if (!config.stats.topic_prefix.empty()) return config.stats.topic_prefix;
+  return "$SYS/mqttsn/gateway-" + std::to_string(config.gateway.id);
+}
+
+}  // namespace gateway::config

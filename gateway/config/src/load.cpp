@@ -97,6 +97,15 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
   if (!upstream.password.empty() && upstream.username.empty()) {
     fail(section.path("password"), "set without upstream.username (MQTT 3.1.1 §3.1.2.9)");
   }
+  upstream.reconnect_min = std::chrono::milliseconds(
+      section.integer("reconnect_min_ms", 1, 3600000, upstream.reconnect_min.count()));
+  upstream.reconnect_max = std::chrono::milliseconds(
+      section.integer("reconnect_max_ms", 1, 3600000, upstream.reconnect_max.count()));
+  if (upstream.reconnect_max < upstream.reconnect_min) {
+    fail(section.path("reconnect_max_ms"), "must not be less than upstream.reconnect_min_ms (" +
+                                               std::to_string(upstream.reconnect_min.count()) +
+                                               ")");
+  }
   return upstream;
 }
 
@@ -236,14 +245,15 @@ Config config_from_json(const Json& document) {
   const ObjectReader root(
       document, {},
       {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",
-       "discovery", "forwarders", "log"});
+       "discovery", "forwarders", "sleep", "stats", "log"});
   Config config;
   if (const auto* section = root.find("gateway")) {
     config.gateway = read_gateway(ObjectReader(*section, "gateway", {"id", "mode", "max_clients"}));
   }
   if (const auto* section = root.find("upstream")) {
     config.upstream = read_upstream(
-        ObjectReader(*section, "upstream", {"uri", "client_id_prefix", "username", "password"}));
+        ObjectReader(*section, "upstream", {"uri", "client_id_prefix", "username", "password",
+                                            "reconnect_min_ms", "reconnect_max_ms"}));
   }
   if (const auto* section = root.find("transports")) {
     config.transports = detail::read_transports(*section, "transports");
@@ -277,6 +287,24 @@ Config config_from_json(const Json& document) {
   if (const auto* section = root.find("forwarders")) {
     config.forwarders =
         detail::read_forwarders(ObjectReader(*section, "forwarders", {"allowed"}), config.transports);
+  }
+  if (const auto* section = root.find("sleep")) {
+    const ObjectReader sleep(*section, "sleep", {"max_buffered_messages"});
+    config.sleep.max_buffered_messages = static_cast<std::uint32_t>(sleep.integer(
+        "max_buffered_messages", 1, 1000000, config.sleep.max_buffered_messages));
+  }
+  if (const auto* section = root.find("stats")) {
+    const ObjectReader stats(*section, "stats", {"interval_s", "topic_prefix"});
+    config.stats.interval =
+        std::chrono::seconds(stats.integer("interval_s", 0, 86400, config.stats.interval.count()));
+    config.stats.topic_prefix = stats.string("topic_prefix", {});
+    const auto& prefix = config.stats.topic_prefix;
+    if (stats.find("topic_prefix") != nullptr &&
+        (!sn::is_valid_topic_name(prefix) || prefix.back() == '/')) {
+      fail(stats.path("topic_prefix"),
+           json_quoted(prefix) +
+               " is not a valid topic prefix (a topic name without '+', '#', NUL or a trailing '/')");
+    }
   }
   if (const auto* section = root.find("log")) {
     config.log_level = read_log_level(ObjectReader(*section, "log", {"level"}));

@@ -92,6 +92,10 @@ std::string render_config(const Config& config) {
   discovery["interface"] = config.discovery.interface;
   discovery["ttl"] = config.discovery.ttl;
 
+  // An unset prefix stays unset (its default follows gateway.id); the effective one is logged.
+  OrderedJson stats = {{"interval_s", config.stats.interval.count()}};
+  if (!config.stats.topic_prefix.empty()) stats["topic_prefix"] = config.stats.topic_prefix;
+
   const OrderedJson document = {
       {"gateway",
        {{"id", config.gateway.id},
@@ -101,7 +105,9 @@ std::string render_config(const Config& config) {
        {{"uri", config.upstream.uri},
         {"client_id_prefix", config.upstream.client_id_prefix},
         {"username", config.upstream.username},
-        {"password", config.upstream.password.empty() ? "" : "***"}}},
+        {"password", config.upstream.password.empty() ? "" : "***"},
+        {"reconnect_min_ms", config.upstream.reconnect_min.count()},
+        {"reconnect_max_ms", config.upstream.reconnect_max.count()}}},
       {"transports", transports},
       {"topics", {{"predefined", predefined}}},
       {"qos_minus_one", {{"enabled", config.qos_minus_one_enabled}}},
@@ -111,6 +117,8 @@ std::string render_config(const Config& config) {
       {"auth", auth},
       {"discovery", discovery},
       {"forwarders", render_forwarders(config.forwarders)},
+      {"sleep", {{"max_buffered_messages", config.sleep.max_buffered_messages}}},
+      {"stats", stats},
       {"log", {{"level", to_string(config.log_level)}}},
   };
   return document.dump(2, ' ', false, OrderedJson::error_handler_t::replace);

@@ -179,6 +179,10 @@ int GatewayProcess::wait_exit(std::chrono::milliseconds timeout) {
   return -1;
 }
 
+void GatewayProcess::signal(int signal) const {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
 std::string GatewayProcess::log() const {
   std::ifstream in(dir_ / "gateway.log");
   std::stringstream text;

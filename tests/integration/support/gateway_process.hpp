@@ -48,6 +48,8 @@ class GatewayProcess {
   // had to be killed.
   int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   std::string log() const;
+  // Sends `signal` to our gateway process (by its PID), if it runs.
+  void signal(int signal) const;
   // Waits until `text` appears in the log; false at the deadline.
   bool wait_for_log(const std::string& text,
                     std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) const;

@@ -38,6 +38,10 @@ struct UpstreamSettings {
   std::string client_id_prefix;
   std::string username;
   std::string password;
+  // The gateway's own connection is retried after reconnect_min, doubling up to reconnect_max,
+  // each delay shortened by a random part of up to a half.
+  std::chrono::milliseconds reconnect_min{1000};
+  std::chrono::milliseconds reconnect_max{60000};
 
   bool operator==(const UpstreamSettings&) const = default;
 };
@@ -161,6 +165,24 @@ struct ForwarderSettings {
   bool operator==(const ForwarderSettings&) const = default;
 };
 
+// Sleeping clients (§6.14).
+struct SleepSettings {
+  std::uint32_t max_buffered_messages = 100;  // per asleep client; see README for the policy
+
+  bool operator==(const SleepSettings&) const = default;
+};
+
+// Counters published upstream (retained, QoS 0) and dumped on SIGUSR1.
+struct StatsSettings {
+  std::chrono::seconds interval{60};  // 0: never published (SIGUSR1 still dumps them)
+  std::string topic_prefix;           // empty: "$SYS/mqttsn/gateway-<gateway.id>"
+
+  bool operator==(const StatsSettings&) const = default;
+};
+
+// The effective stats topic prefix.
+std::string stats_topic_prefix(const struct Config& config);
+
 struct Config {
   GatewaySettings gateway;
   UpstreamSettings upstream;
@@ -171,6 +193,8 @@ struct Config {
   AuthSettings auth;
   DiscoverySettings discovery;
   ForwarderSettings forwarders;
+  SleepSettings sleep;
+  StatsSettings stats;
   LogLevel log_level = LogLevel::info;
 
   bool operator==(const Config&) const = default;
