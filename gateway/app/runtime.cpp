@@ -60,10 +60,17 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
       out.qos_minus_one_from->push_back(address_octets(text));  // validated by the loader
     }
   }
-  if (c.discovery.multicast) {
-    out.advertise_interval = std::chrono::duration_cast<core::Time>(c.discovery.advertise_interval);
-    out.gwinfo_broadcast = true;
-  }
+  // §6.1: ADVERTISE goes to every transport that can broadcast: serial lines, XBee radios (to
+  // their broadcast address) and UDP transports with a multicast group. GWINFO is broadcast too
+  // where that reaches more than the searcher: on UDP multicast and on XBee radios (on a raw
+  // serial line the searcher is the only listener, and it gets its unicast answer).
+  out.advertise_interval = std::chrono::duration_cast<core::Time>(c.discovery.advertise_interval);
+  out.gwinfo_broadcast = c.discovery.multicast.has_value() ||
+                         std::any_of(c.transports.begin(), c.transports.end(), [](const auto& t) {
+                           const auto* serial = std::get_if<config::SerialTransport>(&t.settings);
+                           return serial != nullptr &&
+                                  serial->framing == config::SerialFraming::xbee;
+                         });
   out.retry_interval = std::chrono::duration_cast<core::Time>(c.retry.interval);
   out.max_retries = c.retry.max_attempts;
   out.max_frame_size = std::move(max_frame_size);

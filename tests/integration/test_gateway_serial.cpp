@@ -279,3 +279,35 @@ TEST_CASE("gateway xbee: a downlink larger than max_payload is dropped, smaller 
   REQUIRE(got.has_value());
   CHECK(got->payload == "small");
 }
+
+TEST_CASE("gateway serial: §6.1 ADVERTISE on a raw serial line and to the XBee broadcast address" *
+          doctest::skip(kNoSocat)) {
+  GatewayOptions options;
+  options.extra_sections = R"("discovery": {"advertise_interval_s": 1})";
+  SUBCASE("raw serial line") {
+    Rig rig(raw_line, options);
+    RawSerialLink link(rig.line.device_link());
+    int advertisements = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (advertisements < 2 && std::chrono::steady_clock::now() < deadline) {
+      const auto packet = link.receive(500ms);
+      if (!packet) continue;
+      if (const auto* ad = std::get_if<sn::Advertise>(&*packet)) {
+        CHECK(ad->gw_id == 7);
+        CHECK(ad->duration_s == 1);
+        ++advertisements;
+      }
+    }
+    CHECK(advertisements == 2);
+  }
+  SUBCASE("XBee API 1") {
+    Rig rig(xbee_api1, options);
+    XBeeCoordinator radio(rig.line.device_link(), xbee::ApiMode::plain);
+    auto& listener = radio.node(0x0013A20040A1B2C3, 0x1234);  // reading through it routes frames
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (radio.broadcasts() < 2 && std::chrono::steady_clock::now() < deadline) {
+      listener.receive(500ms);
+    }
+    CHECK(radio.broadcasts() >= 2);
+  }
+}
