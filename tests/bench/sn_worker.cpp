@@ -121,17 +121,22 @@ class Worker {
 
   bool measuring() const { return go_ns_ != 0; }
 
+  // Clients per IPv4 source address: the kernel's ephemeral UDP ports (32768-60999 by default)
+  // run out near 28k per address, so beyond that clients use 127.0.0.2, 127.0.0.3, ... (all of
+  // 127/8 is loopback). IPv6 has only ::1.
+  static constexpr std::uint32_t kClientsPerAddress = 25000;
+
   void open_sockets() {
     sockaddr_storage local{};
-    if (ipv6_) {
-      uv_ip6_addr("::1", 0, reinterpret_cast<sockaddr_in6*>(&local));
-    } else {
-      uv_ip4_addr("127.0.0.1", 0, reinterpret_cast<sockaddr_in*>(&local));
-    }
+    if (ipv6_) uv_ip6_addr("::1", 0, reinterpret_cast<sockaddr_in6*>(&local));
     for (std::size_t i = 0; i < clients_.size(); ++i) {
       Client& c = clients_[i];
       c.worker = this;
       c.gid = o_.client_begin + static_cast<std::uint32_t>(i);
+      if (!ipv6_) {
+        const std::string source = "127.0.0." + std::to_string(1 + c.gid / kClientsPerAddress);
+        uv_ip4_addr(source.c_str(), 0, reinterpret_cast<sockaddr_in*>(&local));
+      }
       if (uv_udp_init(&loop_, &c.udp) != 0) {
         c.state = State::closed;
         ++socket_errors_;
