@@ -15,6 +15,7 @@
 #include "sn_client.hpp"
 #include "support/broker.hpp"
 #include "support/gateway_process.hpp"
+#include "support/udp_rig.hpp"
 
 using namespace std::chrono_literals;
 using sn_tools::SnUdpClient;
@@ -25,21 +26,8 @@ using test_support::TestSubscriber;
 
 namespace {
 
-sn::Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
-
-struct Rig {
-  Mosquitto broker;
-  std::string gateway_mode;
-  GatewayProcess gateway;
-  explicit Rig(GatewayOptions options = {}, std::vector<std::string> broker_config = {})
-      : broker(std::move(broker_config)),
-        gateway_mode(options.mode),
-        gateway([&] {
-          options.upstream_uri = broker.uri();
-          return options;
-        }()) {}
-  SnUdpClient client() { return SnUdpClient("127.0.0.1", gateway.port()); }
-};
+using Rig = test_support::UdpRig;
+using test_support::bytes;
 
 // What the gateway sends after a wake-up PINGREQ, answered as a client must (REGACK, PUBACK), up
 // to and including PINGRESP: the message types in order, and the payloads delivered.

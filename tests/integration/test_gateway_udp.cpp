@@ -12,6 +12,7 @@
 #include "sn_protocol/topic.hpp"
 #include "support/broker.hpp"
 #include "support/gateway_process.hpp"
+#include "support/udp_rig.hpp"
 
 using namespace std::chrono_literals;
 using sn_tools::SnUdpClient;
@@ -22,18 +23,8 @@ using test_support::TestSubscriber;
 
 namespace {
 
-sn::Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
-
-struct Rig {
-  Mosquitto broker;
-  GatewayProcess gateway;
-  explicit Rig(GatewayOptions options = {})
-      : gateway([&] {
-          options.upstream_uri = broker.uri();
-          return options;
-        }()) {}
-  SnUdpClient client() { return SnUdpClient("127.0.0.1", gateway.port()); }
-};
+using Rig = test_support::UdpRig;
+using test_support::bytes;
 
 }  // namespace
 
