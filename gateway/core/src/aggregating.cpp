@@ -76,32 +76,28 @@ void Core::Impl::aggregate_subscribe_done(const Pending& pending, const Upstream
                            sn::ReturnCode::accepted});
 }
 
+// `id` no longer subscribes to `filter`; the last one to leave ends the upstream subscription.
+void Core::Impl::leave_filter(SessionId id, const std::string& filter) {
+  const auto it = filters_.find(filter);
+  if (it == filters_.end()) return;
+  it->second.subscribers.erase(id);
+  if (!it->second.subscribers.empty()) return;
+  // The broker stops sending it (no completion wanted); while it is away there is nothing to end.
+  if (qos_minus_one_up_) out_->push_back(UpstreamUnsubscribe{kQosMinusOneConn, 0, filter});
+  filters_.erase(it);
+}
+
 void Core::Impl::aggregate_unsubscribe(Session& s, const std::string& filter,
                                        std::uint16_t msg_id) {
   s.subscriptions.erase(filter);
-  if (const auto it = filters_.find(filter); it != filters_.end()) {
-    it->second.subscribers.erase(s.id);
-    if (it->second.subscribers.empty()) {
-      // The last client left this filter: the broker stops sending it (no completion wanted).
-      if (qos_minus_one_up_) out_->push_back(UpstreamUnsubscribe{kQosMinusOneConn, 0, filter});
-      filters_.erase(it);
-    }
-  }
+  leave_filter(s.id, filter);
   // The routing stopped at once: nothing more for this filter reaches the client.
   send(s.peer, sn::UnsubAck{msg_id});
 }
 
 void Core::Impl::drop_subscriptions(Session& s) {
   if (aggregating()) {
-    for (const auto& [filter, qos] : s.subscriptions) {
-      const auto it = filters_.find(filter);
-      if (it == filters_.end()) continue;
-      it->second.subscribers.erase(s.id);
-      if (it->second.subscribers.empty()) {
-        if (qos_minus_one_up_) out_->push_back(UpstreamUnsubscribe{kQosMinusOneConn, 0, filter});
-        filters_.erase(it);
-      }
-    }
+    for (const auto& [filter, qos] : s.subscriptions) leave_filter(s.id, filter);
   }
   s.subscriptions.clear();
 }

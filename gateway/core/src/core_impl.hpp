@@ -183,6 +183,7 @@ class Core::Impl {
   void aggregate_unsubscribe(Session& s, const std::string& filter, std::uint16_t msg_id);
   void aggregate_subscribe_done(const Pending& pending, const UpstreamSubscribeDone& e);
   void drop_subscriptions(Session& s);
+  void leave_filter(SessionId id, const std::string& filter);
   void route(UpstreamMessage&& e);
   void restore_filters();
   void publish_will(Session& s);
