@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standard benchmark matrix of issue 6, against a private mosquitto on a free loopback port.
 # Writes tests/bench/RESULTS.md (machine, command, tables) and keeps the raw JSON lines beside it
-# (tests/bench/results.jsonl).
+# (tests/bench/RESULTS.jsonl).
 #
 #   tests/bench/run.sh                  full matrix: N in {1,10,100,1000} x QoS {0,1,2}, 32-octet
 #                                       payloads, baseline, connect-storm 1k and 10k, idle, downlink,
