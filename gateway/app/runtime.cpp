@@ -46,6 +46,8 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
   out.reconnect_min = std::chrono::duration_cast<core::Time>(c.upstream.reconnect_min);
   out.reconnect_max = std::chrono::duration_cast<core::Time>(c.upstream.reconnect_max);
   out.max_buffered_messages = c.sleep.max_buffered_messages;
+  out.release_sleeper_upstream = c.sleep.release_upstream;
+  out.wake_settle = c.sleep.wake_settle;
   out.stats_interval = std::chrono::duration_cast<core::Time>(c.stats.interval);
   out.stats_prefix = config::stats_topic_prefix(c);
   out.client_id_prefix = c.upstream.client_id_prefix;

@@ -141,6 +141,94 @@ TEST_CASE("fleet: §6.14 a sleeping client that DISCONNECTs without duration lea
   CHECK_FALSE(wills.wait_for(1, 3s));
 }
 
+TEST_CASE("fleet: §6.14 CleanSession=false sleeper wakes - 3 QoS 1 messages in order - PINGRESP last") {
+  // Transparent mode closes the upstream connection while the client sleeps: the broker holds
+  // the messages and sends them when the wake-up reconnects. Aggregating mode buffers them.
+  Rig rig;
+  auto node = rig.client();
+  REQUIRE(node.connect("keeper", 30, false) == sn::ReturnCode::accepted);
+  REQUIRE(node.subscribe("keep/t", sn::QoS::qos1).has_value());
+  sleep_and_publish(rig, node, "keep/t", 3, 30);
+  if (rig.gateway_mode == "transparent") {
+    CHECK(rig.gateway.log().find("client keeper: upstream connection closed while it sleeps") !=
+          std::string::npos);
+  }
+  CHECK_FALSE(node.receive(300ms).has_value());
+
+  node.send(sn::PingReq{"keeper"});
+  const auto woke = drain_wake_up(node, 10s);
+  CHECK(woke.types == std::vector<std::string>{"PUBLISH", "PUBLISH", "PUBLISH", "PINGRESP"});
+  CHECK(woke.payloads == std::vector<std::string>{"m1", "m2", "m3"});
+
+  // Asleep again; the next message waits for the next wake-up.
+  TestSubscriber publisher(rig.broker.uri(), "unused/none");
+  publisher.publish("keep/t", "m4", 1);
+  std::this_thread::sleep_for(500ms);
+  CHECK_FALSE(node.receive(300ms).has_value());
+  node.send(sn::PingReq{"keeper"});
+  const auto again = drain_wake_up(node, 10s);
+  CHECK(again.types == std::vector<std::string>{"PUBLISH", "PINGRESP"});
+  CHECK(again.payloads == std::vector<std::string>{"m4"});
+}
+
+TEST_CASE("fleet: §6.14 transparent - the gateway killed while a CleanSession=false client "
+          "sleeps - its QoS 1 messages wait at the broker and reach it afterwards") {
+  // The messages arrive while the client sleeps. Had the gateway taken them (Paho acknowledges
+  // a QoS 1 message as it arrives), they would die with it.
+  GatewayOptions options;
+  options.mode = "transparent";
+  Rig rig(options);
+  auto node = rig.client();
+  REQUIRE(node.connect("survivor", 30, false) == sn::ReturnCode::accepted);
+  REQUIRE(node.subscribe("kept/t", sn::QoS::qos1).has_value());
+  node.send(sn::Disconnect{300});
+  REQUIRE(node.expect<sn::Disconnect>(5s).has_value());
+  REQUIRE(rig.gateway.wait_for_log("client survivor: upstream connection closed while it sleeps",
+                                   5s));
+  std::this_thread::sleep_for(300ms);  // the broker has taken the DISCONNECT
+  TestSubscriber publisher(rig.broker.uri(), "unused/none");
+  for (int i = 1; i <= 3; ++i) publisher.publish("kept/t", "k" + std::to_string(i), 1);
+  std::this_thread::sleep_for(500ms);
+
+  rig.gateway.signal(SIGKILL);
+  REQUIRE(rig.gateway.wait_exit(5s) == 128 + SIGKILL);
+
+  options.upstream_uri = rig.broker.uri();
+  GatewayProcess second(options);
+  sn_tools::SnUdpClient back("127.0.0.1", second.port());
+  REQUIRE(back.connect("survivor", 30, false) == sn::ReturnCode::accepted);
+  std::vector<std::string> payloads;
+  while (payloads.size() < 3) {
+    const auto received = back.next_publish(10s);
+    if (!received) break;
+    CHECK(received->topic == "kept/t");
+    CHECK(received->qos == sn::QoS::qos1);
+    payloads.emplace_back(received->payload.begin(), received->payload.end());
+  }
+  CHECK(payloads == std::vector<std::string>{"k1", "k2", "k3"});
+}
+
+TEST_CASE("fleet: §6.14 a CleanSession=false sleeper silent past its duration is lost - its will "
+          "is published") {
+  // Transparent mode: the sleeper has no upstream connection to fire the will with; the gateway
+  // publishes it, with its QoS and retain flag.
+  Rig rig;
+  TestSubscriber wills(rig.broker.uri(), "will/#");
+  auto node = rig.client();
+  REQUIRE(node.connect("deep", 30, false, "will/deep", "deep gone", sn::QoS::qos1, true) ==
+          sn::ReturnCode::accepted);
+  node.send(sn::Disconnect{1});
+  REQUIRE(node.expect<sn::Disconnect>(5s).has_value());
+  CHECK_FALSE(wills.wait_for(1, 1s));
+  REQUIRE(wills.wait_for(1, 10s));
+  CHECK(wills.messages()[0].topic == "will/deep");
+  CHECK(wills.messages()[0].payload == "deep gone");
+  // Retained: a late subscriber sees it too.
+  TestSubscriber late(rig.broker.uri(), "will/deep");
+  REQUIRE(late.wait_for(1, 5s));
+  CHECK(late.messages()[0].payload == "deep gone");
+}
+
 TEST_CASE("fleet: a CONNECT with a client id in use elsewhere takes the session over") {
   Rig rig;
   auto first = rig.client();

@@ -706,17 +706,21 @@ TEST_CASE("config: reconnect backoff, sleep buffer and stats") {
   CHECK(defaults.upstream.reconnect_min == std::chrono::milliseconds(1000));
   CHECK(defaults.upstream.reconnect_max == std::chrono::milliseconds(60000));
   CHECK(defaults.sleep.max_buffered_messages == 100);
+  CHECK(defaults.sleep.release_upstream);
+  CHECK(defaults.sleep.wake_settle == std::chrono::milliseconds(250));
   CHECK(defaults.stats.interval == std::chrono::seconds(60));
   CHECK(cfg::stats_topic_prefix(defaults) == "$SYS/mqttsn/gateway-1");
 
   const auto config = cfg::parse_config(
       R"({"gateway": {"id": 9},
           "upstream": {"reconnect_min_ms": 200, "reconnect_max_ms": 5000},
-          "sleep": {"max_buffered_messages": 7},
+          "sleep": {"max_buffered_messages": 7, "release_upstream": false, "wake_settle_ms": 40},
           "stats": {"interval_s": 0, "topic_prefix": "site/a/gateway"}})");
   CHECK(config.upstream.reconnect_min == std::chrono::milliseconds(200));
   CHECK(config.upstream.reconnect_max == std::chrono::milliseconds(5000));
   CHECK(config.sleep.max_buffered_messages == 7);
+  CHECK_FALSE(config.sleep.release_upstream);
+  CHECK(config.sleep.wake_settle == std::chrono::milliseconds(40));
   CHECK(config.stats.interval == std::chrono::seconds(0));
   CHECK(cfg::stats_topic_prefix(config) == "site/a/gateway");
   CHECK(cfg::parse_config(cfg::render_config(config)) == config);
@@ -729,6 +733,9 @@ TEST_CASE("config: reconnect backoff, sleep buffer and stats") {
       {R"({"sleep": {"max_buffered_messages": 0}})",
        "sleep.max_buffered_messages: expected an integer from 1 to 1000000"},
       {R"({"sleep": {"max_buffered": 1}})", "sleep.max_buffered: unknown key"},
+      {R"({"sleep": {"wake_settle_ms": 60001}})",
+       "sleep.wake_settle_ms: expected an integer from 0 to 60000"},
+      {R"({"sleep": {"release_upstream": "yes"}})", "sleep.release_upstream: expected true or false"},
       {R"({"stats": {"interval_s": -1}})", "stats.interval_s: expected an integer from 0 to 86400"},
       {R"({"stats": {"topic_prefix": "a/#"}})",
        R"(stats.topic_prefix: "a/#" is not a valid topic prefix (a topic name without '+', '#', NUL or a trailing '/'))"},

@@ -41,6 +41,14 @@ void fall_asleep(CoreFixture& f, const sn::Peer& c, std::uint16_t duration_s) {
   REQUIRE(show(f.feed(c, sleep_for(duration_s))) == show({to(c, sn::Disconnect{})}));
 }
 
+// CleanSession=false sleepers with their upstream connection kept open, so the gateway buffers
+// (test_core_sleep_release.cpp has the default, where it is closed while they sleep).
+CoreConfig keep_upstream() {
+  CoreConfig config = default_config();
+  config.release_sleeper_upstream = false;
+  return config;
+}
+
 // Info log lines of the last call.
 std::vector<std::string> infos(const CoreFixture& f) {
   std::vector<std::string> lines;
@@ -358,7 +366,7 @@ TEST_CASE("core: §6.14 sleep buffer full: the oldest QoS 0 goes first, else the
 
 TEST_CASE(
     "core: §6.14 CONNECT from asleep (CleanSession=false) -> active - buffered after CONNACK") {
-  CoreFixture f;
+  CoreFixture f(keep_upstream());
   const auto c = udp(5001);
   const ConnId conn = f.connect(c, "node-1", 60, /*clean=*/false);
   const std::uint16_t id = subscribe(f, c, conn, "a/b");
@@ -383,7 +391,7 @@ TEST_CASE(
 }
 
 TEST_CASE("core: §6.14 §6.3 CONNECT from asleep with CleanSession=true discards the buffer") {
-  CoreFixture f;
+  CoreFixture f(keep_upstream());
   const auto c = udp(5001);
   const ConnId conn = f.connect(c, "node-1", 60, false);
   subscribe(f, c, conn, "a/b");
@@ -395,7 +403,7 @@ TEST_CASE("core: §6.14 §6.3 CONNECT from asleep with CleanSession=true discard
 }
 
 TEST_CASE("core: §6.14 plain DISCONNECT from asleep -> disconnected - no will") {
-  CoreFixture f;
+  CoreFixture f(keep_upstream());
   const auto c = udp(5001);
   const ConnId conn = f.connect(c, "node-1", 60, false);
   fall_asleep(f, c, 30);

@@ -289,9 +289,14 @@ Config config_from_json(const Json& document) {
         detail::read_forwarders(ObjectReader(*section, "forwarders", {"allowed"}), config.transports);
   }
   if (const auto* section = root.find("sleep")) {
-    const ObjectReader sleep(*section, "sleep", {"max_buffered_messages"});
+    const ObjectReader sleep(*section, "sleep",
+                             {"max_buffered_messages", "release_upstream", "wake_settle_ms"});
     config.sleep.max_buffered_messages = static_cast<std::uint32_t>(sleep.integer(
         "max_buffered_messages", 1, 1000000, config.sleep.max_buffered_messages));
+    config.sleep.release_upstream =
+        sleep.boolean("release_upstream", config.sleep.release_upstream);
+    config.sleep.wake_settle = std::chrono::milliseconds(
+        sleep.integer("wake_settle_ms", 0, 60000, config.sleep.wake_settle.count()));
   }
   if (const auto* section = root.find("stats")) {
     const ObjectReader stats(*section, "stats", {"interval_s", "topic_prefix"});

@@ -117,7 +117,10 @@ std::string render_config(const Config& config) {
       {"auth", auth},
       {"discovery", discovery},
       {"forwarders", render_forwarders(config.forwarders)},
-      {"sleep", {{"max_buffered_messages", config.sleep.max_buffered_messages}}},
+      {"sleep",
+       {{"max_buffered_messages", config.sleep.max_buffered_messages},
+        {"release_upstream", config.sleep.release_upstream},
+        {"wake_settle_ms", config.sleep.wake_settle.count()}}},
       {"stats", stats},
       {"log", {{"level", to_string(config.log_level)}}},
   };

@@ -72,6 +72,9 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
       s->conn.reset();
     }
     drop_switch(*s);  // a will update under way is abandoned with the connection
+    s->released = false;
+    s->fetch = Session::Fetch::none;
+    cancel(*s, TimerKind::settle);
     cancel(*s, TimerKind::keep_alive);
     cancel(*s, TimerKind::retry);
     cancel(*s, TimerKind::handshake);
@@ -182,6 +185,12 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
     finish_switch(*s);  // the connection carrying an updated will (§6.4)
     return;
   }
+  if (s != nullptr && s->fetch == Session::Fetch::connecting && s->conn == e.conn) {
+    // A sleeper's wake-up: the broker now sends its backlog (§6.14 flush).
+    s->fetch = Session::Fetch::draining;
+    arm(*s, TimerKind::settle, now_ + config_.wake_settle);
+    return;
+  }
   if (s == nullptr || s->state != ClientState::connecting) return;
   accept_connection(*s);
 }
@@ -212,6 +221,11 @@ void Core::Impl::on_upstream_connect_failed(const UpstreamConnectFailed& e) {
   }
   Session* s = by_conn(e.conn);
   if (s == nullptr) return;
+  if (s->conn != e.conn) {
+    conns_.erase(e.conn);  // one the session already let go of
+    return;
+  }
+  if (resume_failed(*s, e.reason)) return;
   if (s->state != ClientState::connecting) {
     upstream_gone(*s, e.reason);
     return;
@@ -239,6 +253,11 @@ void Core::Impl::on_upstream_lost(const UpstreamConnectionLost& e) {
     on_upstream_disconnected(UpstreamDisconnected{e.conn});
     return;
   }
+  if (s->conn != e.conn) {
+    conns_.erase(e.conn);  // released while the client sleeps, or replaced
+    return;
+  }
+  if (resume_failed(*s, e.reason)) return;
   upstream_gone(*s, e.reason);
 }
 
@@ -290,18 +309,25 @@ void Core::Impl::on_transport_down(const TransportDown& e) {
 
 void Core::Impl::lose(Session& s, const char* why) {
   ++counters_.clients_lost;
+  // Without an upstream connection of its own (aggregating mode, a released sleeper), the gateway
+  // publishes the will itself.
+  const bool by_gateway = aggregating() || s.released;
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " lost: " + why +
-           (s.will ? (aggregating() ? "; publishing its will on " : "; the broker publishes its will on ") +
+           (s.will ? (by_gateway ? "; publishing its will on "
+                                 : "; the broker publishes its will on ") +
                          s.will->topic
                    : "");
   });
-  if (aggregating()) publish_will(s);
+  if (by_gateway) publish_will(s);
   end_session(s, true);
 }
 
 void Core::Impl::end_session(Session& s, bool fire_will) {
   drop_switch(s);
+  s.released = false;
+  s.fetch = Session::Fetch::none;
+  cancel(s, TimerKind::settle);
   if (s.conn) {
     out_->push_back(UpstreamDisconnect{*s.conn, fire_will});
     conns_.erase(*s.conn);

@@ -301,6 +301,7 @@ void Core::Impl::on_timer() {
       case TimerKind::keep_alive: on_keep_alive_timer(*s); break;
       case TimerKind::retry: on_retry_timer(*s); break;
       case TimerKind::sleep: on_sleep_timer(*s); break;
+      case TimerKind::settle: on_settle_timer(*s); break;
       case TimerKind::handshake:
         if (s->state == ClientState::will_topic || s->state == ClientState::will_msg) {
           log(LogLevel::info, [&] {

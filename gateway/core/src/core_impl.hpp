@@ -68,7 +68,7 @@ struct Session {
   std::unordered_set<std::string> rejected_topics;
   // One generation per TimerKind (below qos_minus_one_reconnect): cancel() bumps it, and a timer
   // entry whose generation differs is stale.
-  std::array<std::uint32_t, 4> timer_gen{};
+  std::array<std::uint32_t, 5> timer_gen{};
   // Filters the broker granted this connection, with the granted QoS: restored on a new upstream
   // connection that starts without them (a will update of a CleanSession=true client).
   std::map<std::string, std::uint8_t> subscriptions;
@@ -84,6 +84,14 @@ struct Session {
   bool will_dirty = false;  // the will changed after the opening connection was asked for
   std::vector<sn::Message> will_resps;
   std::list<sn::Message> held;
+
+  // §6.14, transparent mode, CleanSession=false (CoreConfig::release_sleeper_upstream): asleep
+  // with no upstream connection (`released`); at the wake-up the connection is opened again
+  // (`connecting`) and the broker's backlog arrives until it has been quiet for wake_settle
+  // (`draining`); PINGRESP waits for both.
+  enum class Fetch : std::uint8_t { none, connecting, draining };
+  bool released = false;
+  Fetch fetch = Fetch::none;
 };
 
 // What to answer when an upstream request completes.
@@ -111,6 +119,7 @@ enum class TimerKind : std::uint8_t {
   retry,
   handshake,
   sleep,
+  settle,                   // the broker's backlog at a wake-up has been quiet long enough
   qos_minus_one_reconnect,  // gateway-wide timers from here on (no session)
   advertise,
   stats
@@ -219,6 +228,13 @@ class Core::Impl {
   void end_flush(Session& s);
   void on_sleep_timer(Session& s);
   bool make_room_while_asleep(Session& s, std::uint8_t incoming_qos);
+  bool releasable(const Session& s) const;
+  bool may_release(const Session& s) const;
+  void release_upstream(Session& s);
+  void resume_upstream(Session& s);
+  void on_backlog_message(Session& s);
+  void on_settle_timer(Session& s);
+  bool resume_failed(Session& s, const std::string& reason);
 
   // uplink.cpp: what the client asks of the broker.
   void on_register(Session& s, const sn::Register& reg);

@@ -18,6 +18,7 @@ void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
     ++counters_.downlink_dropped;
     return;
   }
+  if (s->conn == e.conn) on_backlog_message(*s);
   deliver(*s, std::move(e.topic), std::move(e.payload), e.qos, e.retain);
 }
 
@@ -104,7 +105,10 @@ void Core::Impl::pump(Session& s) {
     s.inflight = InFlight{InFlight::Kind::publish, publish.msg_id, 0, std::move(publish)};
     send_inflight(s);
   }
-  if (s.state == ClientState::awake && !s.inflight && s.queue.empty()) end_flush(s);
+  if (s.state == ClientState::awake && !s.inflight && s.queue.empty() &&
+      s.fetch == Session::Fetch::none) {
+    end_flush(s);
+  }
 }
 
 // After CONNACK or a wake-up: the exchange left in flight goes again with the same message id

@@ -4,6 +4,12 @@
 // wakes it: the queue goes out through the usual downlink machinery (REGISTER first where needed,
 // one QoS 1/2 exchange in flight, T_retry / N_retry), and PINGRESP closes the flush and puts it
 // back asleep. Silence past the sleep duration (with the §7.2 tolerance) loses the client.
+//
+// Transparent mode, CleanSession=false: while the client sleeps its upstream connection is closed
+// (released), so the broker keeps, unacknowledged, what arrives for it. Paho C acknowledges a
+// QoS 1/2 message the moment it arrives, so only a closed connection leaves them with the broker:
+// if the gateway dies while the client sleeps, they are still there for its next CONNECT. The
+// wake-up opens the connection again and the broker's backlog joins the flush.
 
 #include <algorithm>
 #include <iterator>
@@ -59,6 +65,12 @@ void Core::Impl::fall_asleep(Session& s, std::uint16_t duration_s) {
            std::to_string(duration_s) + " s (" + std::to_string(s.queue.size()) +
            " message(s) buffered)";
   });
+  if (s.fetch != Session::Fetch::none) {
+    // Back to sleep before the backlog was in: the connection opened for it closes again.
+    s.fetch = Session::Fetch::none;
+    cancel(s, TimerKind::settle);
+  }
+  release_upstream(s);
 }
 
 void Core::Impl::wake(Session& s, const sn::Peer& peer) {
@@ -83,9 +95,11 @@ void Core::Impl::wake(Session& s, const sn::Peer& peer) {
   cancel(s, TimerKind::sleep);  // §6.14: the sleep timer stops with the PINGREQ
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " awake at " + sn::to_string(s.peer) + " (" +
-           std::to_string(s.queue.size()) + " message(s) buffered)";
+           std::to_string(s.queue.size()) + " message(s) buffered" +
+           (s.released ? ", fetching the rest from the broker)" : ")");
   });
-  resume_delivery(s);  // ends with end_flush() once the queue is empty
+  if (s.released) resume_upstream(s);
+  resume_delivery(s);  // ends with end_flush() once the queue is empty (and the backlog is in)
 }
 
 // MQTT-SN v1.2 §6.14: PINGRESP closes the flush; the client is asleep again and the sleep timer
@@ -97,6 +111,78 @@ void Core::Impl::end_flush(Session& s) {
   cancel(s, TimerKind::sleep);
   arm(s, TimerKind::sleep, now_ + with_tolerance(s.sleep_s));
   log(LogLevel::debug, [&] { return "client " + s.client_id + " asleep again"; });
+  release_upstream(s);
+}
+
+bool Core::Impl::releasable(const Session& s) const {
+  // The broker keeps the session only without CleanSession; the gateway's own connection must be
+  // there to publish the will of a sleeper lost while released.
+  return !aggregating() && config_.release_sleeper_upstream && gateway_connection_wanted() &&
+         !s.clean_session;
+}
+
+bool Core::Impl::may_release(const Session& s) const {
+  return releasable(s) && s.state == ClientState::asleep && s.conn &&
+         s.switching == Session::Switch::none;
+}
+
+void Core::Impl::release_upstream(Session& s) {
+  if (!may_release(s)) return;
+  // A clean DISCONNECT: no will, the broker's session stays. conns_ keeps the connection until
+  // Disconnected, so what the broker sent before it took the DISCONNECT (acknowledged already)
+  // still reaches the sleep buffer.
+  out_->push_back(UpstreamDisconnect{*s.conn, false});
+  s.conn.reset();
+  s.released = true;
+  ++counters_.sleeper_upstream_released;
+  log(LogLevel::debug, [&] {
+    return "client " + s.client_id + ": upstream connection closed while it sleeps";
+  });
+}
+
+// The wake-up of a released sleeper: the same client id, CleanSession=false and will as before.
+void Core::Impl::resume_upstream(Session& s) {
+  const ConnId conn = next_conn_++;
+  s.conn = conn;
+  conns_[conn] = s.id;
+  s.released = false;
+  s.fetch = Session::Fetch::connecting;
+  ++counters_.sleeper_upstream_resumed;
+  out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
+                                  false, s.will});
+}
+
+// A message of the backlog: the flush goes on at least wake_settle longer.
+void Core::Impl::on_backlog_message(Session& s) {
+  if (s.fetch != Session::Fetch::draining) return;
+  cancel(s, TimerKind::settle);
+  arm(s, TimerKind::settle, now_ + config_.wake_settle);
+}
+
+void Core::Impl::on_settle_timer(Session& s) {
+  if (s.fetch != Session::Fetch::draining) return;
+  s.fetch = Session::Fetch::none;
+  if (s.state == ClientState::awake && !s.inflight && s.queue.empty()) end_flush(s);
+}
+
+// The connection of a sleeper (or one being resumed) failed or was lost: it stays released, the
+// broker keeps the backlog for the next wake-up, and a flush under way ends with what the gateway
+// has. false: not such a session; the caller handles it.
+bool Core::Impl::resume_failed(Session& s, const std::string& reason) {
+  if (!releasable(s) || !is_sleeping(s.state)) return false;
+  if (s.conn) {
+    conns_.erase(*s.conn);
+    s.conn.reset();
+  }
+  s.released = true;
+  s.fetch = Session::Fetch::none;
+  cancel(s, TimerKind::settle);
+  log(LogLevel::warn, [&] {
+    return "client " + s.client_id + ": upstream connection failed while it sleeps (" + reason +
+           "); the broker keeps its messages for the next wake-up";
+  });
+  if (s.state == ClientState::awake && !s.inflight && s.queue.empty()) end_flush(s);
+  return true;
 }
 
 void Core::Impl::on_sleep_timer(Session& s) {

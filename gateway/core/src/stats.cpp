@@ -37,6 +37,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"drops/sleep_buffer", c.sleep_buffer_dropped},
       {"drops/upstream_publish", c.upstream_publish_failed},
       {"wills/published", c.wills_published},
+      {"sleep/upstream_released", c.sleeper_upstream_released},
+      {"sleep/upstream_resumed", c.sleeper_upstream_resumed},
       {"upstream/connected", qos_minus_one_up_ ? 1U : 0U},
       {"upstream/reconnects", c.upstream_reconnects},
       {"discovery/advertise", c.advertise_sent},

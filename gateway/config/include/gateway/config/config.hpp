@@ -168,6 +168,10 @@ struct ForwarderSettings {
 // Sleeping clients (§6.14).
 struct SleepSettings {
   std::uint32_t max_buffered_messages = 100;  // per asleep client; see README for the policy
+  // Transparent mode, CleanSession=false: close an asleep client's upstream connection so the
+  // broker keeps its messages until it wakes; the flush waits wake_settle after the last one.
+  bool release_upstream = true;
+  std::chrono::milliseconds wake_settle{250};
 
   bool operator==(const SleepSettings&) const = default;
 };

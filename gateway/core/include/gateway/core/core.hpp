@@ -76,6 +76,15 @@ struct CoreConfig {
   // Messages kept for an asleep (or awake) client (§6.14). When full, the oldest QoS 0 message
   // makes room, else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one.
   std::size_t max_buffered_messages = 100;
+  // Transparent mode, CleanSession=false clients (§6.14): an asleep client's upstream connection
+  // is closed with a clean DISCONNECT (no will), so that what the broker has for it stays in the
+  // broker's persistent session, not acknowledged, until the client wakes. The wake-up PINGREQ
+  // opens it again; the flush (and PINGRESP) waits until the connection is up and nothing has
+  // arrived for `wake_settle`. A sleeper lost meanwhile has its will published by the gateway on
+  // its own connection. Needs the gateway's own connection (gateway_connection_wanted()); false:
+  // the connection stays open and the gateway buffers, as for CleanSession=true clients.
+  bool release_sleeper_upstream = true;
+  Time wake_settle{250};
   // Counters published as retained QoS 0 messages `<stats_prefix>/<name>` on the gateway's own
   // connection every stats_interval (zero: never), while it is up.
   Time stats_interval{0};
@@ -101,7 +110,10 @@ struct Counters {
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
   std::uint64_t clients_lost = 0;
-  std::uint64_t wills_published = 0;     // aggregating: wills the gateway published itself
+  std::uint64_t wills_published = 0;     // wills the gateway published itself
+  // Transparent mode: upstream connections closed for asleep clients, and opened again at a wake-up.
+  std::uint64_t sleeper_upstream_released = 0;
+  std::uint64_t sleeper_upstream_resumed = 0;
   std::uint64_t upstream_reconnects = 0;  // the gateway's own connection came back
   std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
   std::uint64_t advertise_sent = 0;
