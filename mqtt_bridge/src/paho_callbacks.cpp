@@ -126,6 +126,9 @@ void PahoUpstream::request_done(Connection& connection, const mqtt::token& token
   pending.token.reset();  // Paho drops its own reference after we return (see Token lifetime)
   switch (pending.kind) {
     case RequestKind::publish:
+      // Request 0 wants to hear only of a failure: a QoS 0 PUBLISH succeeding is the common case,
+      // and one event per message back to the loop thread would only cost.
+      if (ok && pending.request == 0) break;
       emit_locked(PublishDone{connection.id, pending.request, ok, std::move(reason)});
       break;
     case RequestKind::subscribe:

@@ -309,6 +309,31 @@ TEST_CASE("upstream: a SUBACK failure code is SubscribeDone ok=false") {
   }
 }
 
+TEST_CASE("upstream: a publish with request 0 reports only its failure, never its success") {
+  Mosquitto broker;
+  TestSubscriber subscriber(broker.uri(), "zero/#", 1);
+  UpstreamEvents events;
+  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  connect_ok(*upstream, events, connect_request(1));
+  upstream->publish(1, 0, "zero/q0", bytes("a"), 0, false);
+  upstream->publish(1, 0, "zero/q1", bytes("b"), 1, false);
+  upstream->publish(1, 7, "zero/marker", bytes("m"), 1, false);
+  // The broker acknowledges in order: had the request-0 publishes reported their success, their
+  // PublishDone would come first.
+  const auto first = events.next<PublishDone>();
+  REQUIRE(first);
+  CHECK(first->request == 7);
+  CHECK(first->ok);
+  REQUIRE(subscriber.wait_for(3, kEventTimeout));
+  // A failure is reported, request 0 or not: the gateway counts it.
+  upstream->publish(99, 0, "zero/nowhere", bytes("z"), 0, false);
+  const auto failed = events.next<PublishDone>();
+  REQUIRE(failed);
+  CHECK(failed->request == 0);
+  CHECK_FALSE(failed->ok);
+  disconnect_ok(*upstream, events, 1);
+}
+
 TEST_CASE("upstream: requests on an unknown or unready connection complete with ok=false") {
   Mosquitto broker;
   UpstreamEvents events;

@@ -195,8 +195,9 @@ void check_completions_precede(const std::vector<mqtt_bridge::Event>& stream,
     if (const auto* u = std::get_if<mqtt_bridge::UnsubscribeDone>(&event)) request = u->request;
     if (request) {
       CHECK_FALSE(final_seen);
-      REQUIRE(*request < requests);
-      ++completions[*request];
+      REQUIRE(*request >= 1);
+      REQUIRE(*request <= requests);
+      ++completions[*request - 1];
     }
     if (std::holds_alternative<Final>(event)) {
       CHECK_FALSE(final_seen);
@@ -205,18 +206,20 @@ void check_completions_precede(const std::vector<mqtt_bridge::Event>& stream,
   }
   CHECK(final_seen);
   for (mqtt_bridge::RequestId r = 0; r < requests; ++r) {
-    CAPTURE(r);
+    CAPTURE(r + 1);
     CHECK(completions[r] == 1);
   }
 }
 
 // Publishes, subscribes and unsubscribes `requests` times without waiting, as a busy gateway would.
+// Request ids 1..requests (a publish with request 0 reports only its failure).
 void flood(mqtt_bridge::Upstream& upstream, mqtt_bridge::RequestId requests) {
   for (mqtt_bridge::RequestId r = 0; r < requests; ++r) {
+    const mqtt_bridge::RequestId id = r + 1;
     switch (r % 5) {
-      case 3: upstream.subscribe(1, r, "flood/s", 1); break;
-      case 4: upstream.unsubscribe(1, r, "flood/s"); break;
-      default: upstream.publish(1, r, "flood/p", bytes("payload"), static_cast<int>(r % 3), false);
+      case 3: upstream.subscribe(1, id, "flood/s", 1); break;
+      case 4: upstream.unsubscribe(1, id, "flood/s"); break;
+      default: upstream.publish(1, id, "flood/p", bytes("payload"), static_cast<int>(r % 3), false);
     }
   }
 }

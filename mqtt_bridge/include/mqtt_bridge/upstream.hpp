@@ -123,7 +123,8 @@ class Upstream {
   virtual void disconnect(ConnectionId id, bool fire_will) = 0;
   // Each ends with exactly one completion event carrying `request`, also when the connection is
   // unknown, not connected yet, closing or lost meanwhile (ok=false then): nothing is ever silently
-  // dropped.
+  // dropped. Exception: a publish with request 0 reports only its failure (the gateway's QoS 0 and
+  // -1 publishes, where success needs no answer).
   virtual void publish(ConnectionId id, RequestId request, const std::string& topic,
                        const Bytes& payload, int qos, bool retain) = 0;
   virtual void subscribe(ConnectionId id, RequestId request, const std::string& filter,
