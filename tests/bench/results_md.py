@@ -36,13 +36,19 @@ RTT_LIMIT_US = 120
 CONNECT_RATE = {"aggregating": 5_000, "transparent": 1_000}
 
 PROFILE_TEXT = (
-    "Profile (`perf record -g` of the gateway at N=10, QoS 1): about 3.5 % of the samples are in "
+    "Profiles (`perf record -g -p <gateway pid>`). QoS 1, N=10: about 3.5 % of the samples are in "
     "the gateway's own code, 58 % in the kernel (futex wake/wait, context switches), 19 % in libc "
-    "locks and malloc, 16 % in Paho MQTT C. The samples split evenly over three threads, the "
-    "gateway's libuv loop thread, Paho's receive thread and Paho's send thread: every message "
-    "crosses Paho's thread hand-offs one by one. What would be needed: an MQTT client that runs on "
-    "the gateway's own loop thread without hand-offs (or batching several publishes per Paho call, "
-    "which Paho's API does not offer); the product mandates Paho, so this is a team decision.")
+    "locks and malloc, 16 % in Paho MQTT C; the samples split evenly over three threads, the "
+    "gateway's libuv loop thread, Paho's receive thread and Paho's send thread. QoS 0, N=10, "
+    "aggregating, paced (about 8,700 msgs/s, 15 µs of gateway CPU per message even at that rate): "
+    "Paho's send thread (`MQTTAsync_send`) has 59 % of the samples, the loop thread 41 %; by "
+    "library, kernel 47 % (16 % in context switches alone), libc 25 % (mutexes, malloc, and "
+    "Paho's per-call tracing strings), Paho C 18 %, the gateway's own code 4.7 %, libuv 1.1 %, "
+    "Paho C++ 1.9 %. Every message wakes Paho's send thread and crosses its locks one by one; "
+    "the gateway's own work per message is under 1 µs. What would be needed: an MQTT client "
+    "that runs on the gateway's own loop thread without hand-offs (or batching several "
+    "publishes per Paho call, which Paho's API does not offer); the product mandates Paho, so "
+    "this is a team decision.")
 NO_PROFILE_TEXT = "no profile has been taken for this target yet."
 
 
