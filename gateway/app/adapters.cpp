@@ -39,6 +39,9 @@ class UdpAdapter final : public Adapter {
     options.transport_id = id;
     options.host = udp.bind.host;
     options.port = udp.bind.port;
+    options.receive_buffer_bytes = static_cast<int>(udp.receive_buffer_bytes);
+    receive_buffer_asked_ = options.receive_buffer_bytes;
+    options.send_buffer_bytes = static_cast<int>(udp.send_buffer_bytes);
     if (const auto& group = config.discovery.multicast;
         group && group->is_v6 == is_ipv6_bind(udp.bind.host)) {
       options.multicast_group = group->host;
@@ -58,8 +61,21 @@ class UdpAdapter final : public Adapter {
   }
   void close(std::function<void()> on_closed) override { transport_->close(std::move(on_closed)); }
   std::size_t max_frame_size() const override { return kUdpMaxFrame; }
+  // The socket buffers the kernel granted (Linux reports twice what was set, for its bookkeeping),
+  // and the kernel limit when it granted less than asked.
+  std::string buffers() const {
+    const int asked = receive_buffer_asked_;
+    const int granted = transport_->receive_buffer_size() / 2;
+    std::string text = ", receive buffer " + std::to_string(granted) + " B";
+    if (asked > 0 && granted < asked) {
+      text += " (asked for " + std::to_string(asked) +
+              "; capped by net.core.rmem_max: raise it, or run with CAP_NET_ADMIN)";
+    }
+    return text;
+  }
   std::string description() const override {
     return "udp listening on " + bind_.host + ":" + std::to_string(transport_->local_port()) +
+           buffers() +
            (transport_->can_broadcast()
                 ? ", advertising to " + config::to_string(*config_.discovery.multicast)
                 : std::string());
@@ -68,6 +84,7 @@ class UdpAdapter final : public Adapter {
  private:
   const config::Config& config_;
   config::HostPort bind_;
+  int receive_buffer_asked_ = 0;
   std::optional<transports::UdpTransport> transport_;
 };
 

@@ -8,10 +8,12 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <latch>
 #include <optional>
@@ -271,6 +273,35 @@ TEST_CASE("udp: ipv6 round trip on ::1") {
   round_trip(AF_INET6, "::1");
 }
 
+TEST_CASE("udp: socket buffers beyond net.core.rmem_max are forced where permitted") {
+  // The kernel caps SO_RCVBUF at rmem_max (212992 by default, 4 MiB on some hosts); a gateway
+  // running as root (or with CAP_NET_ADMIN) gets what its config asks for all the same.
+  if (::geteuid() != 0) {
+    MESSAGE("SKIPPED: forcing socket buffers needs root or CAP_NET_ADMIN; this test did not run");
+    return;
+  }
+  long rmem_max = 0;
+  if (FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "r")) {
+    if (std::fscanf(f, "%ld", &rmem_max) != 1) rmem_max = 0;
+    std::fclose(f);
+  }
+  REQUIRE(rmem_max > 0);
+  const int asked = static_cast<int>(std::min<long>(rmem_max * 2 + 1024 * 1024, 256L << 20));
+  TestLoop loop;
+  transports::UdpOptions options = options_for("127.0.0.1");
+  options.receive_buffer_bytes = asked;
+  options.send_buffer_bytes = asked;
+  transports::UdpTransport transport(loop.get(), options,
+                                     [](const sn::Peer&, std::span<const std::uint8_t>) {});
+  transport.start();
+  CAPTURE(rmem_max);
+  CAPTURE(asked);
+  // Linux reports twice what was set.
+  CHECK(transport.receive_buffer_size() / 2 >= asked);
+  CHECK(transport.send_buffer_size() / 2 >= asked);
+  CHECK(close_and_wait(loop, transport));
+}
+
 TEST_CASE("udp: 1000 datagrams in a burst arrive in order, both ways") {
   constexpr std::uint32_t kCount = 1000;
   TestLoop loop;
@@ -331,7 +362,7 @@ TEST_CASE("udp: 1000 datagrams in a burst arrive in order, both ways") {
 
 // With recvmmsg libuv reads every datagram into a 64 KiB slot, so no UDP datagram can be larger
 // than the transport's buffer: the largest IPv4 datagram must arrive whole, never cut.
-TEST_CASE("udp: a 65507-byte datagram arrives whole; larger ones are refused on send") {
+TEST_CASE("udp: a 65507-byte datagram arrives whole - larger ones are refused on send") {
   constexpr std::size_t kLargest = 65507;  // 65535 - 20 (IPv4 header) - 8 (UDP header)
   TestLoop loop;
   PosixSocket client(AF_INET);

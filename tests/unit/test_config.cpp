@@ -393,7 +393,12 @@ TEST_CASE("config: the rendered effective config reads back the same, password m
   const auto json = nlohmann::json::parse(rendered);
   CHECK(json["upstream"]["password"] == "***");
   CHECK(json["transports"][0] ==
-        nlohmann::json{{"type", "udp"}, {"name", "lan"}, {"optional", false}, {"bind", "[::]:0"}});
+        nlohmann::json{{"type", "udp"},
+                       {"name", "lan"},
+                       {"optional", false},
+                       {"bind", "[::]:0"},
+                       {"receive_buffer_bytes", 4194304},
+                       {"send_buffer_bytes", 1048576}});
   CHECK(json["retry"]["max_attempts"] == 3);
   CHECK(json["qos_minus_one"]["enabled"] == true);
 
@@ -707,6 +712,17 @@ TEST_CASE("config: reconnect backoff, sleep buffer and stats") {
   CHECK(defaults.upstream.reconnect_max == std::chrono::milliseconds(60000));
   CHECK(defaults.sleep.max_buffered_messages == 100);
   CHECK(defaults.sleep.release_upstream);
+  REQUIRE(defaults.transports.size() == 1);
+  const auto& udp_default = std::get<cfg::UdpTransport>(defaults.transports[0].settings);
+  CHECK(udp_default.receive_buffer_bytes == 4U * 1024 * 1024);
+  CHECK(udp_default.send_buffer_bytes == 1024U * 1024);
+  const auto buffers = cfg::parse_config(
+      R"({"transports": [{"type": "udp", "bind": "127.0.0.1:1884", "receive_buffer_bytes": 16777216,
+                          "send_buffer_bytes": 0}]})");
+  const auto& udp = std::get<cfg::UdpTransport>(buffers.transports[0].settings);
+  CHECK(udp.receive_buffer_bytes == 16777216U);
+  CHECK(udp.send_buffer_bytes == 0U);
+  CHECK(cfg::parse_config(cfg::render_config(buffers)) == buffers);
   CHECK(defaults.sleep.wake_settle == std::chrono::milliseconds(250));
   CHECK(defaults.stats.interval == std::chrono::seconds(60));
   CHECK(cfg::stats_topic_prefix(defaults) == "$SYS/mqttsn/gateway-1");
@@ -733,6 +749,8 @@ TEST_CASE("config: reconnect backoff, sleep buffer and stats") {
       {R"({"sleep": {"max_buffered_messages": 0}})",
        "sleep.max_buffered_messages: expected an integer from 1 to 1000000"},
       {R"({"sleep": {"max_buffered": 1}})", "sleep.max_buffered: unknown key"},
+      {R"({"transports": [{"type": "udp", "receive_buffer_bytes": -1}]})",
+       "transports[0].receive_buffer_bytes: expected an integer from 0 to 1073741824"},
       {R"({"sleep": {"wake_settle_ms": 60001}})",
        "sleep.wake_settle_ms: expected an integer from 0 to 60000"},
       {R"({"sleep": {"release_upstream": "yes"}})", "sleep.release_upstream: expected true or false"},

@@ -246,15 +246,10 @@ void UdpTransport::start() {
   if (rc != 0) throw std::runtime_error(where + ": bind failed: " + uv_strerror(rc));
   impl_->family = addr.ss_family;
 
-  // Best effort: the kernel caps these at net.core.{r,w}mem_max; the accessors tell the truth.
-  if (options_.receive_buffer_bytes > 0) {
-    int value = options_.receive_buffer_bytes;
-    uv_recv_buffer_size(impl_->as_handle(), &value);
-  }
-  if (options_.send_buffer_bytes > 0) {
-    int value = options_.send_buffer_bytes;
-    uv_send_buffer_size(impl_->as_handle(), &value);
-  }
+  // Best effort: the kernel caps these at net.core.{r,w}mem_max, which SO_{RCV,SND}BUFFORCE may
+  // pass (root or CAP_NET_ADMIN); the accessors tell the truth.
+  set_buffer(options_.receive_buffer_bytes, SO_RCVBUFFORCE, &uv_recv_buffer_size);
+  set_buffer(options_.send_buffer_bytes, SO_SNDBUFFORCE, &uv_send_buffer_size);
   int value = 0;
   if (uv_recv_buffer_size(impl_->as_handle(), &value) == 0) impl_->receive_buffer_effective = value;
   value = 0;
@@ -276,6 +271,18 @@ void UdpTransport::start() {
   rc = uv_udp_recv_start(&impl_->handle, &Impl::on_alloc, &Impl::on_receive);
   if (rc != 0) throw std::runtime_error(where + ": receive failed: " + uv_strerror(rc));
   impl_->started = true;
+}
+
+void UdpTransport::set_buffer(int bytes, int force_option, int (*accessor)(uv_handle_t*, int*)) {
+  if (bytes <= 0) return;
+  int value = bytes;
+  accessor(impl_->as_handle(), &value);
+  int granted = 0;
+  if (accessor(impl_->as_handle(), &granted) != 0 || granted / 2 >= bytes) return;
+  uv_os_fd_t fd{};
+  if (uv_fileno(impl_->as_handle(), &fd) != 0) return;
+  // Fails with EPERM without CAP_NET_ADMIN; the granted size then stays what it is.
+  ::setsockopt(fd, SOL_SOCKET, force_option, &bytes, sizeof bytes);
 }
 
 void UdpTransport::set_up_multicast(const std::string& where) {

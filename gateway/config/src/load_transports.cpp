@@ -116,8 +116,16 @@ TransportConfig read_transport(const Json& value, const std::string& path) {
   }
   TransportConfig transport;
   if (type == "udp") {
-    const ObjectReader entry(value, path, {"type", "name", "optional", "bind"});
-    transport.settings = UdpTransport{read_bind(entry)};
+    const ObjectReader entry(
+        value, path,
+        {"type", "name", "optional", "bind", "receive_buffer_bytes", "send_buffer_bytes"});
+    UdpTransport udp{read_bind(entry)};
+    constexpr std::int64_t kMaxBuffer = std::int64_t{1} << 30;
+    udp.receive_buffer_bytes = static_cast<std::uint32_t>(
+        entry.integer("receive_buffer_bytes", 0, kMaxBuffer, udp.receive_buffer_bytes));
+    udp.send_buffer_bytes = static_cast<std::uint32_t>(
+        entry.integer("send_buffer_bytes", 0, kMaxBuffer, udp.send_buffer_bytes));
+    transport.settings = udp;
     transport.name = entry.string("name", {});
     transport.optional = entry.boolean("optional", false);
   } else if (type == "serial") {

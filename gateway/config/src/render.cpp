@@ -15,7 +15,9 @@ namespace {
 using OrderedJson = nlohmann::ordered_json;
 
 OrderedJson render_settings(const UdpTransport& udp) {
-  return OrderedJson{{"bind", to_string(udp.bind)}};
+  return OrderedJson{{"bind", to_string(udp.bind)},
+                     {"receive_buffer_bytes", udp.receive_buffer_bytes},
+                     {"send_buffer_bytes", udp.send_buffer_bytes}};
 }
 
 OrderedJson render_settings(const SerialTransport& serial) {

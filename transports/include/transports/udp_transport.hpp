@@ -94,6 +94,9 @@ class UdpTransport {
 
  private:
   void set_up_multicast(const std::string& where);
+  // Asks for `bytes` of socket buffer through libuv's accessor; when the kernel granted less (its
+  // *mem_max cap), forces it with `force_option` where permitted. 0: leave the default.
+  void set_buffer(int bytes, int force_option, int (*accessor)(uv_handle_t*, int*));
 
   struct Impl;  // owns the uv_udp_t; freed in its close callback (STYLE §3)
   uv_loop_t* loop_;

@@ -48,6 +48,12 @@ struct UpstreamSettings {
 
 struct UdpTransport {
   HostPort bind{"0.0.0.0", 1884, false};
+  // Socket buffers asked for (SO_RCVBUF / SO_SNDBUF; 0 keeps the kernel default). The receive
+  // buffer holds a burst of datagrams while the gateway is busy: too small, and the kernel drops
+  // them. Beyond net.core.rmem_max / wmem_max the gateway forces them when it may (root or
+  // CAP_NET_ADMIN) and otherwise logs what it got.
+  std::uint32_t receive_buffer_bytes = 4 * 1024 * 1024;
+  std::uint32_t send_buffer_bytes = 1024 * 1024;
 
   bool operator==(const UdpTransport&) const = default;
 };
