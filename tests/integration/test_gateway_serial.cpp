@@ -74,7 +74,7 @@ void connect_and_publish(SnClient& node, const std::string& id, sn::QoS qos,
 
 }  // namespace
 
-TEST_CASE("gateway serial raw: CONNECT, REGISTER, QoS 1 PUBLISH reach mosquitto; QoS 1 downlink" *
+TEST_CASE("gateway serial raw: CONNECT, REGISTER, QoS 1 PUBLISH reach mosquitto - QoS 1 downlink" *
           doctest::skip(kNoSocat)) {
   Rig rig(raw_line);
   TestSubscriber up(rig.broker.uri(), "up/#");
@@ -168,7 +168,7 @@ TEST_CASE("gateway serial raw: one octet per write, three frames in one write, g
   CHECK(up.messages()[3].payload == "d");
 }
 
-TEST_CASE("gateway serial raw: the line vanishes -> will published; it returns -> serving again" *
+TEST_CASE("gateway serial raw: the line vanishes -> will published - it returns -> serving again" *
           doctest::skip(kNoSocat)) {
   Rig rig(raw_line);
   TestSubscriber wills(rig.broker.uri(), "will/#");
