@@ -36,6 +36,15 @@ ConnId connect_persistent(CoreFixture& f, const sn::Peer& c) {
   return conn;
 }
 
+// connect_persistent(), then asleep for 30 s with its connection closed (Disconnected seen).
+ConnId released_sleeper(CoreFixture& f, const sn::Peer& c) {
+  const ConnId conn = connect_persistent(f, c);
+  f.feed(c, sn::Disconnect{30});
+  REQUIRE(f.upstream<UpstreamDisconnect>().size() == 1);
+  f.event(UpstreamDisconnected{conn});
+  return conn;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -84,9 +93,7 @@ TEST_CASE("core: §6.14 a released sleeper with nothing waiting -> PINGRESP once
           "quiet for wake_settle") {
   CoreFixture f;
   const auto c = udp(5001);
-  const ConnId conn = connect_persistent(f, c);
-  f.feed(c, sn::Disconnect{30});
-  f.event(UpstreamDisconnected{conn});
+  const ConnId conn = released_sleeper(f, c);
   CHECK(show(f.feed(c, wake_up("node-1"))) == show({resumed(conn + 1)}));
   f.advance(5s);  // a slow broker: no PINGRESP before it answered
   CHECK(show(f.last()) == show({}));
@@ -152,9 +159,7 @@ TEST_CASE("core: §6.14 the resumed connection lost during the flush -> PINGRESP
           "stays asleep, not disconnected") {
   CoreFixture f;
   const auto c = udp(5001);
-  const ConnId conn = connect_persistent(f, c);
-  f.feed(c, sn::Disconnect{30});
-  f.event(UpstreamDisconnected{conn});
+  const ConnId conn = released_sleeper(f, c);
   f.feed(c, wake_up("node-1"));
   f.event(UpstreamConnected{conn + 1});
   CHECK(show(f.event(UpstreamConnectionLost{conn + 1, "broker went away"})) ==
@@ -170,9 +175,7 @@ TEST_CASE("core: §6.14 DISCONNECT with a duration while the wake-up connection 
           "again") {
   CoreFixture f;
   const auto c = udp(5001);
-  const ConnId conn = connect_persistent(f, c);
-  f.feed(c, sn::Disconnect{30});
-  f.event(UpstreamDisconnected{conn});
+  const ConnId conn = released_sleeper(f, c);
   f.feed(c, wake_up("node-1"));
   CHECK(show(f.feed(c, sn::Disconnect{60})) ==
         show({to(c, sn::Disconnect{}), UpstreamDisconnect{conn + 1, false}}));
@@ -185,9 +188,7 @@ TEST_CASE("core: §6.14 CONNECT from a released sleeper -> a new connection with
           "flags - nothing to close") {
   CoreFixture f;
   const auto c = udp(5001);
-  const ConnId conn = connect_persistent(f, c);
-  f.feed(c, sn::Disconnect{30});
-  f.event(UpstreamDisconnected{conn});
+  const ConnId conn = released_sleeper(f, c);
   CHECK(show(f.feed(c, connect_msg("node-1", 90, false))) ==
         show({UpstreamConnect{conn + 1, "sn-node-1", 90, false, std::nullopt}}));
   CHECK(show(f.event(UpstreamConnected{conn + 1})) ==
@@ -236,9 +237,7 @@ TEST_CASE("core: §6.14 plain DISCONNECT from a released sleeper -> disconnected
   CoreFixture f;
   f.qos_minus_one_up();
   const auto c = udp(5001);
-  const ConnId conn = connect_persistent(f, c);
-  f.feed(c, sn::Disconnect{30});
-  f.event(UpstreamDisconnected{conn});
+  const ConnId conn = released_sleeper(f, c);
   CHECK(show(f.feed(c, sn::Disconnect{})) == show({to(c, sn::Disconnect{})}));
   CHECK(show(f.advance(1h)) == show({}));
   CHECK(f.counters().clients_lost == 0);
