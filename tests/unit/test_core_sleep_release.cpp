@@ -237,7 +237,7 @@ TEST_CASE("core: §6.14 plain DISCONNECT from a released sleeper -> disconnected
   CoreFixture f;
   f.qos_minus_one_up();
   const auto c = udp(5001);
-  const ConnId conn = released_sleeper(f, c);
+  released_sleeper(f, c);
   CHECK(show(f.feed(c, sn::Disconnect{})) == show({to(c, sn::Disconnect{})}));
   CHECK(show(f.advance(1h)) == show({}));
   CHECK(f.counters().clients_lost == 0);
