@@ -6,8 +6,9 @@
 RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev
               libbluetooth-dev
               nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto)
-# What the test suite needs on top: a real broker and its clients, PTYs, and clang's libFuzzer.
-TEST_PACKAGES=(mosquitto-clients socat clang libclang-rt-14-dev)
+# What the test suite needs on top: a real broker and its clients, PTYs, clang's libFuzzer, and
+# iproute2 (`ip`) for the veth pair of the IPv6 multicast test's own network namespace.
+TEST_PACKAGES=(mosquitto-clients socat clang libclang-rt-14-dev iproute2)
 
 log() { printf '==> %s\n' "$*"; }
 
