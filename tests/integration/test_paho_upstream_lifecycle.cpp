@@ -13,6 +13,10 @@
 #include "support/scripted_broker.hpp"
 #include "support/upstream_events.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 using namespace std::chrono_literals;
 using mqtt_bridge::Connected;
 using mqtt_bridge::ConnectFailed;
@@ -211,6 +215,23 @@ void check_completions_precede(const std::vector<mqtt_bridge::Event>& stream,
   }
 }
 
+// Paho C up to 1.3.13 leaks the PUBLISH commands still queued in the client when its connection
+// is lost (paho.mqtt.c issue #1474, fixed upstream since). They are allocated in the calling
+// thread by MQTTAsync_sendMessage, so LeakSanitizer is told to ignore what this thread allocates
+// while the scope lives; everything else stays checked.
+class PahoQueuedCommandLeakIgnored {
+ public:
+#if defined(__SANITIZE_ADDRESS__)
+  PahoQueuedCommandLeakIgnored() { __lsan_disable(); }
+  ~PahoQueuedCommandLeakIgnored() { __lsan_enable(); }
+#else
+  PahoQueuedCommandLeakIgnored() = default;
+  ~PahoQueuedCommandLeakIgnored() = default;
+#endif
+  PahoQueuedCommandLeakIgnored(const PahoQueuedCommandLeakIgnored&) = delete;
+  PahoQueuedCommandLeakIgnored& operator=(const PahoQueuedCommandLeakIgnored&) = delete;
+};
+
 // Publishes, subscribes and unsubscribes `requests` times without waiting, as a busy gateway would.
 // Request ids 1..requests (a publish with request 0 reports only its failure).
 void flood(mqtt_bridge::Upstream& upstream, mqtt_bridge::RequestId requests) {
@@ -253,7 +274,10 @@ TEST_CASE("upstream: requests in flight when the broker dies complete exactly on
     auto upstream =
         mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
-    flood(*upstream, kRequests);
+    {
+      [[maybe_unused]] const PahoQueuedCommandLeakIgnored ignored;
+      flood(*upstream, kRequests);
+    }
     broker.stop();
     REQUIRE(events.wait_count<ConnectionLost>(1));
     check_completions_precede<ConnectionLost>(events.take_all(), kRequests);
