@@ -23,6 +23,7 @@
 #include "sn_protocol/codec.hpp"
 #include "sn_protocol/peer.hpp"
 #include "support/gateway_process.hpp"
+#include "support/test_loop.hpp"
 #include "transports/bluetooth_transport.hpp"
 
 using namespace std::chrono_literals;
@@ -42,38 +43,7 @@ const bool kKernelHasBluetooth = [] {
   return errno != EAFNOSUPPORT;
 }();
 
-class Loop {
- public:
-  Loop() {
-    uv_loop_init(&loop_);
-    uv_timer_init(&loop_, &deadline_);
-    deadline_.data = &expired_;
-  }
-  ~Loop() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
-    for (int i = 0; i < 100 && uv_loop_alive(&loop_) != 0; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-    CHECK(uv_loop_close(&loop_) == 0);
-  }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
-  uv_loop_t* get() { return &loop_; }
-
-  template <class Done>
-  bool run_until(Done done, std::chrono::milliseconds limit = 5s) {
-    expired_ = false;
-    uv_timer_start(
-        &deadline_, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; },
-        static_cast<std::uint64_t>(limit.count()), 0);
-    while (!done() && !expired_) uv_run(&loop_, UV_RUN_ONCE);
-    uv_timer_stop(&deadline_);
-    return done();
-  }
-
- private:
-  uv_loop_t loop_{};
-  uv_timer_t deadline_{};
-  bool expired_ = false;
-};
+using Loop = test_support::TestLoop;
 
 struct Harness {
   std::vector<std::pair<sn::Peer, Bytes>> frames;

@@ -30,6 +30,7 @@
 #include <doctest/doctest.h>
 
 #include "sn_protocol/peer.hpp"
+#include "support/test_loop.hpp"
 #include "transports/serial_transport.hpp"
 #include "transports/xbee_api.hpp"
 
@@ -66,40 +67,7 @@ const std::string kSocat = [] {
 }();
 const bool kNoSocat = kSocat.empty();
 
-// One libuv loop per test and one timer that bounds every wait on it (as in test_udp_transport).
-class TestLoop {
- public:
-  TestLoop() {
-    REQUIRE(uv_loop_init(&loop_) == 0);
-    REQUIRE(uv_timer_init(&loop_, &deadline_) == 0);
-    deadline_.data = &expired_;
-  }
-  TestLoop(const TestLoop&) = delete;
-  TestLoop& operator=(const TestLoop&) = delete;
-  ~TestLoop() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
-    for (int i = 0; i < 100 && uv_loop_alive(&loop_) != 0; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-    CHECK(uv_loop_close(&loop_) == 0);
-  }
-
-  uv_loop_t* get() { return &loop_; }
-
-  template <class Done>
-  bool run_until(Done done, std::chrono::milliseconds limit = 5s) {
-    expired_ = false;
-    uv_timer_start(
-        &deadline_, [](uv_timer_t* timer) { *static_cast<bool*>(timer->data) = true; },
-        static_cast<std::uint64_t>(limit.count()), 0);
-    while (!done() && !expired_) uv_run(&loop_, UV_RUN_ONCE);
-    uv_timer_stop(&deadline_);
-    return done();
-  }
-
- private:
-  uv_loop_t loop_{};
-  uv_timer_t deadline_{};
-  bool expired_ = false;
-};
+using test_support::TestLoop;
 
 // socat linking two PTYs; `gateway_link` and `device_link` are the symlinks to them.
 class Socat {
