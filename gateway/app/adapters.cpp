@@ -34,13 +34,12 @@ class UdpAdapter final : public Adapter {
  public:
   UdpAdapter(uv_loop_t* loop, std::uint16_t id, const config::Config& config,
              const config::UdpTransport& udp, AdapterEvents events)
-      : config_(config), bind_(udp.bind) {
+      : config_(config), udp_(udp) {
     transports::UdpOptions options;
     options.transport_id = id;
     options.host = udp.bind.host;
     options.port = udp.bind.port;
     options.receive_buffer_bytes = static_cast<int>(udp.receive_buffer_bytes);
-    receive_buffer_asked_ = options.receive_buffer_bytes;
     options.send_buffer_bytes = static_cast<int>(udp.send_buffer_bytes);
     if (const auto& group = config.discovery.multicast;
         group && group->is_v6 == is_ipv6_bind(udp.bind.host)) {
@@ -64,7 +63,7 @@ class UdpAdapter final : public Adapter {
   // The socket buffers the kernel granted (Linux reports twice what was set, for its bookkeeping),
   // and the kernel limit when it granted less than asked.
   std::string buffers() const {
-    const int asked = receive_buffer_asked_;
+    const auto asked = static_cast<int>(udp_.receive_buffer_bytes);
     const int granted = transport_->receive_buffer_size() / 2;
     std::string text = ", receive buffer " + std::to_string(granted) + " B";
     if (asked > 0 && granted < asked) {
@@ -74,7 +73,7 @@ class UdpAdapter final : public Adapter {
     return text;
   }
   std::string description() const override {
-    return "udp listening on " + bind_.host + ":" + std::to_string(transport_->local_port()) +
+    return "udp listening on " + udp_.bind.host + ":" + std::to_string(transport_->local_port()) +
            buffers() +
            (transport_->can_broadcast()
                 ? ", advertising to " + config::to_string(*config_.discovery.multicast)
@@ -83,8 +82,7 @@ class UdpAdapter final : public Adapter {
 
  private:
   const config::Config& config_;
-  config::HostPort bind_;
-  int receive_buffer_asked_ = 0;
+  config::UdpTransport udp_;
   std::optional<transports::UdpTransport> transport_;
 };
 
