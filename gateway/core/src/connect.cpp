@@ -73,8 +73,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     }
     drop_switch(*s);  // a will update under way is abandoned with the connection
     s->released = false;
-    s->fetch = Session::Fetch::none;
-    cancel(*s, TimerKind::settle);
+    stop_fetch(*s);
     cancel(*s, TimerKind::keep_alive);
     cancel(*s, TimerKind::retry);
     cancel(*s, TimerKind::handshake);
@@ -326,8 +325,7 @@ void Core::Impl::lose(Session& s, const char* why) {
 void Core::Impl::end_session(Session& s, bool fire_will) {
   drop_switch(s);
   s.released = false;
-  s.fetch = Session::Fetch::none;
-  cancel(s, TimerKind::settle);
+  stop_fetch(s);
   if (s.conn) {
     out_->push_back(UpstreamDisconnect{*s.conn, fire_will});
     conns_.erase(*s.conn);

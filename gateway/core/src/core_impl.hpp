@@ -226,6 +226,8 @@ class Core::Impl {
   void fall_asleep(Session& s, std::uint16_t duration_s);
   void wake(Session& s, const sn::Peer& peer);
   void end_flush(Session& s);
+  void end_flush_if_done(Session& s);
+  void stop_fetch(Session& s);
   void on_sleep_timer(Session& s);
   bool make_room_while_asleep(Session& s, std::uint8_t incoming_qos);
   bool releasable(const Session& s) const;

@@ -105,10 +105,7 @@ void Core::Impl::pump(Session& s) {
     s.inflight = InFlight{InFlight::Kind::publish, publish.msg_id, 0, std::move(publish)};
     send_inflight(s);
   }
-  if (s.state == ClientState::awake && !s.inflight && s.queue.empty() &&
-      s.fetch == Session::Fetch::none) {
-    end_flush(s);
-  }
+  end_flush_if_done(s);
 }
 
 // After CONNACK or a wake-up: the exchange left in flight goes again with the same message id

@@ -65,11 +65,8 @@ void Core::Impl::fall_asleep(Session& s, std::uint16_t duration_s) {
            std::to_string(duration_s) + " s (" + std::to_string(s.queue.size()) +
            " message(s) buffered)";
   });
-  if (s.fetch != Session::Fetch::none) {
-    // Back to sleep before the backlog was in: the connection opened for it closes again.
-    s.fetch = Session::Fetch::none;
-    cancel(s, TimerKind::settle);
-  }
+  // Back to sleep before the backlog was in: the connection opened for it closes again.
+  stop_fetch(s);
   release_upstream(s);
 }
 
@@ -112,6 +109,19 @@ void Core::Impl::end_flush(Session& s) {
   arm(s, TimerKind::sleep, now_ + with_tolerance(s.sleep_s));
   log(LogLevel::debug, [&] { return "client " + s.client_id + " asleep again"; });
   release_upstream(s);
+}
+
+// The flush is over once nothing is queued or in flight and no broker backlog is still expected.
+void Core::Impl::end_flush_if_done(Session& s) {
+  if (s.state == ClientState::awake && !s.inflight && s.queue.empty() &&
+      s.fetch == Session::Fetch::none) {
+    end_flush(s);
+  }
+}
+
+void Core::Impl::stop_fetch(Session& s) {
+  s.fetch = Session::Fetch::none;
+  cancel(s, TimerKind::settle);
 }
 
 bool Core::Impl::releasable(const Session& s) const {
@@ -162,7 +172,7 @@ void Core::Impl::on_backlog_message(Session& s) {
 void Core::Impl::on_settle_timer(Session& s) {
   if (s.fetch != Session::Fetch::draining) return;
   s.fetch = Session::Fetch::none;
-  if (s.state == ClientState::awake && !s.inflight && s.queue.empty()) end_flush(s);
+  end_flush_if_done(s);
 }
 
 // The connection of a sleeper (or one being resumed) failed or was lost: it stays released, the
@@ -175,13 +185,12 @@ bool Core::Impl::resume_failed(Session& s, const std::string& reason) {
     s.conn.reset();
   }
   s.released = true;
-  s.fetch = Session::Fetch::none;
-  cancel(s, TimerKind::settle);
+  stop_fetch(s);
   log(LogLevel::warn, [&] {
     return "client " + s.client_id + ": upstream connection failed while it sleeps (" + reason +
            "); the broker keeps its messages for the next wake-up";
   });
-  if (s.state == ClientState::awake && !s.inflight && s.queue.empty()) end_flush(s);
+  end_flush_if_done(s);
   return true;
 }
 
