@@ -152,13 +152,22 @@ class Runtime::Impl {
     broker.uri = config_.upstream.uri;
     broker.username = config_.upstream.username;
     broker.password = config_.upstream.password;
-    upstream_ = mqtt_bridge::make_paho_upstream(broker, [this](mqtt_bridge::Event event) {
-      {
-        const std::lock_guard lock(queue_mutex_);
-        queue_.push_back(std::move(event));
-      }
-      uv_async_send(&wakeup_);  // coalesces: drain_upstream() takes everything queued
-    });
+    switch (config_.upstream.client) {
+      case config::UpstreamClient::paho:
+        upstream_ = mqtt_bridge::make_paho_upstream(broker, [this](mqtt_bridge::Event event) {
+          {
+            const std::lock_guard lock(queue_mutex_);
+            queue_.push_back(std::move(event));
+          }
+          uv_async_send(&wakeup_);  // coalesces: drain_upstream() takes everything queued
+        });
+        break;
+      case config::UpstreamClient::native:
+        // Events come on this thread at the end of a loop iteration, never while execute() runs.
+        upstream_ = mqtt_bridge::make_native_upstream(
+            &loop_, broker, [this](mqtt_bridge::Event event) { on_upstream(std::move(event)); });
+        break;
+    }
 
     open_transports();
   }
@@ -211,8 +220,9 @@ class Runtime::Impl {
     actions_.clear();
     core_->start(now(), actions_);
     execute();
-    spdlog::info("gateway {} running ({} mode, upstream {})", config_.gateway.id,
-                 config::to_string(config_.gateway.mode), config_.upstream.uri);
+    spdlog::info("gateway {} running ({} mode, upstream {} via {})", config_.gateway.id,
+                 config::to_string(config_.gateway.mode), config_.upstream.uri,
+                 config::to_string(config_.upstream.client));
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 0;
   }
@@ -238,8 +248,15 @@ class Runtime::Impl {
       const std::lock_guard lock(queue_mutex_);
       batch.swap(queue_);
     }
-    for (auto& event : batch) feed(to_core(std::move(event)));
-    if (stopping_ && upstream_->connection_count() == 0) finish();
+    for (auto& event : batch) on_upstream(std::move(event));
+  }
+
+  void on_upstream(mqtt_bridge::Event&& event) {
+    feed(to_core(std::move(event)));
+    // Not finish() itself: the native client is calling us, and finish() destroys it.
+    if (stopping_ && upstream_->connection_count() == 0) {
+      uv_timer_start(&grace_, [](uv_timer_t* h) { self(h)->finish(); }, 0, 0);
+    }
   }
 
   void execute() {
@@ -273,7 +290,7 @@ class Runtime::Impl {
   }
   void run_action(core::UpstreamDisconnect& a) { upstream_->disconnect(a.conn, a.fire_will); }
   void run_action(core::UpstreamPublish& a) {
-    upstream_->publish(a.conn, a.req, a.topic, a.payload, a.qos, a.retain);
+    upstream_->publish(a.conn, a.req, std::move(a.topic), std::move(a.payload), a.qos, a.retain);
   }
   void run_action(core::UpstreamSubscribe& a) {
     upstream_->subscribe(a.conn, a.req, a.filter, a.qos);

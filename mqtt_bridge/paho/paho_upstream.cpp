@@ -247,13 +247,15 @@ void PahoUpstream::fail_request(Connection& connection, std::uintptr_t tag,
   emit_failure_locked(connection.id, pending, reason);
 }
 
-void PahoUpstream::publish(ConnectionId id, RequestId request, const std::string& topic,
-                           const Bytes& payload, int qos, bool retain) {
+void PahoUpstream::publish(ConnectionId id, RequestId request, std::string topic, Bytes payload,
+                           int qos, bool retain) {
   auto started = start_request(id, request, RequestKind::publish);
   if (!started) return;
   auto& [connection, tag] = *started;
   try {
-    auto message = mqtt::message::create(topic, payload.data(), payload.size(), qos, retain);
+    // Paho copies the payload into its own buffer whatever we pass; the topic is moved.
+    auto message =
+        mqtt::message::create(std::move(topic), payload.data(), payload.size(), qos, retain);
     // Two statements: the message argument must die before keep_token() (see Token lifetime).
     mqtt::token_ptr token =
         connection->client->publish(std::move(message), tag_context(tag), *connection);

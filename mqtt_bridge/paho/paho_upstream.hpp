@@ -101,8 +101,8 @@ class PahoUpstream final : public Upstream {
 
   void connect(const ConnectRequest& request) override;
   void disconnect(ConnectionId id, bool fire_will) override;
-  void publish(ConnectionId id, RequestId request, const std::string& topic, const Bytes& payload,
-               int qos, bool retain) override;
+  void publish(ConnectionId id, RequestId request, std::string topic, Bytes payload, int qos,
+               bool retain) override;
   void subscribe(ConnectionId id, RequestId request, const std::string& filter, int qos) override;
   void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) override;
   std::size_t connection_count() const override;

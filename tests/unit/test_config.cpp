@@ -285,6 +285,31 @@ TEST_CASE("config: upstream uri") {
   });
 }
 
+TEST_CASE("config: upstream client is paho by default, native on request, TLS only with paho") {
+  CHECK(cfg::parse_config("{}").upstream.client == cfg::UpstreamClient::paho);
+  CHECK(cfg::parse_config(R"({"upstream": {"client": "paho"}})").upstream.client ==
+        cfg::UpstreamClient::paho);
+  CHECK(cfg::parse_config(R"({"upstream": {"client": "native"}})").upstream.client ==
+        cfg::UpstreamClient::native);
+  CHECK(cfg::parse_config(R"({"upstream": {"client": "native", "uri": "mqtt://broker:1883"}})")
+            .upstream.client == cfg::UpstreamClient::native);
+  CHECK(cfg::parse_config(R"({"upstream": {"client": "paho", "uri": "ssl://broker:8883"}})")
+            .upstream.scheme == cfg::UpstreamScheme::ssl);
+  // The effective config names the client, and reads back to the same one.
+  const auto native = cfg::parse_config(R"({"upstream": {"client": "native"}})");
+  CHECK(cfg::render_config(native).find(R"("client": "native")") != std::string::npos);
+  CHECK(cfg::parse_config(cfg::render_config(native)) == native);
+  check_errors({
+      {R"({"upstream": {"client": "mosquitto"}})",
+       R"(upstream.client: unsupported client "mosquitto" (supported: paho, native))"},
+      {R"({"upstream": {"client": 1}})", "upstream.client: expected a string"},
+      {R"({"upstream": {"client": "native", "uri": "ssl://broker:8883"}})",
+       R"(upstream.uri: TLS (ssl://) is not supported by upstream.client "native" yet; use "paho" or a tcp:// or mqtt:// URI)"},
+      {R"({"upstream": {"uri": "mqtts://broker:8883", "client": "native"}})",
+       R"(upstream.uri: TLS (mqtts://) is not supported by upstream.client "native" yet; use "paho" or a tcp:// or mqtt:// URI)"},
+  });
+}
+
 TEST_CASE("config: upstream credentials") {
   check_errors({
       {R"({"upstream": {"password": "x"}})",

@@ -42,6 +42,14 @@ std::string_view to_string(LogLevel level) {
   return "?";
 }
 
+std::string_view to_string(UpstreamClient client) {
+  switch (client) {
+    case UpstreamClient::paho: return "paho";
+    case UpstreamClient::native: return "native";
+  }
+  return "paho";
+}
+
 std::string_view to_string(UpstreamScheme scheme) {
   switch (scheme) {
     case UpstreamScheme::tcp: return "tcp";

@@ -89,6 +89,23 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
   UpstreamSettings upstream;
   upstream.uri = section.string("uri", upstream.uri);
   parse_upstream_uri(upstream, section.path("uri"));
+  if (const auto* client = section.find("client")) {
+    const auto& text = detail::require_string(*client, section.path("client"));
+    if (text == "paho") {
+      upstream.client = UpstreamClient::paho;
+    } else if (text == "native") {
+      upstream.client = UpstreamClient::native;
+    } else {
+      fail(section.path("client"),
+           "unsupported client " + json_quoted(text) + " (supported: paho, native)");
+    }
+  }
+  if (upstream.client == UpstreamClient::native &&
+      (upstream.scheme == UpstreamScheme::ssl || upstream.scheme == UpstreamScheme::mqtts)) {
+    fail(section.path("uri"), "TLS (" + std::string(to_string(upstream.scheme)) +
+                                  "://) is not supported by upstream.client \"native\" yet; "
+                                  "use \"paho\" or a tcp:// or mqtt:// URI");
+  }
   upstream.client_id_prefix = read_mqtt_string(section, "client_id_prefix");
   upstream.username = read_mqtt_string(section, "username");
   // The password is binary data in MQTT (§3.1.3.5), so any string goes.
@@ -252,8 +269,8 @@ Config config_from_json(const Json& document) {
   }
   if (const auto* section = root.find("upstream")) {
     config.upstream = read_upstream(
-        ObjectReader(*section, "upstream", {"uri", "client_id_prefix", "username", "password",
-                                            "reconnect_min_ms", "reconnect_max_ms"}));
+        ObjectReader(*section, "upstream", {"uri", "client", "client_id_prefix", "username",
+                                            "password", "reconnect_min_ms", "reconnect_max_ms"}));
   }
   if (const auto* section = root.find("transports")) {
     config.transports = detail::read_transports(*section, "transports");

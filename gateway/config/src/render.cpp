@@ -105,6 +105,7 @@ std::string render_config(const Config& config) {
         {"max_clients", config.gateway.max_clients}}},
       {"upstream",
        {{"uri", config.upstream.uri},
+        {"client", to_string(config.upstream.client)},
         {"client_id_prefix", config.upstream.client_id_prefix},
         {"username", config.upstream.username},
         {"password", config.upstream.password.empty() ? "" : "***"},

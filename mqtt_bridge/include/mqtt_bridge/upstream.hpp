@@ -3,11 +3,14 @@
 // header (it emits actions); gateway/app turns actions into these calls and these events back into
 // core events.
 //
-// Threads: every Upstream method is called from the loop thread only and never blocks. Events are
-// delivered through the EventSink from the implementation's own threads (Paho's); the sink must be
-// thread-safe and must not call back into Upstream (gateway/app queues the event and wakes the loop
-// with uv_async_send). A call may also deliver an event synchronously, from the loop thread, when
-// it is decided on the spot (a request on an unknown connection, a bad argument).
+// Threads: every Upstream method is called from the loop thread only and never blocks.
+//  - Paho: events are delivered through the EventSink from Paho's own threads; that sink must be
+//    thread-safe and must not call back into Upstream (gateway/app queues the event and wakes the
+//    loop with uv_async_send). A call may also deliver an event synchronously, from the loop
+//    thread, when it is decided on the spot (a request on an unknown connection, a bad argument).
+//  - native: everything runs on the loop the upstream was made with; events reach the sink on that
+//    thread at the end of the loop iteration that produced them, never from inside an Upstream
+//    call, so the sink may call Upstream methods (but must not destroy the upstream).
 //
 // Ordering: one connection's events reach the sink one at a time, in order. Its final event
 // (ConnectFailed, ConnectionLost or Disconnected) comes after the completion of every request made
@@ -21,6 +24,8 @@
 #include <string>
 #include <variant>
 #include <vector>
+
+struct uv_loop_s;  // libuv's loop (uv_loop_t); only the native client needs it
 
 namespace mqtt_bridge {
 
@@ -51,6 +56,9 @@ struct BrokerOptions {
   std::string password;
   int mqtt_version = 4;  // 4 = MQTT 3.1.1, 5 = MQTT 5.0
   std::chrono::seconds connect_timeout{10};
+  // Native client: QoS 1/2 publishes that may wait, per connection, for the broker's in-flight
+  // window; beyond it a publish fails at once (0: the client's default).
+  std::size_t max_queued_messages = 0;
 };
 
 // Why a connection attempt failed, in the terms the gateway answers its client with.
@@ -125,8 +133,9 @@ class Upstream {
   // unknown, not connected yet, closing or lost meanwhile (ok=false then): nothing is ever silently
   // dropped. Exception: a publish with request 0 reports only its failure (the gateway's QoS 0 and
   // -1 publishes, where success needs no answer).
-  virtual void publish(ConnectionId id, RequestId request, const std::string& topic,
-                       const Bytes& payload, int qos, bool retain) = 0;
+  // The topic and payload are moved in: the message is not copied on its way to the socket.
+  virtual void publish(ConnectionId id, RequestId request, std::string topic, Bytes payload,
+                       int qos, bool retain) = 0;
   virtual void subscribe(ConnectionId id, RequestId request, const std::string& filter,
                          int qos) = 0;
   virtual void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) = 0;
@@ -139,5 +148,15 @@ class Upstream {
 // mqtt_version other than 4 or 5, or an empty sink. Its destructor blocks: it disconnects what is
 // left (no will), waits for that (at most connect_timeout + 5 s) and delivers no more events.
 std::unique_ptr<Upstream> make_paho_upstream(BrokerOptions options, EventSink sink);
+
+// The native implementation (mqtt_bridge/native/): a sans-I/O MQTT 3.1.1/5 session per connection
+// driven on `loop` (uv_tcp, uv_getaddrinfo for names, connect timeout, TCP_NODELAY), no threads,
+// no locks, one write per connection per loop iteration. Loop thread only. Throws
+// std::invalid_argument for a URI it cannot use (ssl:// and mqtts:// included: no TLS yet), an
+// mqtt_version other than 4 or 5, or an empty sink. Its destructor only closes handles (without
+// DISCONNECT) and delivers no more events; the loop must run afterwards for the close callbacks,
+// which free the memory.
+std::unique_ptr<Upstream> make_native_upstream(uv_loop_s* loop, BrokerOptions options,
+                                               EventSink sink);
 
 }  // namespace mqtt_bridge

@@ -52,6 +52,11 @@ std::string default_mode() {
   return mode != nullptr && *mode != '\0' ? mode : "transparent";
 }
 
+std::string default_client() {
+  const char* client = std::getenv("MQTTSN_TEST_CLIENT");
+  return client != nullptr && *client != '\0' ? client : "paho";
+}
+
 std::uint16_t free_udp_port() {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in addr{};
@@ -72,8 +77,8 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
     out << "{\n"
         << R"(  "gateway": {"id": 7, "mode": ")" << options.mode << R"(", "max_clients": )"
         << options.max_clients << "},\n"
-        << R"(  "upstream": {"uri": ")" << options.upstream_uri << R"(", "client_id_prefix": ")"
-        << options.client_id_prefix << "\"},\n"
+        << R"(  "upstream": {"uri": ")" << options.upstream_uri << R"(", "client": ")"
+        << options.client << R"(", "client_id_prefix": ")" << options.client_id_prefix << "\"},\n"
         << R"(  "transports": [{"type": "udp", "bind": "127.0.0.1:)" << port_ << "\"}";
     for (const auto& transport : options.extra_transports) out << ",\n    " << transport;
     out << "],\n"

@@ -14,11 +14,15 @@ namespace test_support {
 
 // "transparent", or what $MQTTSN_TEST_MODE says.
 std::string default_mode();
+// "paho", or what $MQTTSN_TEST_CLIENT says (ctest runs the suites once per upstream client).
+std::string default_client();
 
 struct GatewayOptions {
   std::string upstream_uri;
   // $MQTTSN_TEST_MODE when set (ctest runs the end-to-end suites once per mode), else transparent.
   std::string mode = default_mode();
+  // upstream.client: $MQTTSN_TEST_CLIENT when set, else paho.
+  std::string client = default_client();
   int retry_interval_ms = 500;
   int retry_max_attempts = 2;
   bool qos_minus_one = true;

@@ -31,8 +31,13 @@ struct GatewaySettings {
 
 enum class UpstreamScheme : std::uint8_t { tcp, ssl, mqtt, mqtts };
 
+// Which MQTT client library talks to the broker (mqtt_bridge/upstream.hpp): Paho MQTT C++, the
+// reference and default, or the native client on the gateway's own loop.
+enum class UpstreamClient : std::uint8_t { paho, native };
+
 struct UpstreamSettings {
-  std::string uri = "tcp://127.0.0.1:1883";  // as written; the Paho client takes it verbatim
+  std::string uri = "tcp://127.0.0.1:1883";  // as written; both clients take it verbatim
+  UpstreamClient client = UpstreamClient::paho;
   UpstreamScheme scheme = UpstreamScheme::tcp;
   HostPort broker{"127.0.0.1", 1883, false};  // the host:port part of `uri`
   std::string client_id_prefix;
@@ -241,6 +246,7 @@ std::string render_config(const Config& config);
 std::string_view to_string(GatewayMode mode);
 std::string_view to_string(LogLevel level);
 std::string_view to_string(UpstreamScheme scheme);
+std::string_view to_string(UpstreamClient client);
 std::string_view to_string(SerialParity parity);
 std::string_view to_string(SerialFlowControl flow_control);
 std::string_view to_string(SerialFraming framing);

@@ -1,5 +1,6 @@
-// mqtt_bridge's Paho upstream: how connections end (wills, broker loss, disconnect while
-// connecting), sessions, and many connections at once. Against a real mosquitto.
+// The mqtt_bridge::Upstream contract: how connections end (wills, broker loss, disconnect while
+// connecting), sessions, and many connections at once. Against a real mosquitto, once per client
+// (MQTTSN_TEST_CLIENT: paho, native).
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "support/broker.hpp"
 #include "support/scripted_broker.hpp"
 #include "support/upstream_events.hpp"
+#include "support/upstream_factory.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -50,7 +52,7 @@ TEST_CASE("upstream: disconnect with fire_will makes the broker publish the will
     TestSubscriber subscriber(broker.uri(), topic, 2);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1, Will{topic, bytes("lost"), 1, true}));
     disconnect_ok(*upstream, events, 1, /*fire_will=*/true);
     CHECK(upstream->connection_count() == 0);
@@ -76,7 +78,7 @@ TEST_CASE("upstream: disconnect without fire_will discards the will") {
     TestSubscriber subscriber(broker.uri(), topic, 2);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1, Will{topic, bytes("lost"), 1, false}));
     disconnect_ok(*upstream, events, 1, /*fire_will=*/false);
     CHECK_FALSE(subscriber.wait_for(1, kQuietWindow));
@@ -86,7 +88,7 @@ TEST_CASE("upstream: disconnect without fire_will discards the will") {
 TEST_CASE("upstream: disconnect while connecting ends with Disconnected only") {
   ScriptedBroker silent({.answer_connect = false});  // the connect stays pending until timeout
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(silent.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(silent.uri(), 4), events.sink());
   upstream->connect(connect_request(6));
   upstream->disconnect(6, true);
   CHECK(upstream->connection_count() == 1);
@@ -106,7 +108,7 @@ TEST_CASE("upstream: disconnect right after connect never reports Connected") {
     TestSubscriber subscriber(broker.uri(), topic, 2);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     upstream->connect(connect_request(8, Will{topic, bytes("early"), 0, false}));
     upstream->disconnect(8, true);  // lands while connecting: closes (with the will) once up
     REQUIRE(events.next<Disconnected>());
@@ -122,7 +124,7 @@ TEST_CASE("upstream: a persistent session is reported by session_present") {
     CAPTURE(version);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     auto request = connect_request(5);
     request.clean_session = false;
     connect_ok(*upstream, events, request);
@@ -141,7 +143,7 @@ TEST_CASE("upstream: broker stopped ends the connection with ConnectionLost") {
     CAPTURE(version);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     upstream->subscribe(1, 1, "x/#", 1);
     REQUIRE(events.next<SubscribeDone>());
@@ -168,7 +170,7 @@ TEST_CASE("upstream: session takeover by another client is ConnectionLost") {
     CAPTURE(version);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     auto first = connect_request(1);
     connect_ok(*upstream, events, first);
     auto second = connect_request(2);
@@ -254,7 +256,7 @@ TEST_CASE("upstream: requests in flight at disconnect complete exactly once befo
     CAPTURE(version);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     flood(*upstream, kRequests);
     upstream->disconnect(1, false);
@@ -272,7 +274,7 @@ TEST_CASE("upstream: requests in flight when the broker dies complete exactly on
     Mosquitto broker;
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     {
       [[maybe_unused]] const PahoQueuedCommandLeakIgnored ignored;
@@ -288,7 +290,7 @@ TEST_CASE("upstream: 200 connections at once connect and disconnect cleanly") {
   constexpr ConnectionId kConnections = 200;
   Mosquitto broker;
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
   for (ConnectionId id = 1; id <= kConnections; ++id) upstream->connect(connect_request(id));
   for (ConnectionId id = 1; id <= kConnections; ++id) {
     REQUIRE_MESSAGE(events.next<Connected>(30s), "only " << id - 1 << " connected");

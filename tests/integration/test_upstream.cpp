@@ -1,6 +1,7 @@
-// mqtt_bridge's Paho upstream against a real mosquitto (and a scripted server for the answers
-// mosquitto will not give): connect outcomes, publish, subscribe, unsubscribe.
-// Connection lifecycle (wills, loss, scale) is in test_paho_upstream_lifecycle.cpp.
+// The mqtt_bridge::Upstream contract against a real mosquitto (and a scripted server for the
+// answers mosquitto will not give): connect outcomes, publish, subscribe, unsubscribe. Runs once
+// per client (MQTTSN_TEST_CLIENT: paho, native; see support/upstream_factory.hpp).
+// Connection lifecycle (wills, loss, scale) is in test_upstream_lifecycle.cpp.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "support/broker.hpp"
 #include "support/scripted_broker.hpp"
 #include "support/upstream_events.hpp"
+#include "support/upstream_factory.hpp"
 
 using namespace std::chrono_literals;
 using mqtt_bridge::Bytes;
@@ -41,7 +43,7 @@ TEST_CASE("upstream: connect to a running broker ends with Connected") {
     CAPTURE(version);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     upstream->connect(connect_request(1));
     CHECK(upstream->connection_count() == 1);
     const auto connected = events.next<Connected>();
@@ -58,7 +60,7 @@ TEST_CASE("upstream: connect to a port with nothing listening is ConnectFailed u
   for (const int version : {4, 5}) {
     CAPTURE(version);
     UpstreamEvents events;
-    auto upstream = mqtt_bridge::make_paho_upstream(broker_options(uri, version), events.sink());
+    auto upstream = test_support::make_upstream(broker_options(uri, version), events.sink());
     upstream->connect(connect_request(7));
     const auto failed = events.next<ConnectFailed>();
     REQUIRE(failed);
@@ -71,7 +73,7 @@ TEST_CASE("upstream: connect to a port with nothing listening is ConnectFailed u
 TEST_CASE("upstream: a broker that never sends CONNACK is ConnectFailed unavailable") {
   ScriptedBroker silent({.answer_connect = false});
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(silent.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(silent.uri(), 4), events.sink());
   upstream->connect(connect_request(3));
   const auto failed = events.next<ConnectFailed>();  // after BrokerOptions::connect_timeout
   REQUIRE(failed);
@@ -104,7 +106,7 @@ TEST_CASE("upstream: CONNACK refusals map to refused and server unavailable/busy
     ScriptedBroker broker({.connack_code = c.code});
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), c.version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), c.version), events.sink());
     upstream->connect(connect_request(1));
     const auto failed = events.next<ConnectFailed>();
     REQUIRE(failed);
@@ -120,7 +122,7 @@ TEST_CASE("upstream: mosquitto refusing anonymous clients is ConnectFailed refus
     CAPTURE(version);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     upstream->connect(connect_request(2));
     const auto failed = events.next<ConnectFailed>();
     REQUIRE(failed);
@@ -133,7 +135,7 @@ TEST_CASE("upstream: mosquitto refusing anonymous clients is ConnectFailed refus
 TEST_CASE("upstream: mosquitto rejecting an empty client id is ConnectFailed refused") {
   Mosquitto broker;
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
   auto request = connect_request(4);
   request.client_id.clear();  // MQTT 3.1.1 §3.1.3.1: an empty id needs clean session = 1
   request.clean_session = false;
@@ -146,7 +148,7 @@ TEST_CASE("upstream: mosquitto rejecting an empty client id is ConnectFailed ref
 TEST_CASE("upstream: connecting an id that exists is refused and leaves the first alone") {
   Mosquitto broker;
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
   connect_ok(*upstream, events, connect_request(9));
   upstream->connect(connect_request(9));
   const auto failed = events.next<ConnectFailed>();
@@ -164,7 +166,7 @@ TEST_CASE("upstream: qos 0/1/2 publishes reach a subscriber intact and are acked
     TestSubscriber subscriber(broker.uri(), prefix + "#");
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     const Bytes binary{0x00, 0xff, 0x10, 0x00, 0x7f};
     for (int qos = 0; qos <= 2; ++qos) {
@@ -201,7 +203,7 @@ TEST_CASE("upstream: qos 0/1/2 publishes reach a subscriber intact and are acked
 TEST_CASE("upstream: qos1 publish acked by broker keeps retain for later subscribers") {
   Mosquitto broker;
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
   connect_ok(*upstream, events, connect_request(1));
   upstream->publish(1, 42, "retained/r", bytes("kept"), 1, true);
   const auto done = events.next<PublishDone>();
@@ -226,7 +228,7 @@ TEST_CASE("upstream: subscribe delivers messages as MessageArrived with their qo
     other.publish("sub/r", "old", 1, true);
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     upstream->subscribe(1, 7, "sub/#", 1);
     const auto subscribed = events.next<SubscribeDone>();
@@ -267,7 +269,7 @@ TEST_CASE("upstream: unsubscribe stops delivery") {
     TestSubscriber other(broker.uri(), "unused/#");
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     upstream->subscribe(1, 1, "u/a", 1);
     upstream->subscribe(1, 2, "u/b", 1);
@@ -298,7 +300,7 @@ TEST_CASE("upstream: a SUBACK failure code is SubscribeDone ok=false") {
     ScriptedBroker broker({.suback_code = code});
     UpstreamEvents events;
     auto upstream =
-        mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), version), events.sink());
+        test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
     connect_ok(*upstream, events, connect_request(1));
     upstream->subscribe(1, 11, "closed/x", 1);
     const auto refused = events.next<SubscribeDone>();
@@ -313,7 +315,7 @@ TEST_CASE("upstream: a publish with request 0 reports only its failure, never it
   Mosquitto broker;
   TestSubscriber subscriber(broker.uri(), "zero/#", 1);
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
   connect_ok(*upstream, events, connect_request(1));
   upstream->publish(1, 0, "zero/q0", bytes("a"), 0, false);
   upstream->publish(1, 0, "zero/q1", bytes("b"), 1, false);
@@ -337,7 +339,7 @@ TEST_CASE("upstream: a publish with request 0 reports only its failure, never it
 TEST_CASE("upstream: requests on an unknown or unready connection complete with ok=false") {
   Mosquitto broker;
   UpstreamEvents events;
-  auto upstream = mqtt_bridge::make_paho_upstream(broker_options(broker.uri(), 4), events.sink());
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
   upstream->publish(99, 1, "t", bytes("x"), 1, false);
   const auto published = events.next<PublishDone>();
   REQUIRE(published);
@@ -372,14 +374,14 @@ TEST_CASE("upstream: requests on an unknown or unready connection complete with 
   disconnect_ok(*upstream, events, 1);
 }
 
-TEST_CASE("upstream: a broker URI Paho cannot use is std::invalid_argument") {
+TEST_CASE("upstream: a broker URI the client cannot use is std::invalid_argument") {
   UpstreamEvents events;
   for (const char* uri : {"foo://127.0.0.1:1883", "127.0.0.1:1883", "tcp://", "tcp://:1883"}) {
     CAPTURE(uri);
-    CHECK_THROWS_AS(mqtt_bridge::make_paho_upstream(broker_options(uri, 4), events.sink()),
+    CHECK_THROWS_AS(test_support::make_upstream(broker_options(uri, 4), events.sink()),
                     std::invalid_argument);
   }
   CHECK_THROWS_AS(
-      mqtt_bridge::make_paho_upstream(broker_options("tcp://127.0.0.1:1883", 3), events.sink()),
+      test_support::make_upstream(broker_options("tcp://127.0.0.1:1883", 3), events.sink()),
       std::invalid_argument);
 }

@@ -1,0 +1,478 @@
+// The native Upstream: one Session (session.hpp) per connection, driven on the gateway's own
+// libuv loop. No threads, no locks:
+//  - bytes read are handed to the session at once; every complete packet in a read is handled
+//    before the next read;
+//  - what sessions write and the events they emit are collected during the loop iteration and
+//    leave at its end (a uv_prepare before the loop blocks, a uv_check after it polled): one
+//    write per connection per iteration, uv_try_write first, uv_write for what is left;
+//  - events reach the sink from those hooks, never from inside an Upstream call, so the gateway
+//    is not re-entered while it executes its actions.
+// Lifetimes follow libuv: a connection's memory is freed by the last of its close callbacks (and
+// the end of its name lookup, if one is under way), never before.
+
+#include <uv.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "mqtt_bridge/upstream.hpp"
+#include "session.hpp"
+
+namespace mqtt_bridge {
+namespace native {
+namespace {
+
+// The broker address from "tcp://host:port" or "mqtt://host:port" ("[v6]:port" for IPv6).
+struct Endpoint {
+  std::string host;
+  std::string port;
+};
+
+Endpoint parse_uri(const std::string& uri) {
+  const auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos || scheme_end == 0) {
+    throw std::invalid_argument("broker URI '" + uri +
+                                "' has no scheme (expected e.g. tcp://host:1883)");
+  }
+  const std::string scheme = uri.substr(0, scheme_end);
+  if (scheme == "ssl" || scheme == "mqtts" || scheme == "wss" || scheme == "ws") {
+    throw std::invalid_argument("broker URI '" + uri +
+                                "': the native client does not support TLS or WebSocket yet; "
+                                "use upstream.client \"paho\" or a tcp:// URI");
+  }
+  if (scheme != "tcp" && scheme != "mqtt") {
+    throw std::invalid_argument("broker URI '" + uri + "' has an unknown scheme '" + scheme + "'");
+  }
+  std::string_view rest = std::string_view(uri).substr(scheme_end + 3);
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
+  Endpoint endpoint;
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) throw std::invalid_argument("broker URI '" + uri + "': unclosed '['");
+    endpoint.host = std::string(rest.substr(1, close - 1));
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest.front() == ':') port = rest.substr(1);
+  } else {
+    const auto colon = rest.rfind(':');
+    endpoint.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+  }
+  if (endpoint.host.empty()) throw std::invalid_argument("broker URI '" + uri + "' has no host");
+  endpoint.port = port.empty() ? "1883" : std::string(port);
+  if (endpoint.port.find_first_not_of("0123456789") != std::string::npos ||
+      endpoint.port.size() > 5 || std::stoul(endpoint.port) > 65535) {
+    throw std::invalid_argument("broker URI '" + uri + "' has a bad port");
+  }
+  return endpoint;
+}
+
+std::string uv_error(const char* what, int status) {
+  return std::string(what) + ": " + uv_strerror(status);
+}
+
+class NativeUpstream;
+
+// One connection: its handles, its session and what is being written. Heap-allocated; freed by
+// release() once no handle is open and no name lookup is running.
+struct Connection {
+  Connection(NativeUpstream* owner_in, const ConnectRequest& request, SessionOptions options)
+      : owner(owner_in), session(request.id, request, std::move(options)) {}
+
+  NativeUpstream* owner;  // null once the upstream is destroyed
+  Session session;
+  uv_tcp_t tcp{};
+  uv_timer_t timer{};
+  uv_getaddrinfo_t resolve{};
+  uv_connect_t connect_req{};
+  uv_write_t write_req{};
+  int open_handles = 0;
+  bool resolving = false;
+  bool tcp_up = false;
+  bool closing = false;       // uv_close called on the handles
+  bool writing = false;       // write_req in progress over `in_write`
+  bool dirty = false;         // in the owner's flush list
+  Bytes in_write;             // the buffer write_req writes
+  Time connect_deadline{0};   // until Connected or the final event
+};
+
+void release(Connection* c) {
+  if (c->open_handles == 0 && !c->resolving) delete c;
+}
+
+void on_handle_closed(uv_handle_t* handle) {
+  auto* c = static_cast<Connection*>(handle->data);
+  --c->open_handles;
+  release(c);
+}
+
+// The two loop hooks live on the heap so that they can outlive the upstream until their close
+// callbacks have run.
+struct Hooks {
+  uv_prepare_t prepare{};
+  uv_check_t check{};
+  int open = 2;
+};
+
+class NativeUpstream final : public Upstream {
+ public:
+  NativeUpstream(uv_loop_t* loop, BrokerOptions options, EventSink sink)
+      : loop_(loop), options_(std::move(options)), sink_(std::move(sink)),
+        endpoint_(parse_uri(options_.uri)) {
+    if (!sink_) throw std::invalid_argument("make_native_upstream: empty event sink");
+    if (options_.mqtt_version != 4 && options_.mqtt_version != 5) {
+      throw std::invalid_argument("mqtt_version must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got " +
+                                  std::to_string(options_.mqtt_version));
+    }
+    session_options_.version =
+        options_.mqtt_version == 5 ? mqtt_codec::Version::v5 : mqtt_codec::Version::v311;
+    session_options_.username = options_.username;
+    session_options_.password = options_.password;
+    if (options_.max_queued_messages > 0) session_options_.max_queued = options_.max_queued_messages;
+    hooks_ = new Hooks;
+    uv_prepare_init(loop_, &hooks_->prepare);
+    uv_check_init(loop_, &hooks_->check);
+    hooks_->prepare.data = this;
+    hooks_->check.data = this;
+    uv_prepare_start(&hooks_->prepare, [](uv_prepare_t* h) {
+      static_cast<NativeUpstream*>(h->data)->end_of_batch();
+    });
+    uv_check_start(&hooks_->check, [](uv_check_t* h) {
+      static_cast<NativeUpstream*>(h->data)->end_of_batch();
+    });
+    // The hooks alone must not keep the loop running.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&hooks_->prepare));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&hooks_->check));
+  }
+
+  NativeUpstream(const NativeUpstream&) = delete;
+  NativeUpstream& operator=(const NativeUpstream&) = delete;
+
+  // Only closes handles: connections are dropped without DISCONNECT (the broker sees the TCP
+  // connection end, which fires wills of clients still connected). No event is delivered after.
+  ~NativeUpstream() override {
+    for (Connection* c : all_) {
+      c->owner = nullptr;
+      if (c->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&c->resolve));
+      close_handles(c);
+    }
+    all_.clear();
+    for (auto* h : {reinterpret_cast<uv_handle_t*>(&hooks_->prepare),
+                    reinterpret_cast<uv_handle_t*>(&hooks_->check)}) {
+      h->data = hooks_;
+      uv_close(h, [](uv_handle_t* handle) {
+        auto* hooks = static_cast<Hooks*>(handle->data);
+        if (--hooks->open == 0) delete hooks;
+      });
+    }
+  }
+
+  void connect(const ConnectRequest& request) override {
+    if (connections_.contains(request.id)) {
+      events_.emplace_back(ConnectFailed{request.id, ConnectFailure::refused,
+                                         "connection id " + std::to_string(request.id) +
+                                             " is in use"});
+      return;
+    }
+    auto* c = new Connection(this, request, session_options_);
+    all_.insert(c);
+    connections_.emplace(request.id, c);
+    uv_tcp_init(loop_, &c->tcp);
+    uv_timer_init(loop_, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->resolve.data = c;
+    c->connect_req.data = c;
+    c->write_req.data = c;
+    c->open_handles = 2;
+    c->connect_deadline = now() + std::chrono::duration_cast<Time>(options_.connect_timeout);
+    rearm(c);
+
+    // A literal address needs no lookup (and no thread-pool round trip).
+    sockaddr_storage address{};
+    const int port = std::stoi(endpoint_.port);
+    if (uv_ip4_addr(endpoint_.host.c_str(), port, reinterpret_cast<sockaddr_in*>(&address)) == 0 ||
+        uv_ip6_addr(endpoint_.host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&address)) == 0) {
+      start_tcp(c, reinterpret_cast<const sockaddr*>(&address));
+      return;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    const int rc = uv_getaddrinfo(loop_, &c->resolve, on_resolved, endpoint_.host.c_str(),
+                                  endpoint_.port.c_str(), &hints);
+    if (rc != 0) {
+      c->session.transport_closed(uv_error("cannot resolve the broker's host", rc));
+      after(c);
+      return;
+    }
+    c->resolving = true;
+  }
+
+  void disconnect(ConnectionId id, bool fire_will) override {
+    Connection* c = find(id);
+    if (c == nullptr) return;
+    c->session.disconnect(fire_will, now());
+    after(c);
+  }
+
+  void publish(ConnectionId id, RequestId request, std::string topic, Bytes payload, int qos,
+               bool retain) override {
+    Connection* c = find(id);
+    if (c == nullptr) {
+      events_.emplace_back(PublishDone{id, request, false, "unknown connection"});
+      return;
+    }
+    c->session.publish(request, std::move(topic), std::move(payload), qos, retain, now());
+    after(c);
+  }
+
+  void subscribe(ConnectionId id, RequestId request, const std::string& filter, int qos) override {
+    Connection* c = find(id);
+    if (c == nullptr) {
+      events_.emplace_back(SubscribeDone{id, request, false, 0x80});
+      return;
+    }
+    c->session.subscribe(request, filter, qos, now());
+    after(c);
+  }
+
+  void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) override {
+    Connection* c = find(id);
+    if (c == nullptr) {
+      events_.emplace_back(UnsubscribeDone{id, request, false});
+      return;
+    }
+    c->session.unsubscribe(request, filter, now());
+    after(c);
+  }
+
+  std::size_t connection_count() const override { return connections_.size(); }
+
+ private:
+  Time now() const { return Time(uv_now(loop_)); }
+
+  Connection* find(ConnectionId id) const {
+    const auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second;
+  }
+
+  void start_tcp(Connection* c, const sockaddr* address) {
+    const int rc = uv_tcp_connect(&c->connect_req, &c->tcp, address, on_connected);
+    if (rc != 0) {
+      c->session.transport_closed(uv_error("cannot connect to the broker", rc));
+      after(c);
+    }
+  }
+
+  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+    auto* c = static_cast<Connection*>(req->data);
+    c->resolving = false;
+    NativeUpstream* self = c->owner;
+    if (self == nullptr || c->closing || c->session.finished()) {
+      uv_freeaddrinfo(result);
+      release(c);
+      return;
+    }
+    if (status != 0 || result == nullptr) {
+      c->session.transport_closed(uv_error("cannot resolve the broker's host", status));
+    } else {
+      self->start_tcp(c, result->ai_addr);
+    }
+    uv_freeaddrinfo(result);
+    self->after(c);
+  }
+
+  static void on_connected(uv_connect_t* req, int status) {
+    auto* c = static_cast<Connection*>(req->data);
+    NativeUpstream* self = c->owner;
+    if (self == nullptr || status == UV_ECANCELED || c->closing) return;
+    if (status != 0) {
+      c->session.transport_closed(uv_error("cannot connect to the broker", status));
+      self->after(c);
+      return;
+    }
+    c->tcp_up = true;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
+    c->session.start(self->now());
+    self->after(c);
+  }
+
+  static void on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
+    // Every read is handled at once, so one buffer serves all connections.
+    static thread_local std::array<char, 64 * 1024> buffer;
+    *buf = uv_buf_init(buffer.data(), static_cast<unsigned>(buffer.size()));
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<Connection*>(stream->data);
+    NativeUpstream* self = c->owner;
+    if (self == nullptr || c->closing) return;
+    if (nread > 0) {
+      c->session.receive(
+          std::span(reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)),
+          self->now());
+    } else if (nread < 0) {
+      c->session.transport_closed(nread == UV_EOF ? std::string("the broker closed the connection")
+                                                  : uv_error("read", static_cast<int>(nread)));
+    }
+    self->after(c);
+  }
+
+  static void on_timer(uv_timer_t* timer) {
+    auto* c = static_cast<Connection*>(timer->data);
+    NativeUpstream* self = c->owner;
+    if (self == nullptr || c->closing) return;
+    const Time t = self->now();
+    if (!c->session.connected() && !c->session.finished() && t >= c->connect_deadline) {
+      c->session.transport_closed("no CONNACK within the connect timeout of " +
+                                  std::to_string(self->options_.connect_timeout.count()) + " s");
+    } else {
+      c->session.on_timer(t);
+    }
+    self->after(c);
+  }
+
+  // After anything changed a session: collect its events, schedule its output, rearm its timer.
+  void after(Connection* c) {
+    auto& produced = c->session.events();
+    if (!produced.empty()) {
+      for (auto& event : produced) events_.push_back(std::move(event));
+      produced.clear();
+    }
+    if (c->session.finished()) {
+      // The id is free again the moment the final event is queued (upstream.hpp).
+      const auto it = connections_.find(c->session.id());
+      if (it != connections_.end() && it->second == c) connections_.erase(it);
+      uv_timer_stop(&c->timer);
+    } else {
+      rearm(c);
+    }
+    if (!c->dirty) {
+      c->dirty = true;
+      dirty_.push_back(c);
+    }
+  }
+
+  void rearm(Connection* c) {
+    std::optional<Time> deadline = c->session.next_deadline();
+    if (!c->session.connected()) {
+      deadline = deadline ? std::min(*deadline, c->connect_deadline) : c->connect_deadline;
+    }
+    if (!deadline) {
+      uv_timer_stop(&c->timer);
+      return;
+    }
+    const auto delay = std::max<std::int64_t>(0, (*deadline - now()).count());
+    uv_timer_start(&c->timer, on_timer, static_cast<std::uint64_t>(delay), 0);
+  }
+
+  // The end of a batch (prepare: before the loop blocks; check: after it polled): write what the
+  // sessions produced, then hand the events over. The sink may make new requests, whose output
+  // and events are handled in the same pass.
+  void end_of_batch() {
+    while (!dirty_.empty() || !events_.empty()) {
+      auto dirty = std::move(dirty_);
+      dirty_.clear();
+      for (Connection* c : dirty) {
+        c->dirty = false;
+        flush(c);
+      }
+      auto events = std::move(events_);
+      events_.clear();
+      for (auto& event : events) sink_(std::move(event));
+    }
+  }
+
+  void flush(Connection* c) {
+    if (c->closing) return;
+    Bytes& out = c->session.output();
+    if (!c->writing && !out.empty() && c->tcp_up) {
+      uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(out.data()), static_cast<unsigned>(out.size()));
+      int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1);
+      if (written == UV_EAGAIN) written = 0;
+      if (written < 0) {
+        out.clear();
+        c->session.transport_closed(uv_error("write", written));
+        after(c);
+        return;
+      }
+      if (static_cast<std::size_t>(written) == out.size()) {
+        out.clear();
+      } else {
+        c->in_write.assign(out.begin() + written, out.end());
+        out.clear();
+        uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(c->in_write.data()),
+                                    static_cast<unsigned>(c->in_write.size()));
+        const int rc = uv_write(&c->write_req, reinterpret_cast<uv_stream_t*>(&c->tcp), &rest, 1,
+                                on_written);
+        if (rc != 0) {
+          c->in_write.clear();
+          c->session.transport_closed(uv_error("write", rc));
+          after(c);
+          return;
+        }
+        c->writing = true;
+      }
+    }
+    // A finished session closes once its last bytes (a DISCONNECT) are out.
+    if (c->session.finished() && !c->writing && (out.empty() || !c->tcp_up)) retire(c);
+  }
+
+  static void on_written(uv_write_t* req, int status) {
+    auto* c = static_cast<Connection*>(req->data);
+    c->writing = false;
+    c->in_write.clear();
+    NativeUpstream* self = c->owner;
+    if (self == nullptr || status == UV_ECANCELED || c->closing) return;
+    if (status < 0) {
+      c->session.output().clear();
+      c->session.transport_closed(uv_error("write", status));
+    }
+    self->after(c);
+  }
+
+  void retire(Connection* c) {
+    all_.erase(c);
+    if (c->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&c->resolve));
+    close_handles(c);
+  }
+
+  static void close_handles(Connection* c) {
+    if (c->closing) return;
+    c->closing = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), on_handle_closed);
+  }
+
+  uv_loop_t* const loop_;
+  const BrokerOptions options_;
+  const EventSink sink_;
+  const Endpoint endpoint_;
+  SessionOptions session_options_;
+  Hooks* hooks_ = nullptr;
+  std::unordered_map<ConnectionId, Connection*> connections_;  // by id, until the final event
+  std::unordered_set<Connection*> all_;                        // every one not yet closing
+  std::vector<Connection*> dirty_;
+  std::vector<Event> events_;  // the loop-local queue: delivered at the end of the batch
+};
+
+}  // namespace
+}  // namespace native
+
+std::unique_ptr<Upstream> make_native_upstream(uv_loop_s* loop, BrokerOptions options,
+                                               EventSink sink) {
+  return std::make_unique<native::NativeUpstream>(loop, std::move(options), std::move(sink));
+}
+
+}  // namespace mqtt_bridge

@@ -1,0 +1,153 @@
+#pragma once
+// One upstream MQTT connection of the native client as a sans-I/O state machine: requests and the
+// broker's bytes go in, bytes to write, Upstream events and one deadline come out. It opens no
+// socket, reads no clock (time comes in with every call) and starts no timer. The libuv driver
+// (native_upstream.cpp) owns the socket; the unit tests drive this class with a fake clock.
+//
+// Life: start() writes CONNECT once the TCP connection is up. The session ends with exactly one
+// final event (Connected is not final: ConnectFailed, ConnectionLost or Disconnected), after
+// every request made on it has completed; finished() then says so and the driver closes the
+// socket once the output is written.
+//
+// Not thread-safe: the loop thread only.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mqtt_bridge/upstream.hpp"
+#include "mqtt_codec/codec.hpp"
+
+namespace mqtt_bridge::native {
+
+using Time = std::chrono::milliseconds;  // a monotonic clock's reading (uv_now in the driver)
+
+struct SessionOptions {
+  mqtt_codec::Version version = mqtt_codec::Version::v311;
+  std::string username;
+  std::string password;
+  // MQTT 5 §3.1.2.11.3 Receive Maximum we announce: QoS 1/2 messages the broker may have
+  // unacknowledged towards us at once.
+  std::uint16_t receive_maximum = 65535;
+  // QoS 1/2 publishes we keep in flight at once. MQTT 5: the lower of this and the broker's
+  // Receive Maximum (§3.2.2.3.3). Beyond it they wait in order, bounded by max_queued.
+  std::uint16_t send_window = 65535;
+  // Publishes that may wait for the window; more are refused (PublishDone ok=false "queue full").
+  std::size_t max_queued = 100'000;
+  // Largest packet accepted from the broker (MQTT 5 announces it as Maximum Packet Size).
+  std::size_t max_packet_size = 1 << 20;
+};
+
+class Session {
+ public:
+  Session(ConnectionId id, ConnectRequest request, SessionOptions options);
+
+  // The TCP connection is up: CONNECT goes out.
+  void start(Time now);
+  // Bytes read from the socket, in order; every complete packet is handled.
+  void receive(std::span<const std::uint8_t> bytes, Time now);
+  // The socket failed or the peer closed it.
+  void transport_closed(const std::string& reason);
+  // Time has reached next_deadline() (or passed it): keep-alive.
+  void on_timer(Time now);
+
+  // The Upstream requests (see upstream.hpp for their contract).
+  void disconnect(bool fire_will, Time now);
+  void publish(RequestId request, std::string topic, Bytes payload, int qos, bool retain,
+               Time now);
+  void subscribe(RequestId request, std::string filter, int qos, Time now);
+  void unsubscribe(RequestId request, std::string filter, Time now);
+
+  // Output: what to write, in order, and what happened, in order. The caller moves them out.
+  Bytes& output() { return output_; }
+  std::vector<Event>& events() { return events_; }
+  // When on_timer() wants to be called; nullopt: never.
+  std::optional<Time> next_deadline() const;
+  // The final event was emitted: write what is left in output(), then close the socket.
+  bool finished() const { return state_ == State::finished; }
+  bool connected() const { return state_ == State::connected; }
+  ConnectionId id() const { return id_; }
+  std::size_t in_flight() const { return in_flight_.size(); }
+  std::size_t queued() const { return queued_.size(); }
+
+ private:
+  enum class State : std::uint8_t {
+    idle,         // before start()
+    awaiting_connack,
+    connected,
+    closing,      // MQTT 3.1.1 fire_will: our will publish is out, DISCONNECT follows its ack
+    finished,
+  };
+  // What an in-flight packet id waits for.
+  enum class Stage : std::uint8_t { puback, pubrec, pubcomp, suback, unsuback };
+  struct InFlight {
+    RequestId request = 0;
+    std::uint64_t seq = 0;  // order of the requests, for failing them in that order
+    Stage stage = Stage::puback;
+    mqtt_codec::Publish publish;  // kept to resend with DUP; empty for SUBSCRIBE/UNSUBSCRIBE
+    int qos = 0;                  // subscribe: asked for
+    bool is_will = false;         // MQTT 3.1.1 fire_will: DISCONNECT follows its acknowledgement
+  };
+  struct Queued {
+    RequestId request;
+    mqtt_codec::Publish publish;
+  };
+
+  void write(const mqtt_codec::Packet& packet, Time now);
+  void handle(mqtt_codec::Packet&& packet, Time now);
+  void on_connack(const mqtt_codec::Connack& connack, Time now);
+  void on_publish(mqtt_codec::Publish&& publish, Time now);
+  template <typename AckPacket>
+  void on_publish_ack(const AckPacket& ack, Stage expected, Time now);
+  void on_pubrel(const mqtt_codec::Pubrel& pubrel, Time now);
+  void on_suback(const mqtt_codec::Suback& suback, Time now);
+  void on_unsuback(const mqtt_codec::Unsuback& unsuback, Time now);
+  void on_disconnect(const mqtt_codec::Disconnect& disconnect, Time now);
+  // disconnect() once connected: MQTT 5 DISCONNECT (0x04 for a will), or for MQTT 3.1.1 with
+  // fire_will the will published on this connection first.
+  void close_now(Time now);
+  // A protocol violation by the broker: MQTT 5 says why in a DISCONNECT, then the connection ends.
+  void protocol_error(std::uint8_t reason_code, const std::string& what, Time now);
+
+  std::optional<std::uint16_t> allocate_packet_id();
+  void send_publish(RequestId request, mqtt_codec::Publish&& publish, Time now);
+  void pump_queue(Time now);
+  void complete(InFlight&& flight, bool ok, const std::string& reason, Time now);
+  // Fails every request still open, then emits `final_event`. Idempotent.
+  void finish(Event final_event);
+  std::size_t window() const;
+
+  const ConnectionId id_;
+  ConnectRequest request_;
+  const SessionOptions options_;
+  State state_ = State::idle;
+  bool disconnect_requested_ = false;
+  bool fire_will_ = false;
+
+  Bytes input_;  // a packet cut by the stream, until its rest arrives
+  Bytes output_;
+  std::vector<Event> events_;
+
+  std::uint16_t next_packet_id_ = 1;
+  std::uint64_t next_seq_ = 0;
+  std::map<std::uint16_t, InFlight> in_flight_;  // by packet id
+  std::size_t publishes_in_flight_ = 0;          // QoS 1/2 PUBLISH among in_flight_
+  std::deque<Queued> queued_;                    // publishes waiting for the window
+  std::set<std::uint16_t> qos2_received_;        // PUBREC sent, PUBREL not yet received
+  std::uint16_t broker_receive_maximum_ = 65535;
+  std::optional<std::size_t> broker_max_packet_size_;
+  std::uint8_t broker_maximum_qos_ = 2;
+
+  std::chrono::seconds keep_alive_{0};
+  Time last_sent_{0};
+  std::optional<Time> ping_sent_;
+};
+
+}  // namespace mqtt_bridge::native

@@ -1,0 +1,520 @@
+// The native client's connection state machine (mqtt_bridge/native/session.hpp) with no socket and
+// a fake clock: requests and broker packets in, packets written and Upstream events out.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mqtt_codec/codec.hpp"
+#include "native/session.hpp"
+
+namespace mc = mqtt_codec;
+using mqtt_bridge::Bytes;
+using mqtt_bridge::Connected;
+using mqtt_bridge::ConnectFailed;
+using mqtt_bridge::ConnectFailure;
+using mqtt_bridge::ConnectionLost;
+using mqtt_bridge::ConnectRequest;
+using mqtt_bridge::Disconnected;
+using mqtt_bridge::Event;
+using mqtt_bridge::MessageArrived;
+using mqtt_bridge::PublishDone;
+using mqtt_bridge::SubscribeDone;
+using mqtt_bridge::UnsubscribeDone;
+using mqtt_bridge::native::Session;
+using mqtt_bridge::native::SessionOptions;
+using mqtt_bridge::native::Time;
+using namespace std::chrono_literals;
+
+namespace {
+
+Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+// A session with its fake broker end: what the session wrote is decoded back into packets.
+struct Rig {
+  explicit Rig(mc::Version v = mc::Version::v311, ConnectRequest request = make_request(),
+               SessionOptions options = {})
+      : version(v), session(request.id, request, with_version(options, v)) {}
+
+  static ConnectRequest make_request() {
+    ConnectRequest request;
+    request.id = 9;
+    request.client_id = "node-1";
+    request.keep_alive = 30s;
+    return request;
+  }
+  static SessionOptions with_version(SessionOptions options, mc::Version v) {
+    options.version = v;
+    return options;
+  }
+
+  // Every packet the session wrote since the last call, in order.
+  std::vector<mc::Packet> written() {
+    std::vector<mc::Packet> packets;
+    Bytes& out = session.output();
+    std::span<const std::uint8_t> rest(out);
+    while (!rest.empty()) {
+      const auto size = mc::frame_size(rest);
+      REQUIRE(size);
+      REQUIRE(*size > 0);
+      REQUIRE(*size <= rest.size());
+      auto packet = mc::decode(rest.first(*size), version);
+      REQUIRE_MESSAGE(packet, mc::to_string(packet.error()));
+      packets.push_back(std::move(*packet));
+      rest = rest.subspan(*size);
+    }
+    out.clear();
+    return packets;
+  }
+  template <typename T>
+  T written_one() {
+    auto packets = written();
+    REQUIRE(packets.size() == 1);
+    REQUIRE(std::holds_alternative<T>(packets.front()));
+    return std::get<T>(packets.front());
+  }
+  std::vector<Event> events() {
+    auto out = std::move(session.events());
+    session.events().clear();
+    return out;
+  }
+  template <typename T>
+  T event_one() {
+    auto all = events();
+    REQUIRE(all.size() == 1);
+    REQUIRE(std::holds_alternative<T>(all.front()));
+    return std::get<T>(all.front());
+  }
+  void from_broker(const mc::Packet& packet) { session.receive(mc::encode(packet, version), now); }
+
+  // CONNECT out, CONNACK in, Connected out.
+  void connect(mc::Connack connack = {}) {
+    session.start(now);
+    (void)written_one<mc::Connect>();
+    from_broker(connack);
+    (void)event_one<Connected>();
+  }
+
+  mc::Version version;
+  Session session;
+  Time now{1000};
+};
+
+template <typename A>
+A ack(std::uint16_t id, std::uint8_t code = 0) {
+  A a;
+  a.packet_id = id;
+  a.reason_code = code;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("native session: §3.1 CONNECT carries the request, CONNACK is Connected (3.1.1)") {
+  ConnectRequest request = Rig::make_request();
+  request.clean_session = false;
+  request.will = mqtt_bridge::Will{"w/t", bytes("gone"), 1, true};
+  SessionOptions options;
+  options.username = "gw";
+  options.password = "pw";
+  Rig rig(mc::Version::v311, request, options);
+  rig.session.start(rig.now);
+  const auto connect = rig.written_one<mc::Connect>();
+  CHECK(connect.version == mc::Version::v311);
+  CHECK(connect.client_id == "node-1");
+  CHECK_FALSE(connect.clean_start);
+  CHECK(connect.keep_alive == 30);
+  REQUIRE(connect.will);
+  CHECK(connect.will->topic == "w/t");
+  CHECK(connect.will->payload == bytes("gone"));
+  CHECK(connect.will->qos == 1);
+  CHECK(connect.will->retain);
+  CHECK(connect.username == std::optional<std::string>("gw"));
+  CHECK(connect.password == std::optional<Bytes>(bytes("pw")));
+  CHECK(rig.events().empty());
+  rig.from_broker(mc::Connack{true, 0, {}});
+  const auto connected = rig.event_one<Connected>();
+  CHECK(connected.id == 9);
+  CHECK(connected.session_present);
+  CHECK(rig.session.connected());
+}
+
+TEST_CASE("native session: §3.1.2.11 MQTT 5 CONNECT asks for a session that never expires") {
+  ConnectRequest request = Rig::make_request();
+  request.clean_session = false;
+  Rig rig(mc::Version::v5, request);
+  rig.session.start(rig.now);
+  const auto connect = rig.written_one<mc::Connect>();
+  CHECK(connect.version == mc::Version::v5);
+  CHECK(connect.properties.session_expiry_interval == std::optional<std::uint32_t>(0xFFFFFFFF));
+  CHECK(connect.properties.maximum_packet_size.has_value());
+
+  Rig clean(mc::Version::v5);
+  clean.session.start(clean.now);
+  CHECK_FALSE(clean.written_one<mc::Connect>().properties.session_expiry_interval.has_value());
+}
+
+TEST_CASE("native session: §3.2.2.3 CONNACK refusals are refused, server unavailable is not") {
+  struct Case {
+    mc::Version version;
+    std::uint8_t code;
+    ConnectFailure failure;
+  };
+  for (const Case& c : {Case{mc::Version::v311, 5, ConnectFailure::refused},
+                        Case{mc::Version::v311, 2, ConnectFailure::refused},
+                        Case{mc::Version::v311, 3, ConnectFailure::unavailable},
+                        Case{mc::Version::v5, 0x87, ConnectFailure::refused},
+                        Case{mc::Version::v5, 0x85, ConnectFailure::refused},
+                        Case{mc::Version::v5, 0x88, ConnectFailure::unavailable},
+                        Case{mc::Version::v5, 0x89, ConnectFailure::unavailable},
+                        Case{mc::Version::v5, 0x97, ConnectFailure::unavailable}}) {
+    CAPTURE(static_cast<int>(c.code));
+    Rig rig(c.version);
+    rig.session.start(rig.now);
+    (void)rig.written();
+    rig.from_broker(mc::Connack{false, c.code, {}});
+    const auto failed = rig.event_one<ConnectFailed>();
+    CHECK(failed.id == 9);
+    CHECK(failed.failure == c.failure);
+    CHECK(rig.session.finished());
+  }
+}
+
+TEST_CASE("native session: requests before CONNACK fail at once, nothing is written") {
+  Rig rig;
+  rig.session.start(rig.now);
+  (void)rig.written();
+  rig.session.publish(1, "t", bytes("x"), 1, false, rig.now);
+  rig.session.subscribe(2, "t/#", 1, rig.now);
+  rig.session.unsubscribe(3, "t/#", rig.now);
+  const auto events = rig.events();
+  REQUIRE(events.size() == 3);
+  CHECK_FALSE(std::get<PublishDone>(events[0]).ok);
+  CHECK_FALSE(std::get<SubscribeDone>(events[1]).ok);
+  CHECK_FALSE(std::get<UnsubscribeDone>(events[2]).ok);
+  CHECK(rig.written().empty());
+}
+
+TEST_CASE("native session: §4.3.1 QoS 0 publish is written; request 0 reports nothing") {
+  Rig rig;
+  rig.connect();
+  rig.session.publish(0, "a/b", bytes("v"), 0, true, rig.now);
+  const auto publish = rig.written_one<mc::Publish>();
+  CHECK(publish.topic == "a/b");
+  CHECK(publish.payload == bytes("v"));
+  CHECK(publish.qos == 0);
+  CHECK(publish.retain);
+  CHECK(rig.events().empty());
+  rig.session.publish(5, "a/b", bytes("w"), 0, false, rig.now);
+  (void)rig.written_one<mc::Publish>();
+  const auto done = rig.event_one<PublishDone>();
+  CHECK(done.request == 5);
+  CHECK(done.ok);
+}
+
+TEST_CASE("native session: §4.3.2 QoS 1 publish completes on PUBACK, a failure code fails it") {
+  for (const auto version : {mc::Version::v311, mc::Version::v5}) {
+    Rig rig(version);
+    rig.connect();
+    rig.session.publish(7, "a", bytes("1"), 1, false, rig.now);
+    const auto publish = rig.written_one<mc::Publish>();
+    CHECK(publish.qos == 1);
+    CHECK(publish.packet_id != 0);
+    CHECK(rig.events().empty());
+    rig.from_broker(ack<mc::Puback>(publish.packet_id));
+    const auto done = rig.event_one<PublishDone>();
+    CHECK(done.request == 7);
+    CHECK(done.ok);
+    CHECK(rig.session.in_flight() == 0);
+  }
+  Rig rig(mc::Version::v5);
+  rig.connect();
+  rig.session.publish(8, "a", bytes("1"), 1, false, rig.now);
+  const auto publish = rig.written_one<mc::Publish>();
+  rig.from_broker(ack<mc::Puback>(publish.packet_id, mc::reason::not_authorized));
+  const auto done = rig.event_one<PublishDone>();
+  CHECK_FALSE(done.ok);
+  CHECK(done.reason.find("0x87") != std::string::npos);
+}
+
+TEST_CASE("native session: §4.3.3 QoS 2 publish: PUBREC, PUBREL, PUBCOMP, then done") {
+  Rig rig;
+  rig.connect();
+  rig.session.publish(3, "a", bytes("2"), 2, false, rig.now);
+  const auto publish = rig.written_one<mc::Publish>();
+  CHECK(publish.qos == 2);
+  rig.from_broker(ack<mc::Pubrec>(publish.packet_id));
+  CHECK(rig.written_one<mc::Pubrel>().packet_id == publish.packet_id);
+  CHECK(rig.events().empty());
+  rig.from_broker(ack<mc::Pubcomp>(publish.packet_id));
+  const auto done = rig.event_one<PublishDone>();
+  CHECK(done.request == 3);
+  CHECK(done.ok);
+}
+
+TEST_CASE("native session: §4.3.3 a QoS 2 message from the broker arrives once, DUPs are re-acked") {
+  Rig rig;
+  rig.connect();
+  mc::Publish incoming;
+  incoming.topic = "cmd/led";
+  incoming.payload = bytes("on");
+  incoming.qos = 2;
+  incoming.packet_id = 44;
+  rig.from_broker(incoming);
+  const auto arrived = rig.event_one<MessageArrived>();
+  CHECK(arrived.topic == "cmd/led");
+  CHECK(arrived.payload == bytes("on"));
+  CHECK(arrived.qos == 2);
+  CHECK(rig.written_one<mc::Pubrec>().packet_id == 44);
+  incoming.dup = true;
+  rig.from_broker(incoming);
+  CHECK(rig.events().empty());
+  CHECK(rig.written_one<mc::Pubrec>().packet_id == 44);
+  rig.from_broker(ack<mc::Pubrel>(44));
+  CHECK(rig.written_one<mc::Pubcomp>().packet_id == 44);
+  // After PUBCOMP the id is free: the same id is a new message.
+  incoming.dup = false;
+  rig.from_broker(incoming);
+  CHECK(rig.event_one<MessageArrived>().payload == bytes("on"));
+}
+
+TEST_CASE("native session: §4.3.2 a QoS 1 message from the broker is PUBACKed") {
+  Rig rig;
+  rig.connect();
+  mc::Publish incoming;
+  incoming.topic = "t";
+  incoming.qos = 1;
+  incoming.packet_id = 3;
+  incoming.retain = true;
+  rig.from_broker(incoming);
+  const auto arrived = rig.event_one<MessageArrived>();
+  CHECK(arrived.qos == 1);
+  CHECK(arrived.retain);
+  CHECK(rig.written_one<mc::Puback>().packet_id == 3);
+}
+
+TEST_CASE("native session: §4.9 the broker's Receive Maximum limits what is in flight") {
+  Rig rig(mc::Version::v5);
+  mc::Connack connack;
+  connack.properties.receive_maximum = 2;
+  rig.connect(connack);
+  for (mqtt_bridge::RequestId r = 1; r <= 4; ++r) {
+    rig.session.publish(r, "t", bytes(std::to_string(r)), 1, false, rig.now);
+  }
+  auto sent = rig.written();
+  REQUIRE(sent.size() == 2);
+  CHECK(rig.session.queued() == 2);
+  const auto first = std::get<mc::Publish>(sent[0]);
+  CHECK(first.payload == bytes("1"));
+  rig.from_broker(ack<mc::Puback>(first.packet_id));
+  CHECK(rig.event_one<PublishDone>().request == 1);
+  // One acknowledged, one more goes out, in order.
+  const auto third = rig.written_one<mc::Publish>();
+  CHECK(third.payload == bytes("3"));
+  CHECK(rig.session.queued() == 1);
+}
+
+TEST_CASE("native session: publishes beyond max_queued fail at once") {
+  SessionOptions options;
+  options.send_window = 1;
+  options.max_queued = 1;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  rig.session.publish(1, "t", bytes("a"), 1, false, rig.now);
+  rig.session.publish(2, "t", bytes("b"), 1, false, rig.now);
+  rig.session.publish(3, "t", bytes("c"), 1, false, rig.now);
+  const auto done = rig.event_one<PublishDone>();
+  CHECK(done.request == 3);
+  CHECK_FALSE(done.ok);
+  CHECK(rig.written().size() == 1);
+}
+
+TEST_CASE("native session: §3.8 SUBSCRIBE and §3.10 UNSUBSCRIBE complete with their acks") {
+  Rig rig(mc::Version::v5);
+  rig.connect();
+  rig.session.subscribe(11, "cmd/#", 1, rig.now);
+  const auto subscribe = rig.written_one<mc::Subscribe>();
+  REQUIRE(subscribe.subscriptions.size() == 1);
+  CHECK(subscribe.subscriptions[0].filter == "cmd/#");
+  CHECK(subscribe.subscriptions[0].qos == 1);
+  mc::Suback suback;
+  suback.packet_id = subscribe.packet_id;
+  suback.reason_codes = {1};
+  rig.from_broker(suback);
+  const auto subscribed = rig.event_one<SubscribeDone>();
+  CHECK(subscribed.request == 11);
+  CHECK(subscribed.ok);
+  CHECK(subscribed.granted_qos == 1);
+
+  rig.session.subscribe(12, "secret/#", 1, rig.now);
+  suback.packet_id = rig.written_one<mc::Subscribe>().packet_id;
+  suback.reason_codes = {0x87};
+  rig.from_broker(suback);
+  const auto refused = rig.event_one<SubscribeDone>();
+  CHECK_FALSE(refused.ok);
+  CHECK(refused.granted_qos == 0x87);
+
+  rig.session.unsubscribe(13, "cmd/#", rig.now);
+  mc::Unsuback unsuback;
+  unsuback.packet_id = rig.written_one<mc::Unsubscribe>().packet_id;
+  unsuback.reason_codes = {0x11};  // no subscription existed: still a success
+  rig.from_broker(unsuback);
+  CHECK(rig.event_one<UnsubscribeDone>().ok);
+}
+
+TEST_CASE("native session: §3.1.2.10 PINGREQ after a quiet keep-alive, no PINGRESP is a loss") {
+  Rig rig;
+  rig.connect();
+  REQUIRE(rig.session.next_deadline());
+  CHECK(*rig.session.next_deadline() == rig.now + 30s);
+  rig.session.on_timer(rig.now + 29s);
+  CHECK(rig.written().empty());
+  rig.now += 30s;
+  rig.session.on_timer(rig.now);
+  (void)rig.written_one<mc::Pingreq>();
+  rig.from_broker(mc::Pingresp{});
+  CHECK(rig.events().empty());
+  CHECK(*rig.session.next_deadline() == rig.now + 30s);
+  rig.now += 30s;
+  rig.session.on_timer(rig.now);
+  (void)rig.written_one<mc::Pingreq>();
+  rig.session.publish(4, "t", bytes("x"), 1, false, rig.now);  // in flight when the link dies
+  (void)rig.written();
+  rig.now += 30s;
+  rig.session.on_timer(rig.now);
+  const auto events = rig.events();
+  REQUIRE(events.size() == 2);
+  CHECK_FALSE(std::get<PublishDone>(events[0]).ok);
+  CHECK(std::get<ConnectionLost>(events[1]).reason.find("PINGRESP") != std::string::npos);
+  CHECK(rig.session.finished());
+}
+
+TEST_CASE("native session: §3.14 a broker DISCONNECT (MQTT 5) is ConnectionLost with its reason") {
+  Rig rig(mc::Version::v5);
+  rig.connect();
+  rig.session.subscribe(1, "a", 0, rig.now);
+  (void)rig.written();
+  rig.from_broker(mc::Disconnect{mc::reason::session_taken_over, {}});
+  const auto events = rig.events();
+  REQUIRE(events.size() == 2);
+  CHECK_FALSE(std::get<SubscribeDone>(events[0]).ok);
+  CHECK(std::get<ConnectionLost>(events[1]).reason.find("0x8E") != std::string::npos);
+}
+
+TEST_CASE("native session: §3.14.2.1 disconnect with the will is DISCONNECT 0x04 (MQTT 5)") {
+  ConnectRequest request = Rig::make_request();
+  request.will = mqtt_bridge::Will{"w", bytes("bye"), 0, false};
+  Rig rig(mc::Version::v5, request);
+  rig.connect();
+  rig.session.disconnect(true, rig.now);
+  CHECK(rig.written_one<mc::Disconnect>().reason_code == mc::reason::disconnect_with_will);
+  CHECK(rig.event_one<Disconnected>().id == 9);
+
+  Rig plain(mc::Version::v5, request);
+  plain.connect();
+  plain.session.disconnect(false, plain.now);
+  CHECK(plain.written_one<mc::Disconnect>().reason_code == mc::reason::success);
+}
+
+TEST_CASE("native session: MQTT 3.1.1 fire_will publishes the will, DISCONNECT after its PUBACK") {
+  ConnectRequest request = Rig::make_request();
+  request.will = mqtt_bridge::Will{"w", bytes("bye"), 1, true};
+  Rig rig(mc::Version::v311, request);
+  rig.connect();
+  rig.session.disconnect(true, rig.now);
+  const auto will = rig.written_one<mc::Publish>();
+  CHECK(will.topic == "w");
+  CHECK(will.payload == bytes("bye"));
+  CHECK(will.qos == 1);
+  CHECK(will.retain);
+  CHECK(rig.events().empty());
+  rig.from_broker(ack<mc::Puback>(will.packet_id));
+  (void)rig.written_one<mc::Disconnect>();
+  CHECK(rig.event_one<Disconnected>().id == 9);
+}
+
+TEST_CASE("native session: disconnect while awaiting CONNACK reports only Disconnected") {
+  Rig rig;
+  rig.session.start(rig.now);
+  (void)rig.written();
+  rig.session.disconnect(false, rig.now);
+  CHECK(rig.events().empty());
+  rig.from_broker(mc::Connack{});
+  (void)rig.written_one<mc::Disconnect>();
+  CHECK(rig.event_one<Disconnected>().id == 9);
+
+  Rig refused;
+  refused.session.start(refused.now);
+  (void)refused.written();
+  refused.session.disconnect(false, refused.now);
+  refused.from_broker(mc::Connack{false, 5, {}});
+  CHECK(refused.event_one<Disconnected>().id == 9);
+}
+
+TEST_CASE("native session: the socket closing is ConnectFailed before CONNACK, ConnectionLost after") {
+  Rig early;
+  early.session.start(early.now);
+  early.session.transport_closed("refused");
+  CHECK(early.event_one<ConnectFailed>().failure == ConnectFailure::unavailable);
+  Rig late;
+  late.connect();
+  late.session.transport_closed("reset");
+  CHECK(late.event_one<ConnectionLost>().reason == "reset");
+  late.session.transport_closed("again");  // nothing follows the final event
+  CHECK(late.events().empty());
+}
+
+TEST_CASE("native session: packets cut anywhere by the stream are reassembled") {
+  Rig reference;
+  reference.connect();
+  Bytes stream;
+  for (std::uint16_t id = 1; id <= 3; ++id) {
+    mc::Publish p;
+    p.topic = "t/" + std::to_string(id);
+    p.payload = Bytes(200 * id, static_cast<std::uint8_t>(id));
+    p.qos = 1;
+    p.packet_id = id;
+    mc::encode_to(p, mc::Version::v311, stream);
+  }
+  for (std::size_t cut = 1; cut < stream.size(); cut += 37) {
+    CAPTURE(cut);
+    Rig rig;
+    rig.connect();
+    const std::span<const std::uint8_t> all(stream);
+    rig.session.receive(all.first(cut), rig.now);
+    rig.session.receive(all.subspan(cut), rig.now);
+    const auto events = rig.events();
+    REQUIRE(events.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      CHECK(std::get<MessageArrived>(events[i]).topic == "t/" + std::to_string(i + 1));
+      CHECK(std::get<MessageArrived>(events[i]).payload.size() == 200 * (i + 1));
+    }
+    CHECK(rig.written().size() == 3);
+  }
+}
+
+TEST_CASE("native session: malformed bytes from the broker end the connection (MQTT 5 says 0x81)") {
+  Rig rig(mc::Version::v5);
+  rig.connect();
+  const Bytes garbage = {0x30, 0x02, 0xFF, 0xFF};  // PUBLISH whose topic length runs past the end
+  rig.session.receive(garbage, rig.now);
+  CHECK(rig.written_one<mc::Disconnect>().reason_code == mc::reason::malformed_packet);
+  CHECK(rig.event_one<ConnectionLost>().reason.find("protocol error") != std::string::npos);
+}
+
+TEST_CASE("native session: a packet other than CONNACK first is a failed connect") {
+  Rig rig;
+  rig.session.start(rig.now);
+  (void)rig.written();
+  rig.from_broker(mc::Pingresp{});
+  CHECK(rig.event_one<ConnectFailed>().failure == ConnectFailure::unavailable);
+}
+
+TEST_CASE("native session: acks for packet ids that await nothing are a protocol error") {
+  Rig rig;
+  rig.connect();
+  rig.from_broker(ack<mc::Puback>(77));
+  CHECK(rig.event_one<ConnectionLost>().reason.find("77") != std::string::npos);
+}
