@@ -35,6 +35,9 @@ enum class DecodeError : std::uint8_t {
   duplicate_property,     // a property that may appear once appeared twice (5.0 §2.2.2.2)
   property_not_allowed,   // a property this packet may not carry
   packet_too_large,       // over the limit given to frame_size()/decode()
+  // Added with the implementation: none of the above names a Topic Name that is empty without a
+  // Topic Alias or holds a wildcard, or an empty Topic Filter (§4.7.3 [MQTT-4.7.3-1], §3.3.2.1).
+  bad_topic,
 };
 
 const char* to_string(DecodeError error);
