@@ -380,8 +380,9 @@ void Session::disconnect(bool fire_will, Time now) {
   disconnect_requested_ = true;
   fire_will_ = fire_will;
   switch (state_) {
-    case State::idle: finish(Disconnected{id_}); break;
-    case State::awaiting_connack: break;  // on_connack() closes once the outcome is known
+    case State::idle:              // the TCP connect's outcome, then CONNACK's, decide
+    case State::awaiting_connack:  // on_connack() closes once the outcome is known
+      break;
     case State::connected: close_now(now); break;
     case State::closing:
     case State::finished: break;
@@ -442,6 +443,10 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
   };
   if (state_ != State::connected || disconnect_requested_) {
     fail(state_ == State::finished ? "connection closed" : "not connected");
+    return;
+  }
+  if (qos < 0 || qos > 2) {
+    fail("QoS " + std::to_string(qos) + " does not exist");
     return;
   }
   mc::Publish packet;
@@ -510,7 +515,7 @@ void Session::complete(InFlight&& flight, bool ok, const std::string& reason, Ti
 }
 
 void Session::subscribe(RequestId request, std::string filter, int qos, Time now) {
-  if (state_ != State::connected || disconnect_requested_) {
+  if (state_ != State::connected || disconnect_requested_ || qos < 0 || qos > 2) {
     events_.emplace_back(SubscribeDone{id_, request, false, kFirstFailureCode});
     return;
   }

@@ -359,8 +359,10 @@ TEST_CASE("upstream: requests on an unknown or unready connection complete with 
   CHECK_FALSE(unsubscribed->ok);
   upstream->disconnect(99, false);  // unknown: ignored
 
-  upstream->connect(connect_request(1));
-  upstream->publish(1, 4, "t", bytes("x"), 1, false);  // still connecting
+  test_support::one_batch(*upstream, [](mqtt_bridge::Upstream& u) {
+    u.connect(connect_request(1));
+    u.publish(1, 4, "t", bytes("x"), 1, false);  // still connecting
+  });
   const auto early = events.next<PublishDone>();
   REQUIRE(early);
   CHECK(early->request == 4);

@@ -109,8 +109,10 @@ TEST_CASE("upstream: disconnect right after connect never reports Connected") {
     UpstreamEvents events;
     auto upstream =
         test_support::make_upstream(broker_options(broker.uri(), version), events.sink());
-    upstream->connect(connect_request(8, Will{topic, bytes("early"), 0, false}));
-    upstream->disconnect(8, true);  // lands while connecting: closes (with the will) once up
+    test_support::one_batch(*upstream, [&](mqtt_bridge::Upstream& u) {
+      u.connect(connect_request(8, Will{topic, bytes("early"), 0, false}));
+      u.disconnect(8, true);  // lands while connecting: closes (with the will) once up
+    });
     REQUIRE(events.next<Disconnected>());
     CHECK(events.count<Connected>() == 0);
     REQUIRE(subscriber.wait_for(1, kEventTimeout));

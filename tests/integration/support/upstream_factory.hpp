@@ -3,9 +3,9 @@
 // suite runs against both implementations (tests/integration/CMakeLists.txt registers it twice).
 //
 // The native client lives on a libuv loop; the contract tests call it from the test thread and
-// wait for events there. LoopThreadUpstream gives it a loop thread of its own: every call is
-// handed to that thread (fire and forget, in order; connection_count() waits for its answer), and
-// events reach the test's thread-safe sink from it.
+// wait for events there. LoopThreadUpstream gives it a loop thread of its own: every call runs on
+// that thread and returns once it has run there (as a call on the loop thread would), and events
+// reach the test's thread-safe sink from it.
 
 #include <uv.h>
 
@@ -47,26 +47,29 @@ class LoopThreadUpstream final : public mqtt_bridge::Upstream {
   ~LoopThreadUpstream() override { stop(); }
 
   void connect(const mqtt_bridge::ConnectRequest& request) override {
-    post([this, request] { inner_->connect(request); });
+    call([&] { inner_->connect(request); });
   }
   void disconnect(mqtt_bridge::ConnectionId id, bool fire_will) override {
-    post([this, id, fire_will] { inner_->disconnect(id, fire_will); });
+    call([&] { inner_->disconnect(id, fire_will); });
   }
   void publish(mqtt_bridge::ConnectionId id, mqtt_bridge::RequestId request, std::string topic,
                mqtt_bridge::Bytes payload, int qos, bool retain) override {
-    post([this, id, request, topic = std::move(topic), payload = std::move(payload), qos,
-          retain]() mutable {
-      inner_->publish(id, request, std::move(topic), std::move(payload), qos, retain);
-    });
+    call([&] { inner_->publish(id, request, std::move(topic), std::move(payload), qos, retain); });
   }
   void subscribe(mqtt_bridge::ConnectionId id, mqtt_bridge::RequestId request,
                  const std::string& filter, int qos) override {
-    post([this, id, request, filter, qos] { inner_->subscribe(id, request, filter, qos); });
+    call([&] { inner_->subscribe(id, request, filter, qos); });
   }
   void unsubscribe(mqtt_bridge::ConnectionId id, mqtt_bridge::RequestId request,
                    const std::string& filter) override {
-    post([this, id, request, filter] { inner_->unsubscribe(id, request, filter); });
+    call([&] { inner_->unsubscribe(id, request, filter); });
   }
+  // Runs `calls` on the loop thread in one go: nothing the loop does comes between them, as for
+  // the actions the gateway executes in one batch.
+  void batch(const std::function<void(mqtt_bridge::Upstream&)>& calls) {
+    call([&] { calls(*inner_); });
+  }
+
   std::size_t connection_count() const override {
     std::size_t count = 0;
     const_cast<LoopThreadUpstream*>(this)->call([&] { count = inner_->connection_count(); });
@@ -134,6 +137,18 @@ inline std::unique_ptr<mqtt_bridge::Upstream> make_upstream(mqtt_bridge::BrokerO
     return std::make_unique<LoopThreadUpstream>(std::move(options), std::move(sink));
   }
   throw std::invalid_argument("MQTTSN_TEST_CLIENT must be paho or native, not " + client);
+}
+
+// Makes several calls with nothing in between: for Paho they are simply made (its threads run
+// anyway), for the native client in one pass of its loop (a request "while connecting" is then
+// really made while connecting, however fast the broker on loopback answers).
+inline void one_batch(mqtt_bridge::Upstream& upstream,
+                      const std::function<void(mqtt_bridge::Upstream&)>& calls) {
+  if (auto* looped = dynamic_cast<LoopThreadUpstream*>(&upstream)) {
+    looped->batch(calls);
+  } else {
+    calls(upstream);
+  }
 }
 
 }  // namespace test_support
