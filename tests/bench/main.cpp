@@ -160,7 +160,7 @@ class Coordinator {
       const std::string tag = std::to_string(::getpid() % 100000) + "r" + std::to_string(r);
       json result = run_once(tag, false);
       result["run"] = r;
-      result["gw_fresh"] = fresh;
+      if (gateway_) result["gw_fresh"] = fresh;
       ok = ok && acceptable(result);
       if (!o_.quiet) print_table_row("run " + std::to_string(r), result);
       append_json(o_.json_file, result);
