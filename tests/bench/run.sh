@@ -73,12 +73,15 @@ done
 MODES=${BENCH_MODES:-"transparent aggregating"}
 OUT=${BENCH_OUT:-tests/bench/RESULTS.md}
 json=${OUT%.md}.jsonl
+# The previous results, for the target "Paho's figures stay where they are or improve".
+previous=$(mktemp /tmp/mqttsn-bench-previous.XXXXXX)
+[ -f "$json" ] && cp "$json" "$previous"
 : >"$json"
 notes=()
 failed_clients=()
 
 work=$(mktemp -d /tmp/mqttsn-bench-run.XXXXXX)
-cleanup() { broker_stop; rm -rf "$work"; }
+cleanup() { broker_stop; rm -rf "$work" "$previous"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 broker_start "$work"
@@ -231,7 +234,7 @@ fi
     echo
   fi
   if command -v python3 >/dev/null; then
-    python3 tests/bench/results_md.py "$json"
+    python3 tests/bench/results_md.py "$json" --clients "$CLIENTS" --previous "$previous"
   else
     echo "(python3 missing: raw results in \`$json\`)"
   fi
