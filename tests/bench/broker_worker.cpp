@@ -104,7 +104,8 @@ class BrokerWorker {
       c.gid = o_.client_begin + static_cast<std::uint32_t>(i);
       if (first_connect_ns_ == 0) first_connect_ns_ = now_ns();
       c.sent_ns = now_ns();
-      if (!mqtt_.open(i, "m" + client_id(o_.tag, c.gid), static_cast<std::uint16_t>(o_.keepalive_s))) {
+      if (!mqtt_.open(i, "m" + client_id(o_.tag, c.gid),
+                      static_cast<std::uint16_t>(o_.keepalive_s))) {
         ++socket_errors_;
         ++connect_failed_;
         continue;
@@ -197,8 +198,8 @@ class BrokerWorker {
     for (std::size_t i = 0; i < clients_.size(); ++i) {
       Client& c = clients_[i];
       if (!c.connected || c.complete) continue;
-      for (std::uint32_t k = 0; k < kBurst && c.next_seq < o_.messages && mqtt_.unsent(i) < kMaxUnsent &&
-                                token_available(sent_);
+      for (std::uint32_t k = 0; k < kBurst && c.next_seq < o_.messages &&
+                                mqtt_.unsent(i) < kMaxUnsent && token_available(sent_);
            ++k) {
         append_publish(i);
       }
@@ -242,7 +243,8 @@ class BrokerWorker {
     if (now >= deadline_ns_ && !ending_) {
       if (!ready_sent_) {
         ready_sent_ = true;
-        emit("ready", {{"connected", connected_}, {"failed", connect_failed_}, {"timed_out", true}});
+        emit("ready",
+             {{"connected", connected_}, {"failed", connect_failed_}, {"timed_out", true}});
       }
       if (measuring()) finish_phase(true);
     }
@@ -276,23 +278,24 @@ class BrokerWorker {
     ending_ = true;
     if (measuring()) finish_phase(true);
     if (report) {
-      emit("result", {{"clients", clients_.size()},
-                      {"connected", connected_},
-                      {"connect_failed", connect_failed_},
-                      {"socket_errors", socket_errors_},
-                      {"gateway_disconnects", closed_},
-                      {"connect_all_s", static_cast<double>(last_connack_ns_ - setup_start_ns_) / 1e9},
-                      {"sent", sent_},
-                      {"acknowledged", acknowledged_},
-                      {"go_ns", go_ns_},
-                      {"first_send_ns", first_send_ns_},
-                      {"last_done_ns", last_done_ns_},
-                      {"first_connect_ns", first_connect_ns_},
-                      {"last_connack_ns", last_connack_ns_},
-                      {"timed_out", timed_out_},
-                      {"rtt", rtt_.to_json()},
-                      {"connect_latency", connect_latency_.to_json()},
-                      {"e2e", Histogram{}.to_json()}});
+      emit("result",
+           {{"clients", clients_.size()},
+            {"connected", connected_},
+            {"connect_failed", connect_failed_},
+            {"socket_errors", socket_errors_},
+            {"gateway_disconnects", closed_},
+            {"connect_all_s", static_cast<double>(last_connack_ns_ - setup_start_ns_) / 1e9},
+            {"sent", sent_},
+            {"acknowledged", acknowledged_},
+            {"go_ns", go_ns_},
+            {"first_send_ns", first_send_ns_},
+            {"last_done_ns", last_done_ns_},
+            {"first_connect_ns", first_connect_ns_},
+            {"last_connack_ns", last_connack_ns_},
+            {"timed_out", timed_out_},
+            {"rtt", rtt_.to_json()},
+            {"connect_latency", connect_latency_.to_json()},
+            {"e2e", Histogram{}.to_json()}});
     }
     mqtt_.disconnect_all();
     exit_ = true;

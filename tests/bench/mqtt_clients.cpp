@@ -20,7 +20,8 @@ constexpr std::uint64_t kWatchBit = 1ULL << 62;
 
 void parse_broker(const std::string& uri, sockaddr_storage& addr, socklen_t& len) {
   std::string rest = uri;
-  if (const auto scheme = rest.find("://"); scheme != std::string::npos) rest = rest.substr(scheme + 3);
+  if (const auto scheme = rest.find("://"); scheme != std::string::npos)
+    rest = rest.substr(scheme + 3);
   const auto colon = rest.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("broker URI without a port: " + uri);
   std::string host = rest.substr(0, colon);
@@ -33,7 +34,8 @@ void parse_broker(const std::string& uri, sockaddr_storage& addr, socklen_t& len
     v4->sin_family = AF_INET;
     v4->sin_port = htons(static_cast<std::uint16_t>(port));
     len = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1 && IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) {
+  } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1 &&
+             IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(static_cast<std::uint16_t>(port));
     len = sizeof(sockaddr_in6);
@@ -198,28 +200,35 @@ void MqttClients::on_readable(std::size_t i) {
       at += consumed;
       switch (packet.type) {
         case mqtt::Type::connack:
-          if (const auto rc = mqtt::parse_connack(packet); rc && events_.connack) events_.connack(i, *rc);
+          if (const auto rc = mqtt::parse_connack(packet); rc && events_.connack)
+            events_.connack(i, *rc);
           break;
         case mqtt::Type::publish:
-          if (const auto p = mqtt::parse_publish(packet); p && events_.publish) events_.publish(i, *p);
+          if (const auto p = mqtt::parse_publish(packet); p && events_.publish)
+            events_.publish(i, *p);
           break;
         case mqtt::Type::puback:
-          if (const auto id = mqtt::parse_packet_id(packet); id && events_.puback) events_.puback(i, *id);
+          if (const auto id = mqtt::parse_packet_id(packet); id && events_.puback)
+            events_.puback(i, *id);
           break;
         case mqtt::Type::pubrec:
-          if (const auto id = mqtt::parse_packet_id(packet); id && events_.pubrec) events_.pubrec(i, *id);
+          if (const auto id = mqtt::parse_packet_id(packet); id && events_.pubrec)
+            events_.pubrec(i, *id);
           break;
         case mqtt::Type::pubcomp:
-          if (const auto id = mqtt::parse_packet_id(packet); id && events_.pubcomp) events_.pubcomp(i, *id);
+          if (const auto id = mqtt::parse_packet_id(packet); id && events_.pubcomp)
+            events_.pubcomp(i, *id);
           break;
         case mqtt::Type::suback:
-          if (const auto id = mqtt::parse_packet_id(packet); id && events_.suback) events_.suback(i, *id);
+          if (const auto id = mqtt::parse_packet_id(packet); id && events_.suback)
+            events_.suback(i, *id);
           break;
         default: break;  // PINGRESP and anything else: nothing to do
       }
       if (connections_[i].fd < 0) return;  // a callback closed it
     }
-    connections_[i].in.erase(connections_[i].in.begin(), connections_[i].in.begin() + static_cast<std::ptrdiff_t>(at));
+    connections_[i].in.erase(connections_[i].in.begin(),
+                             connections_[i].in.begin() + static_cast<std::ptrdiff_t>(at));
     if (static_cast<std::size_t>(n) < chunk.size()) return;
   }
 }

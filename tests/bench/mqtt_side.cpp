@@ -178,7 +178,8 @@ PublishStats publish_downlink(const Options& o, const std::string& tag, Ns deadl
   for (std::uint32_t seq = 0; seq < o.messages && !stats.timed_out; ++seq) {
     for (std::uint32_t gid = 0; gid < o.clients && !stats.timed_out; ++gid, ++n) {
       for (;;) {
-        const bool room = o.qos == 0 ? connection.unsent(0) < kMaxUnsent : in_flight < o.down_window;
+        const bool room =
+            o.qos == 0 ? connection.unsent(0) < kMaxUnsent : in_flight < o.down_window;
         const bool due = interval == 0 || now_ns() >= stats.go_ns + n * interval;
         if (room && due && connection.is_open(0)) break;
         if (now_ns() >= deadline_ns || !connection.is_open(0)) {

@@ -45,8 +45,9 @@ void encode_connect(Bytes& out, std::string_view client_id, std::uint16_t keepal
   put_string(out, client_id);
 }
 
-std::size_t encode_publish(Bytes& out, std::string_view topic, std::span<const std::uint8_t> payload,
-                           int qos, std::uint16_t packet_id) {
+std::size_t encode_publish(Bytes& out, std::string_view topic,
+                           std::span<const std::uint8_t> payload, int qos,
+                           std::uint16_t packet_id) {
   // §3.3.1: QoS in bits 2-1 of the first octet; §3.3.2: topic, then the packet id if QoS > 0.
   out.push_back(first_byte(Type::publish, static_cast<std::uint8_t>(qos << 1)));
   put_length(out, 2 + topic.size() + (qos > 0 ? 2 : 0) + payload.size());

@@ -1,8 +1,9 @@
 #pragma once
 // The few MQTT 3.1.1 packets the bench's plain-socket clients need, encoded and decoded by hand
 // (OASIS MQTT 3.1.1 §2-§3): CONNECT, CONNACK, PUBLISH (QoS 0/1/2), PUBACK, PUBREC, PUBREL,
-// PUBCOMP, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT. No I/O here (mqtt_clients.hpp owns the sockets), so this file
-// alone is what a swap to the project's mqtt_codec (mqtt_bridge/codec/) replaces.
+// PUBCOMP, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT. No I/O here (mqtt_clients.hpp owns the
+// sockets), so this file alone is what a swap to the project's mqtt_codec (mqtt_bridge/codec/)
+// replaces.
 
 #include <cstdint>
 #include <optional>
@@ -34,8 +35,8 @@ enum class Type : std::uint8_t {
 void encode_connect(Bytes& out, std::string_view client_id, std::uint16_t keepalive_s);
 // QoS 0 ignores `packet_id`. Returns the offset of the payload inside `out`, so a caller may
 // encode once and patch the payload (and, at payload offset - 2, the packet id) in place.
-std::size_t encode_publish(Bytes& out, std::string_view topic, std::span<const std::uint8_t> payload,
-                           int qos, std::uint16_t packet_id);
+std::size_t encode_publish(Bytes& out, std::string_view topic,
+                           std::span<const std::uint8_t> payload, int qos, std::uint16_t packet_id);
 void encode_puback(Bytes& out, std::uint16_t packet_id);
 void encode_pubrel(Bytes& out, std::uint16_t packet_id);
 void encode_subscribe(Bytes& out, std::uint16_t packet_id, std::string_view filter, int qos);
