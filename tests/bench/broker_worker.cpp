@@ -22,7 +22,7 @@ namespace {
 constexpr Ns kMs = 1'000'000;
 // QoS 0: octets a client may have queued beyond what its socket took (TCP back-pressure), and
 // messages one client adds per pass, so every connection gets its turn.
-constexpr std::size_t kMaxUnsent = 64 * 1024;
+constexpr std::size_t kMaxUnsent = std::size_t{64} * 1024;
 constexpr std::uint32_t kBurst = 16;
 
 class BrokerWorker {

@@ -172,7 +172,7 @@ PublishStats publish_downlink(const Options& o, const std::string& tag, Ns deadl
   std::vector<std::uint8_t> payload(o.size, 0x5A);
   const Ns interval = o.rate > 0 ? static_cast<Ns>(1e9 / o.rate) : 0;
   // QoS 0 has no acknowledgement: TCP's back-pressure (octets the kernel has not taken) bounds it.
-  constexpr std::size_t kMaxUnsent = 256 * 1024;
+  constexpr std::size_t kMaxUnsent = std::size_t{256} * 1024;
   std::uint16_t packet_id = 0;
   std::uint64_t n = 0;
   for (std::uint32_t seq = 0; seq < o.messages && !stats.timed_out; ++seq) {
@@ -200,7 +200,7 @@ PublishStats publish_downlink(const Options& o, const std::string& tag, Ns deadl
       } else {
         ++stats.acknowledged;
       }
-      if (connection.unsent(0) >= 16 * 1024 || interval > 0) connection.flush(0);
+      if (connection.unsent(0) >= std::size_t{16} * 1024 || interval > 0) connection.flush(0);
       connection.poll(0);
     }
   }
