@@ -239,9 +239,14 @@ GatewayProcess::GatewayProcess(const GatewayLaunch& launch) {
   if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = templ;
   port_ = free_udp_port();
+  nlohmann::json upstream = {{"uri", launch.broker}};
+  // A gateway that predates upstream.client rejects the key as unknown, so the default client is
+  // selected by leaving the key out; any other client must be named, and a gateway that does not
+  // know it fails at start-up instead of silently running Paho.
+  if (launch.client != "paho") upstream["client"] = launch.client;
   const nlohmann::json config = {
       {"gateway", {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000}}},
-      {"upstream", {{"uri", launch.broker}}},
+      {"upstream", upstream},
       {"transports", {{{"type", "udp"}, {"bind", "127.0.0.1:" + std::to_string(port_)}}}},
       {"log", {{"level", launch.log_level}}}};
   config_ = dir_ / "gateway.json";

@@ -70,6 +70,7 @@ struct GatewayLaunch {
   std::string binary;
   std::string broker;
   std::string mode = "transparent";
+  std::string client = "paho";  // upstream.client; "paho" (the gateway's default) is not written
   std::string log_level = "warn";
 };
 

@@ -1,13 +1,18 @@
 // mqttsn-bench: see options.cpp (--help) and README.md beside this file. The process the user
-// starts is the coordinator: it starts the gateway (or measures one by PID), the Paho subscriber,
-// and the worker processes that simulate the MQTT-SN clients; it times the measured phase,
-// samples /proc of the gateway before and after, and reports.
+// starts is the coordinator: it starts the gateway (or measures one by PID), the counting
+// subscriber, and the worker processes that simulate the MQTT-SN clients (or, broker-only, the
+// MQTT clients); it times the measured phase, samples /proc of the gateway and the broker before
+// and after, and reports.
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -54,6 +59,29 @@ std::string host_of_hostport(const std::string& hostport) {
 std::string host_of_uri(const std::string& uri) {
   const auto scheme = uri.find("://");
   return host_of_hostport(scheme == std::string::npos ? uri : uri.substr(scheme + 3));
+}
+
+// The first executable called `name` on PATH, or nothing.
+std::optional<std::string> find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (std::size_t at = 0; at <= dirs.size();) {
+    const auto colon = std::min(dirs.find(':', at), dirs.size());
+    const std::string candidate = dirs.substr(at, colon - at) + "/" + name;
+    if (colon > at && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = colon + 1;
+  }
+  return std::nullopt;
+}
+
+// The lines of `file`, at most `limit`, blank lines skipped.
+std::vector<std::string> read_lines(const std::filesystem::path& file, std::size_t limit) {
+  std::vector<std::string> lines;
+  std::ifstream in(file);
+  for (std::string line; lines.size() < limit && std::getline(in, line);) {
+    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
 }
 
 double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
@@ -104,11 +132,11 @@ class Coordinator {
       std::cerr << "mqttsn-bench: only loopback addresses (127.0.0.1, ::1, localhost) are allowed\n";
       return 2;
     }
-    if (o_.start_gateway && o_.scenario != Scenario::baseline) {
+    if (o_.start_gateway && !broker_only()) {
       if (int status = start_gateway(); status != 0) return status;
     }
     sampler_.pid = gateway_ ? gateway_->pid() : o_.gateway_pid;
-    if (o_.scenario == Scenario::baseline) sampler_.pid = 0;  // no gateway in the path
+    if (broker_only()) sampler_.pid = 0;  // no gateway in the path
     broker_.pid = o_.broker_pid;
     if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline) {
       subscriber_ = std::make_unique<Subscriber>(o_.broker, o_.sub_qos);
@@ -123,15 +151,23 @@ class Coordinator {
     std::vector<json> runs;
     bool ok = true;
     for (int r = 1; r <= o_.runs; ++r) {
+      // The first run's gateway has only answered SEARCHGW: it is fresh.
+      bool fresh = gateway_ != nullptr && r == 1;
+      if (gateway_ && r > 1 && fresh_gateway_per_run()) {
+        if (int status = restart_gateway(); status != 0) return status;
+        fresh = true;
+      }
       const std::string tag = std::to_string(::getpid() % 100000) + "r" + std::to_string(r);
-      json result = run_once(tag);
+      json result = run_once(tag, false);
       result["run"] = r;
+      if (gateway_) result["gw_fresh"] = fresh;
       ok = ok && acceptable(result);
       if (!o_.quiet) print_table_row("run " + std::to_string(r), result);
       append_json(o_.json_file, result);
       runs.push_back(std::move(result));
     }
-    json summary = median_of(runs);
+    json summary = median_of(runs, key_metric(o_.scenario));
+    if (!o_.perf_file.empty()) summary["profile"] = profiled_run();
     if (!o_.quiet) print_table_row("median", summary);
     append_json(o_.json_file, summary);
     if (gateway_) {
@@ -146,6 +182,83 @@ class Coordinator {
   }
 
  private:
+  bool broker_only() const {
+    return o_.scenario == Scenario::baseline || o_.scenario == Scenario::broker_storm;
+  }
+
+  // RSS per client is the growth of a gateway that served nothing before: connect-storm and idle
+  // (or --fresh-gateway) get a new gateway for every run.
+  bool fresh_gateway_per_run() const {
+    return o_.fresh_gateway || o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle;
+  }
+
+  int restart_gateway() {
+    gateway_->stop();
+    gateway_.reset();
+    if (int status = start_gateway(); status != 0) return status;
+    sampler_.pid = gateway_->pid();
+    return 0;
+  }
+
+  // One more run, not counted in the summary, with `perf record -g` attached to the gateway for
+  // its measured phase; returns the summary for the JSON (or why there is none).
+  json profiled_run() {
+    if (sampler_.pid <= 0) return "no profile in this run (no gateway process to profile)";
+    const auto perf = find_in_path("perf");
+    if (!perf) return "no profile in this run (perf not found)";
+    if (gateway_ && fresh_gateway_per_run()) {
+      if (restart_gateway() != 0) return "no profile in this run (the gateway did not restart)";
+    }
+    perf_binary_ = *perf;
+    const std::string tag = std::to_string(::getpid() % 100000) + "p";
+    json result = run_once(tag, true);
+    result["profiled"] = true;
+    append_json(o_.json_file, result);
+    if (!result.contains("profile")) return "no profile in this run (perf record failed)";
+    return result["profile"];
+  }
+
+  // Starts perf record on the gateway; nothing when it cannot.
+  std::unique_ptr<Child> start_perf() {
+    try {
+      auto child = std::make_unique<Child>(
+          perf_binary_,
+          std::vector<std::string>{"record", "-g", "-q", "-o", o_.perf_file, "-p", std::to_string(sampler_.pid)},
+          false, o_.perf_file + ".log");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it attach
+      return child;
+    } catch (const std::runtime_error&) {
+      return nullptr;
+    }
+  }
+
+  // Ends perf record (SIGINT: it writes its file and exits) and summarises the file by shared
+  // object and by symbol.
+  json finish_perf(Child& perf) {
+    ::kill(perf.pid(), SIGINT);
+    perf.stop(std::chrono::milliseconds(20000), true);
+    json profile = {{"file", o_.perf_file}};
+    for (const auto& [key, sort] : {std::pair{"by_dso", "dso"}, std::pair{"by_symbol", "dso,sym"}}) {
+      const std::string out = o_.perf_file + "." + key + ".txt";
+      try {
+        Child report(perf_binary_,
+                     {"report", "-i", o_.perf_file, "--stdio", "--no-children", "-q", "-g", "none", "--sort", sort,
+                      "--percent-limit", "1"},
+                     false, out);
+        report.stop(std::chrono::milliseconds(60000), true);
+      } catch (const std::runtime_error&) {
+        continue;
+      }
+      auto lines = read_lines(out, 15);
+      // "Error: ... has no samples" and the like: no summary rather than an error text as data.
+      if (!lines.empty() && lines.front().find("Error") != std::string::npos) continue;
+      for (auto& line : lines) line = line.substr(std::min(line.find_first_not_of(' '), line.size()));
+      profile[key] = std::move(lines);
+    }
+    if (profile.value("by_dso", json::array()).empty()) return {};
+    return profile;
+  }
+
   int start_gateway() {
     GatewayLaunch launch;
     launch.binary = o_.gateway_bin;
@@ -155,6 +268,7 @@ class Coordinator {
     }
     launch.broker = o_.broker;
     launch.mode = o_.mode;
+    launch.client = o_.client;
     launch.log_level = o_.gateway_log_level;
     try {
       gateway_ = std::make_unique<GatewayProcess>(launch);
@@ -163,6 +277,12 @@ class Coordinator {
       if (o_.mode != "transparent" && what.find("mode") != std::string::npos) {
         std::cerr << o_.mode << ": not supported by this gateway build\n" << what << "\n";
         return 3;
+      }
+      if (o_.client != "paho") {
+        // Never fall back to the default client: the run would measure Paho under another name.
+        std::cerr << "mqttsn-bench: the gateway did not start with upstream.client \"" << o_.client
+                  << "\" (not supported by this gateway build?)\n" << what << "\n";
+        return 4;
       }
       std::cerr << "mqttsn-bench: " << what << "\n";
       return 1;
@@ -187,7 +307,8 @@ class Coordinator {
 
   json base(const std::string& tag) const {
     return {{"scenario", to_string(o_.scenario)},
-            {"mode", o_.scenario == Scenario::baseline ? "broker-only" : o_.mode},
+            {"mode", broker_only() ? "broker-only" : o_.mode},
+            {"client", broker_only() ? json(nullptr) : json(o_.client)},
             {"qos", o_.qos},
             {"clients", o_.clients},
             {"messages", o_.messages},
@@ -197,7 +318,7 @@ class Coordinator {
             {"tag", tag}};
   }
 
-  json run_once(const std::string& tag) {
+  json run_once(const std::string& tag, bool profile) {
     json out = base(tag);
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::milliseconds(static_cast<std::int64_t>(o_.timeout_s * 1000));
@@ -230,6 +351,8 @@ class Coordinator {
     const auto gw_before = sampler_.sample();
     const auto broker_before = broker_.sample();
     const auto udp_drops_before = udp_receive_buffer_errors();
+    const auto listen_overflows_before = tcp_listen_overflows();
+    std::unique_ptr<Child> perf = profile ? start_perf() : nullptr;
     const Ns go_ns = now_ns();
     for (Child* c : children) c->send_line("go");
 
@@ -273,16 +396,20 @@ class Coordinator {
     }
     const auto gw_after = sampler_.sample();
     const auto broker_after = broker_.sample();
+    if (perf) {
+      if (json summary = finish_perf(*perf); !summary.empty()) out["profile"] = std::move(summary);
+    }
     out["udp_rcvbuf_drops"] = udp_receive_buffer_errors() - udp_drops_before;
+    out["tcp_listen_overflows"] = tcp_listen_overflows() - listen_overflows_before;
 
     for (Child* c : children) c->send_line("end");
     std::vector<std::optional<std::string>> results;
     wait_for_word(children, "result", Clock::now() + std::chrono::seconds(10), results);
     for (auto& w : workers) w->stop(std::chrono::milliseconds(5000), true);
 
-    aggregate(out, results, go_ns);
-    if (downlink) add_publisher(out, *downlink);
-    if (subscriber_) add_subscriber(out, go_ns);
+    const Window window = aggregate(out, results, go_ns);
+    if (downlink) add_publisher(out, *downlink, window);
+    if (subscriber_) add_subscriber(out, window);
 
     const double messages = out.value("delivered", 0.0);
     add_process(out, "gw", gw_before, gw_after, messages);
@@ -303,7 +430,8 @@ class Coordinator {
         }
       }
     }
-    if (o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle) {
+    if (o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle ||
+        o_.scenario == Scenario::broker_storm) {
       out.erase("gw_cpu_us_per_msg");
       out.erase("gw_cpu_s_per_1k");
       out.erase("broker_cpu_us_per_msg");
@@ -326,7 +454,16 @@ class Coordinator {
     }
   }
 
-  void aggregate(json& out, const std::vector<std::optional<std::string>>& results, Ns go_ns) const {
+  // The measured window of the messages: from the first send to the last send, acknowledgement or
+  // arrival, whichever is last. Offered/s and msgs/s both divide by it.
+  struct Window {
+    Ns go = 0;
+    Ns first_send = 0;
+    Ns last_done = 0;
+    Ns last_rx = 0;
+  };
+
+  Window aggregate(json& out, const std::vector<std::optional<std::string>>& results, Ns go_ns) const {
     Histogram rtt, connect_latency, e2e;
     Ns first_connect = 0, last_connack = 0, first_send = 0, last_done = 0, last_rx = 0;
     const char* sums[] = {"connected", "connect_failed", "setup_failed", "socket_errors", "sent",
@@ -357,7 +494,8 @@ class Coordinator {
     if (!out.contains("timed_out")) out["timed_out"] = false;
     add_latency(out, "rtt", rtt);
     add_latency(out, "connect", connect_latency);
-    if (o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle) {
+    if (o_.scenario == Scenario::connect_storm || o_.scenario == Scenario::idle ||
+        o_.scenario == Scenario::broker_storm) {
       if (last_connack > first_connect && first_connect != 0) {
         out["connect_s"] = static_cast<double>(last_connack - first_connect) / 1e9;
         out["connect_per_s"] = out["connected"].get<double>() / out["connect_s"].get<double>();
@@ -372,7 +510,8 @@ class Coordinator {
     }
     if ((o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline) && first_send != 0 &&
         last_done > first_send) {
-      out["offered_per_s"] = out["sent"].get<double>() / (static_cast<double>(last_done - first_send) / 1e9);
+      // The clients' own send rate (first to last send or acknowledgement), for reference only.
+      out["send_per_s"] = out["sent"].get<double>() / (static_cast<double>(last_done - first_send) / 1e9);
     }
     if (o_.scenario == Scenario::downlink) {
       add_latency(out, "e2e", e2e);
@@ -381,29 +520,37 @@ class Coordinator {
       out["duplicates"] = out["rx_dup"];
       out["loss_pct"] = expected == 0 ? 0.0
                                       : 100.0 * (1.0 - out["rx_unique"].get<double>() / static_cast<double>(expected));
-      if (last_rx > go_ns) {
-        out["duration_s"] = static_cast<double>(last_rx - go_ns) / 1e9;
-        out["delivered_per_s"] = out["rx_unique"].get<double>() / out["duration_s"].get<double>();
-      }
     }
+    return Window{go_ns, first_send, last_done, last_rx};
   }
 
-  void add_subscriber(json& out, Ns go_ns) const {
+  // offered_per_s and delivered_per_s over one window: first send -> the later of the last
+  // send/acknowledgement and the last arrival.
+  static void add_rates(json& out, Ns first_send, Ns end, double sent, double delivered) {
+    if (first_send == 0 || end <= first_send) return;
+    const double window_s = static_cast<double>(end - first_send) / 1e9;
+    out["window_s"] = window_s;
+    out["duration_s"] = window_s;
+    out["offered_per_s"] = sent / window_s;
+    out["delivered_per_s"] = delivered / window_s;
+  }
+
+  void add_subscriber(json& out, const Window& w) const {
     const auto counts = subscriber_->counts();
     const double sent = out.value("sent", 0.0);
     out["delivered"] = counts.unique;
     out["duplicates"] = counts.duplicates;
     out["foreign"] = counts.foreign;
     out["loss_pct"] = sent > 0 ? 100.0 * (1.0 - static_cast<double>(counts.unique) / sent) : 0.0;
-    if (counts.last_ns > go_ns) {
-      out["duration_s"] = static_cast<double>(counts.last_ns - go_ns) / 1e9;
-      out["delivered_per_s"] = static_cast<double>(counts.unique) / out["duration_s"].get<double>();
-    }
+    add_rates(out, w.first_send, std::max(w.last_done, counts.last_ns), sent,
+              static_cast<double>(counts.unique));
     add_latency(out, "e2e", counts.e2e);
     if (!subscriber_->connected()) out["error"] = "subscriber lost its connection";
   }
 
-  static void add_publisher(json& out, const PublishStats& p) {
+  static void add_publisher(json& out, const PublishStats& p, const Window& w) {
+    add_rates(out, p.first_send_ns, std::max(p.last_done_ns, w.last_rx), static_cast<double>(p.sent),
+              out.value("delivered", 0.0));
     out["publisher_sent"] = p.sent;
     out["sent"] = p.sent;
     out["publisher_acknowledged"] = p.acknowledged;
@@ -418,6 +565,7 @@ class Coordinator {
   std::unique_ptr<Subscriber> subscriber_;
   Sampler sampler_;
   Sampler broker_;
+  std::string perf_binary_;
 };
 
 }  // namespace

@@ -1,15 +1,12 @@
 #pragma once
-// The MQTT side of the bench, on the Paho C asynchronous client (MQTTAsync): the subscriber that
-// counts what reaches the broker, the downlink publisher, and the broker-only baseline (the uplink
-// load published by plain MQTT clients, no gateway). Paho calls back on its own threads; every
-// shared counter is behind a mutex, and no Paho call is made while holding it.
+// The MQTT side of the bench on plain sockets (mqtt_clients.hpp), never through Paho: the
+// subscriber that counts what reaches the broker, the downlink publisher, and the broker-only
+// workers (baseline publishing, broker connect storm). So the broker-only baseline is bound by the
+// broker, and the measuring path shares no library with the gateway's upstream client.
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "histogram.hpp"
 #include "options.hpp"
@@ -19,10 +16,11 @@ namespace bench {
 using Ns = std::uint64_t;
 
 // Counts messages of one run arriving on bench/<tag>/#: unique (by client and sequence number),
-// duplicates, and one-way latency from the time stamp in the payload.
+// duplicates, and one-way latency from the time stamp in the payload. Runs one thread of its own
+// (one TCP connection on an epoll loop); every method may be called from any other thread.
 class Subscriber {
  public:
-  // Connects and subscribes to bench/# at `qos`; throws std::runtime_error on failure.
+  // Connects and subscribes to bench/# at `qos` (0 or 1); throws std::runtime_error on failure.
   Subscriber(const std::string& uri, int qos);
   ~Subscriber();
   Subscriber(const Subscriber&) = delete;
@@ -58,35 +56,16 @@ struct PublishStats {
   Ns first_send_ns = 0;
   Ns last_done_ns = 0;
   bool timed_out = false;
-  Histogram rtt;  // QoS 1/2: send -> PUBACK/PUBCOMP (Paho's onSuccess)
 };
 
-// Clients [client_begin, client_end) of `clients` MQTT clients publishing `messages` each straight to the broker, window 1 per client at
-// QoS 1/2 (qos0_window at QoS 0), paced at `rate` or as fast as possible, on topics
-// bench/<tag>/<gid> with the same payloads as the MQTT-SN uplink.
-class Baseline {
- public:
-  Baseline(const Options& options, std::string tag);
-  ~Baseline();
-  Baseline(const Baseline&) = delete;
-  Baseline& operator=(const Baseline&) = delete;
-
-  // Connects every client (in parallel); false when some did not connect before the deadline.
-  bool connect_all(Ns deadline_ns);
-  // Publishes everything; returns when all are acknowledged/failed or at the deadline.
-  PublishStats run(Ns deadline_ns);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// A worker process of the baseline scenario (same line protocol as sn_worker.hpp): the Baseline
-// for clients [client_begin, client_end).
-int run_baseline_worker(const Options& options);
+// A worker process of the baseline and broker-storm scenarios (same line protocol as
+// sn_worker.hpp): MQTT clients [client_begin, client_end) straight to the broker on one thread.
+// baseline: connect during set-up, then publish `messages` each (window 1 at QoS 1/2; QoS 0 as
+// fast as TCP takes it, or at `rate`); broker-storm: connect them all after "go".
+int run_broker_worker(const Options& options);
 
 // Downlink: one MQTT client publishing `messages` rounds to each of `clients` topics
-// bench/<tag>/<gid>, with at most `window` messages unacknowledged.
+// bench/<tag>/<gid>, with at most `down_window` QoS 1/2 messages unacknowledged.
 PublishStats publish_downlink(const Options& options, const std::string& tag, Ns deadline_ns);
 
 }  // namespace bench

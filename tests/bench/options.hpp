@@ -11,13 +11,13 @@
 
 namespace bench {
 
-enum class Scenario : std::uint8_t { uplink, downlink, connect_storm, idle, baseline };
+enum class Scenario : std::uint8_t { uplink, downlink, connect_storm, idle, baseline, broker_storm };
 
 const char* to_string(Scenario scenario);
 
 struct Options {
   Scenario scenario = Scenario::uplink;
-  std::uint32_t clients = 1;         // N simulated MQTT-SN clients (or MQTT clients for baseline)
+  std::uint32_t clients = 1;         // N simulated MQTT-SN clients (MQTT clients for baseline, broker-storm)
   std::uint32_t messages = 100;      // M per client
   std::uint32_t size = 32;           // S payload octets
   int qos = 1;                       // 0, 1 or 2
@@ -31,6 +31,9 @@ struct Options {
   bool start_gateway = false;        // start our own gateway with a generated config
   std::string gateway_bin;           // default: mqttsn-gateway beside this executable
   std::string mode = "transparent";  // gateway.mode of the generated config
+  std::string client = "paho";       // upstream.client of the generated config ("paho": key left out)
+  bool fresh_gateway = false;        // --start-gateway: a new gateway for every run, not one per invocation
+  std::string perf_file;             // perf record of the gateway during one extra, unmeasured run
   std::string gateway_log_level = "warn";
   std::string broker = "tcp://127.0.0.1:1883";
   std::string json_file;             // append one JSON line per run and one summary line
@@ -40,8 +43,7 @@ struct Options {
   std::uint32_t retry_ms = 3000;     // client retransmission timeout (MQTT-SN T_retry)
   std::uint32_t retries = 3;         // N_retry
   std::uint32_t connect_window = 512;  // outstanding CONNECTs per worker
-  int sub_qos = 0;                   // QoS of the counting subscriber's subscription
-  std::uint32_t qos0_window = 64;    // baseline/downlink: unacknowledged QoS 0 sends per Paho client
+  int sub_qos = 0;                   // QoS of the counting subscriber's subscription (0 or 1)
   std::uint32_t down_window = 1000;  // downlink publisher: messages in flight
   std::uint32_t drain_ms = 3000;     // end a run when nothing arrived for this long
   bool quiet = false;                // no table on stdout

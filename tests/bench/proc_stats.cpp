@@ -70,12 +70,15 @@ std::optional<ProcSample> sample_process(pid_t pid) {
   return s;
 }
 
-std::uint64_t udp_receive_buffer_errors() {
-  // Two "Udp:" lines: the field names, then the values.
-  std::ifstream in("/proc/net/snmp");
+namespace {
+
+// A counter of /proc/net/snmp or /proc/net/netstat: two lines starting with `prefix`, the field
+// names, then the values.
+std::uint64_t proc_net_counter(const char* file, const std::string& prefix, const std::string& field) {
+  std::ifstream in(file);
   std::string line, names;
   while (std::getline(in, line)) {
-    if (line.rfind("Udp: ", 0) != 0) continue;
+    if (line.rfind(prefix, 0) != 0) continue;
     if (names.empty()) {
       names = line;
       continue;
@@ -83,10 +86,21 @@ std::uint64_t udp_receive_buffer_errors() {
     std::istringstream n(names), v(line);
     std::string name, value;
     while (n >> name && v >> value) {
-      if (name == "RcvbufErrors") return std::stoull(value);
+      if (name == field) return std::stoull(value);
     }
+    return 0;
   }
   return 0;
+}
+
+}  // namespace
+
+std::uint64_t udp_receive_buffer_errors() {
+  return proc_net_counter("/proc/net/snmp", "Udp: ", "RcvbufErrors");
+}
+
+std::uint64_t tcp_listen_overflows() {
+  return proc_net_counter("/proc/net/netstat", "TcpExt: ", "ListenOverflows");
 }
 
 std::uint64_t raise_nofile_limit() {

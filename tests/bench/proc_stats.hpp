@@ -24,6 +24,10 @@ std::optional<ProcSample> sample_process(pid_t pid);
 // was full. On a quiet machine, the delta over a run is the gateway's (and the clients') drops.
 std::uint64_t udp_receive_buffer_errors();
 
+// System-wide TCP counter (/proc/net/netstat): connections dropped because a listen queue (e.g.
+// the broker's backlog) was full; their SYN is retried a second later, which dominates a storm.
+std::uint64_t tcp_listen_overflows();
+
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force.
 std::uint64_t raise_nofile_limit();
 

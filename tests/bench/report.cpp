@@ -7,25 +7,37 @@
 
 namespace bench {
 
-nlohmann::json median_of(const std::vector<nlohmann::json>& runs) {
-  nlohmann::json out = nlohmann::json::object();
-  if (runs.empty()) return out;
-  for (const auto& [key, value] : runs.front().items()) {
-    if (!value.is_number() || value.is_boolean()) {
-      out[key] = value;
-      continue;
-    }
-    std::vector<double> values;
-    for (const auto& run : runs) {
-      if (run.contains(key) && run[key].is_number()) values.push_back(run[key].get<double>());
-    }
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    out[key] = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+std::string key_metric(Scenario scenario) {
+  switch (scenario) {
+    case Scenario::uplink:
+    case Scenario::downlink:
+    case Scenario::baseline: return "delivered_per_s";
+    case Scenario::connect_storm:
+    case Scenario::broker_storm: return "connect_per_s";
+    case Scenario::idle: return "gw_idle_cpu_pct";
   }
-  bool any_timeout = false;
-  for (const auto& run : runs) any_timeout = any_timeout || run.value("timed_out", false);
-  out["timed_out"] = any_timeout;
+  return "delivered_per_s";
+}
+
+nlohmann::json median_of(const std::vector<nlohmann::json>& runs, const std::string& key) {
+  if (runs.empty()) return nlohmann::json::object();
+  std::vector<const nlohmann::json*> ranked;
+  for (const auto& run : runs) ranked.push_back(&run);
+  std::stable_sort(ranked.begin(), ranked.end(), [&key](const nlohmann::json* a, const nlohmann::json* b) {
+    const bool ha = a->contains(key) && (*a)[key].is_number();
+    const bool hb = b->contains(key) && (*b)[key].is_number();
+    if (ha != hb) return ha;
+    return ha && (*a)[key].get<double>() < (*b)[key].get<double>();
+  });
+  std::size_t with_key = 0;
+  for (const auto* run : ranked) with_key += run->contains(key) && (*run)[key].is_number() ? 1 : 0;
+  const std::size_t pick = with_key == 0 ? 0 : (with_key - 1) / 2;
+  nlohmann::json out = *ranked[pick];
+  std::size_t timed_out = 0;
+  for (const auto& run : runs) timed_out += run.value("timed_out", false) ? 1 : 0;
+  out["median_run"] = out.value("run", 0);
+  out["median_key"] = key;
+  out["runs_timed_out"] = timed_out;
   out["runs"] = runs.size();
   out["summary"] = true;
   out.erase("run");

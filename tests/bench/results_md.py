@@ -1,7 +1,31 @@
 #!/usr/bin/env python3
-"""Renders the summary lines (medians) of mqttsn-bench JSON output as the tables of RESULTS.md."""
+"""Renders the summary lines (median runs) of mqttsn-bench JSON output as the tables of RESULTS.md.
+
+usage: results_md.py RESULTS.jsonl [--clients "paho native"] [--previous OLD.jsonl]
+
+Every verdict is computed here from the JSON lines of this run; nothing in the output is a fixed
+figure. --clients names the gateway clients the run was asked for (a client without rows shows as
+"not measured"); --previous is an earlier run's JSON, to check that the Paho client's figures stay
+where they are or improve.
+"""
+import argparse
 import json
-import sys
+
+MET, NOT_MET, NOT_MEASURED = "met", "NOT met", "not measured"
+MODES = ("transparent", "aggregating")
+DEFAULT_CLIENT = "paho"  # lines written before "client" existed come from Paho-only gateways
+
+# Targets, judged per client against the broker-only rows of the same run.
+QOS0_CPU_US, QOS0_CPU_BROKER_RATIO = 3.0, 0.25
+QOS0_RATIO, QOS0_NS = 0.9, (1, 10, 100, 1000)
+QOS1_CPU_US, QOS1_N100_RATIO = 8.0, 0.9
+RTT_P50_EXTRA_US, RTT_P99_RATIO = 30.0, 2.0
+DOWN_CPU_US = {0: 5.0, 1: 10.0}
+STORM_TRANSPARENT_N, STORM_RATE, STORM_BROKER_RATIO = 10_000, 10_000, 0.8
+RSS_LIMIT_B = {"transparent": 4096, "aggregating": 1024}
+RSS_N = {"transparent": 10_000, "aggregating": 100_000}
+# "Stay where they are or improve", with room for run-to-run noise on a shared machine.
+PREVIOUS_RATE_RATIO, PREVIOUS_CPU_RATIO = 0.9, 1.1
 
 
 def fmt(value, digits=0):
@@ -20,388 +44,511 @@ def table(header, rows):
     return "\n".join(out) + "\n"
 
 
-# ----- Targets (issue 6) ---------------------------------------------------------------------
-# Verdicts are computed from the summary (median) lines only; the explanatory paragraphs below are
-# fixed text (they describe a profile taken outside the matrix) and are printed only for a target
-# that is not met.
-
-MODES = ("transparent", "aggregating")
-MET, NOT_MET, NOT_MEASURED = "met", "NOT met", "not measured"
-QOS0_RATIO = 0.9
-CPU_LIMIT_US = {0: 3.0, 1: 8.0}
-QOS1_N100_ABS, QOS1_N100_RATIO = 100_000, 0.8
-STORM_N = {"aggregating": 50_000, "transparent": 10_000}
-RSS_LIMIT_B = 2048
-RTT_LIMIT_US = 120
-CONNECT_RATE = {"aggregating": 5_000, "transparent": 1_000}
-
-PROFILE_TEXT = (
-    "Profiles (`perf record -g -p <gateway pid>`). QoS 1, N=10: about 3.5 % of the samples are in "
-    "the gateway's own code, 58 % in the kernel (futex wake/wait, context switches), 19 % in libc "
-    "locks and malloc, 16 % in Paho MQTT C; the samples split evenly over three threads, the "
-    "gateway's libuv loop thread, Paho's receive thread and Paho's send thread. QoS 0, N=10, "
-    "aggregating, paced (about 8,700 msgs/s, 15 µs of gateway CPU per message even at that rate): "
-    "Paho's send thread (`MQTTAsync_send`) has 59 % of the samples, the loop thread 41 %; by "
-    "library, kernel 47 % (16 % in context switches alone), libc 25 % (mutexes, malloc, and "
-    "Paho's per-call tracing strings), Paho C 18 %, the gateway's own code 4.7 %, libuv 1.1 %, "
-    "Paho C++ 1.9 %. Every message wakes Paho's send thread and crosses its locks one by one; "
-    "the gateway's own work per message is under 1 µs. What would be needed: an MQTT client "
-    "that runs on the gateway's own loop thread without hand-offs (or batching several "
-    "publishes per Paho call, which Paho's API does not offer); the product mandates Paho, so "
-    "this is a team decision.")
-NO_PROFILE_TEXT = "no profile has been taken for this target yet."
-
-
 def ns(values):
     """A list of N without thousands separators, so '1, 10, 1000' stays unambiguous."""
     return ", ".join(str(int(v)) for v in values)
 
 
-def span(values, digits=0):
-    lo, hi = min(values), max(values)
-    return fmt(lo, digits) if fmt(lo, digits) == fmt(hi, digits) else f"{fmt(lo, digits)}–{fmt(hi, digits)}"
-
-
-def worst_and_range(rows, value, worst=min, digits=0, unit=""):
-    """'worst X (N=n); X–Y over N=a, b, c' for rows that have the value."""
-    rows = [r for r in rows if r.get(value) is not None]
-    pick = worst(rows, key=lambda r: r[value])
-    text = f"worst {fmt(pick[value], digits)}{unit} (N={fmt(pick['clients'])})"
-    if len(rows) > 1:
-        text += f"; {span([r[value] for r in rows], digits)}{unit} over N={ns(r['clients'] for r in rows)}"
-    return text
-
-
-def targets(summaries, baseline):
-    """Returns (table rows, {target number: [modes not met]}, context for the paragraphs)."""
-    def rows_of(scenario, mode, qos=None):
-        out = [s for s in summaries if s["scenario"] == scenario and s.get("mode") == mode
-               and (qos is None or int(s["qos"]) == qos)]
-        return sorted(out, key=lambda s: s["clients"])
-
-    def base(s, key="delivered_per_s"):
-        return baseline.get((int(s["clients"]), int(s["qos"])), {}).get(key)
-
-    table_rows, failed, context = [], {}, {"udp": []}
-
-    def add(number, target, mode, measured, verdict):
-        table_rows.append([str(number), target, mode, measured, verdict])
-        if verdict == NOT_MET:
-            failed.setdefault(number, []).append(mode)
-
-    # 1. QoS 0 uplink: throughput ratio and loss inside the gateway.
-    for mode in MODES:
-        rows = rows_of("uplink", mode, 0)
-        with_base = [dict(s, ratio=s["delivered_per_s"] / base(s)) for s in rows if base(s)]
-        if not with_base:
-            add(1, f"QoS 0 uplink msgs/s >= {QOS0_RATIO}x broker-only (same N)", mode,
-                "no QoS 0 uplink row with a broker-only baseline of the same N", NOT_MEASURED)
-        else:
-            add(1, f"QoS 0 uplink msgs/s >= {QOS0_RATIO}x broker-only (same N)", mode,
-                "ratio " + worst_and_range(with_base, "ratio", digits=2),
-                MET if min(r["ratio"] for r in with_base) >= QOS0_RATIO else NOT_MET)
-    for mode in MODES:
-        rows = rows_of("uplink", mode, 0)
-        target = "QoS 0 uplink: no loss in the gateway at any rate the broker absorbs"
-        if not rows:
-            add(1, target, mode, "no QoS 0 uplink rows", NOT_MEASURED)
-            continue
-        lossy = [s for s in rows if (s.get("loss_pct") or 0) > 0]
-        if lossy:
-            parts = ["loss " + worst_and_range(rows, "loss_pct", max, 2, " %")]
-        else:
-            parts = [f"0 loss at N={ns(s['clients'] for s in rows)} (offered "
-                     f"{span([s.get('offered_per_s') or 0 for s in rows])}/s)"]
-        verdict = MET
-        for s in lossy:
-            b = base(s)
-            drops = s.get("udp_rcvbuf_drops")
-            if drops is not None:
-                lost = (s.get("sent") or 0) - (s.get("delivered") or 0)
-                context["udp"].append((mode, s["clients"], lost, drops))
-            parts.append(f"N={fmt(s['clients'])}: offered {fmt(s.get('offered_per_s'))}/s, gateway "
-                         f"{fmt(s.get('delivered_per_s'))}/s, broker-only {fmt(b)}/s"
-                         + (f", udp_rcvbuf_drops {fmt(drops)}" if drops is not None else ""))
-            # Counts when offered at or below what the broker absorbs, or when the gateway
-            # saturated below the broker's rate (a sustained rate between the two is lost in the
-            # gateway); without a baseline, loss in the gateway counts.
-            if (b is None or (s.get("offered_per_s") or 0) <= b
-                    or (s.get("delivered_per_s") or 0) < b):
-                verdict = NOT_MET
-        if verdict == NOT_MET:
-            context["loss_failed"] = True
-        add(1, target, mode, "; ".join(parts), verdict)
-
-    # 2. Gateway CPU per message (uplink and downlink rows of that QoS).
-    for qos, limit in CPU_LIMIT_US.items():
-        for mode in MODES:
-            target = f"gateway CPU <= {fmt(limit)} µs per QoS {qos} message"
-            up = [s for s in rows_of("uplink", mode, qos) if s.get("gw_cpu_us_per_msg") is not None]
-            down = [s for s in rows_of("downlink", mode, qos) if s.get("gw_cpu_us_per_msg") is not None]
-            if not up and not down:
-                add(2, target, mode, f"no QoS {qos} rows with gateway CPU", NOT_MEASURED)
-                continue
-            parts = []
-            if up:
-                parts.append("uplink " + worst_and_range(up, "gw_cpu_us_per_msg", max, 1, " µs"))
-            if down:
-                parts.append("downlink " + worst_and_range(down, "gw_cpu_us_per_msg", max, 1, " µs"))
-            worst = max(s["gw_cpu_us_per_msg"] for s in up + down)
-            add(2, target, mode, "; ".join(parts), MET if worst <= limit else NOT_MET)
-
-    # 3. QoS 1 uplink with 100 clients.
-    for mode in MODES:
-        target = (f"QoS 1 uplink N=100 >= {fmt(QOS1_N100_ABS)} msgs/s or >= {QOS1_N100_RATIO}x "
-                  "broker-only, whichever is lower")
-        row = next((s for s in rows_of("uplink", mode, 1) if int(s["clients"]) == 100), None)
-        b = base(row) if row else None
-        if not row or not b:
-            add(3, target, mode, "no QoS 1 N=100 uplink row" if not row
-                else "no broker-only QoS 1 N=100 baseline", NOT_MEASURED)
-            continue
-        need = min(QOS1_N100_ABS, QOS1_N100_RATIO * b)
-        add(3, target, mode,
-            f"{fmt(row['delivered_per_s'])} msgs/s vs broker-only {fmt(b)}/s: ratio "
-            f"{fmt(row['delivered_per_s'] / b, 2)} (needed {fmt(need)}/s)",
-            MET if row["delivered_per_s"] >= need else NOT_MET)
-
-    # 4. Concurrently connected clients.
-    for mode in ("aggregating", "transparent"):
-        n_needed = STORM_N[mode]
-        target = f"{fmt(n_needed)} clients connected, 0 failed"
-        if mode == "aggregating":
-            target += f", <= {fmt(RSS_LIMIT_B)} B RSS per client"
-        storms = rows_of("connect-storm", mode)
-        big = [s for s in storms if s["clients"] >= n_needed]
-        if not big:
-            largest = f"largest storm N={fmt(storms[-1]['clients'])}" if storms else "no storm rows"
-            add(4, target, mode, f"no connect-storm with N >= {fmt(n_needed)} ({largest})",
-                NOT_MEASURED)
-            continue
-        s = big[-1]
-        ok = s.get("connected") == s["clients"] and not s.get("connect_failed") and not s.get("timed_out")
-        measured = (f"N={fmt(s['clients'])}: {fmt(s.get('connected'))} connected, "
-                    f"{fmt(s.get('connect_failed'))} failed, {fmt(s.get('gw_rss_per_client_b'))} B "
-                    "RSS/client")
-        if mode == "aggregating":
-            ok = ok and s.get("gw_rss_per_client_b") is not None and s["gw_rss_per_client_b"] <= RSS_LIMIT_B
-        add(4, target, mode, measured, MET if ok else NOT_MET)
-
-    # 5. QoS 1 round trip at N=1.
-    for mode in MODES:
-        target = f"QoS 1 round trip at N=1: p50 <= {RTT_LIMIT_US} µs"
-        row = next((s for s in rows_of("uplink", mode, 1) if int(s["clients"]) == 1), None)
-        if not row or row.get("rtt_p50_us") is None:
-            add(5, target, mode, "no QoS 1 N=1 uplink row with rtt", NOT_MEASURED)
-            continue
-        b = base(row, "rtt_p50_us")
-        measured = f"p50 {fmt(row['rtt_p50_us'])} µs"
-        if b is not None:
-            measured += f" (broker-only Paho round trip p50 {fmt(b)} µs)"
-            context.setdefault("rtt_base", b)
-        context.setdefault("rtt", []).append((mode, row["rtt_p50_us"]))
-        add(5, target, mode, measured, MET if row["rtt_p50_us"] <= RTT_LIMIT_US else NOT_MET)
-
-    # 6. Connect rate, largest storm of each mode.
-    for mode in ("aggregating", "transparent"):
-        target = f"connect rate >= {fmt(CONNECT_RATE[mode])}/s (largest storm)"
-        storms = [s for s in rows_of("connect-storm", mode) if s.get("connect_per_s") is not None]
-        if not storms:
-            add(6, target, mode, "no connect-storm rows", NOT_MEASURED)
-            continue
-        s = storms[-1]
-        measured = f"{fmt(s['connect_per_s'])}/s at N={fmt(s['clients'])}"
-        if s.get("connect_failed"):
-            measured += f" ({fmt(s['connect_failed'])} failed)"
-        if len(storms) > 1:
-            measured += " (smaller storms: " + ", ".join(
-                f"{fmt(o['connect_per_s'])}/s at N={fmt(o['clients'])}" for o in storms[:-1]) + ")"
-        add(6, target, mode, measured, MET if s["connect_per_s"] >= CONNECT_RATE[mode] else NOT_MET)
-
-    # 7. Downlink QoS 1 never stalls.
-    for mode in MODES:
-        target = "downlink QoS 1: 0 loss, every message received"
-        rows = rows_of("downlink", mode, 1)
-        if not rows:
-            add(7, target, mode, "no downlink QoS 1 rows", NOT_MEASURED)
-            continue
-        ok, parts = True, []
-        for s in rows:
-            row_ok = ((s.get("loss_pct") or 0) == 0 and s.get("delivered") == s.get("sent")
-                      and not s.get("timed_out") and not s.get("error"))
-            ok = ok and row_ok
-            parts.append(f"N={fmt(s['clients'])}: {fmt(s.get('delivered'))}/{fmt(s.get('sent'))} "
-                         f"received, {fmt(s.get('loss_pct'), 2)} % loss"
-                         + (", timed out" if s.get("timed_out") else ""))
-        add(7, target, mode, "; ".join(parts), MET if ok else NOT_MET)
-
-    return table_rows, failed, context
-
-
-def print_targets(summaries, baseline):
-    table_rows, failed, context = targets(summaries, baseline)
-    print("## Targets\n")
-    print("Issue 6 targets, judged by `results_md.py` from the summary (median) lines of the JSON "
-          "output of this run, against the broker-only baseline of the same run. Loss (1) counts "
-          "when a row was offered at most the broker-only msgs/s of the same N, or when the "
-          "gateway delivered less than that baseline (it saturated below the broker's rate, so a "
-          "sustained rate the broker absorbs is lost in the gateway). CPU (2) covers uplink and "
-          "downlink rows. *not measured*: the rows the target needs are not in this run.\n")
-    print(table(["#", "target", "mode", "measured (rows)", "verdict"], table_rows))
-    if not failed:
-        return
-    print("### Targets not met\n")
-    if failed.keys() & {1, 2, 3, 5}:
-        print(PROFILE_TEXT + "\n")
-    modes = lambda number: ", ".join(dict.fromkeys(failed[number]))
-    if 1 in failed:
-        text = (f"**1. QoS 0 uplink** ({modes(1)}): the gateway's msgs/s is bounded by the "
-                "per-message Paho hand-offs of the profile above.")
-        if context.get("loss_failed"):
-            text += (" QoS 0 loss happens at the gateway's UDP socket (kernel UdpRcvbufErrors, "
-                     "`udp_rcvbuf_drops`, counted system-wide) when the offered rate exceeds what "
-                     "the gateway pushes through Paho")
-            if context["udp"]:
-                text += "; in this run, lost vs dropped: " + "; ".join(
-                    f"{mode} N={fmt(n)}: {fmt(lost)} vs {fmt(drops)}"
-                    for mode, n, lost, drops in context["udp"])
-            text += "."
-        print(text + "\n")
-    if 2 in failed:
-        print(f"**2. Gateway CPU per message** ({modes(2)}): the gateway's own code is about 3.5 % "
-              "of the profile above; the CPU per message is the kernel, libc and Paho work of the "
-              "per-message thread hand-offs.\n")
-    if 3 in failed:
-        print(f"**3. QoS 1 uplink, 100 clients** ({modes(3)}): with one message in flight per "
-              "client, msgs/s is bounded by the per-message Paho hand-offs of the profile above.\n")
-    if 4 in failed:
-        print(f"**4. Connected clients** ({modes(4)}): {NO_PROFILE_TEXT}\n")
-    if 5 in failed:
-        text = f"**5. QoS 1 round trip at N=1** ({modes(5)}): "
-        if "rtt_base" in context:
-            extra = [rtt - context["rtt_base"] for mode, rtt in context.get("rtt", [])
-                     if mode in failed[5]]
-            text += (f"the broker-only baseline's Paho round trip alone has p50 "
-                     f"{fmt(context['rtt_base'])} µs in this run")
-            if extra:
-                text += f"; the gateway's path adds {span(extra)} µs"
-            text += ": "
-        else:
-            text += "the gateway's path is "
-        print(text + "the UDP hop, the gateway's loop thread and Paho's send and receive threads "
-              "(profile above).\n")
-    if 6 in failed:
-        for mode in dict.fromkeys(failed[6]):
-            if mode == "transparent":
-                print("**6. Connect rate, transparent**: each connect is a Paho connect with its own "
-                      "TCP connection; Paho C 1.3.12's connect goes through its select loop "
-                      "(upstream fix: paho.mqtt.c PR #1458).\n")
-            else:
-                print(f"**6. Connect rate, {mode}**: {NO_PROFILE_TEXT}\n")
-    if 7 in failed:
-        print(f"**7. Downlink QoS 1** ({modes(7)}): {NO_PROFILE_TEXT}\n")
-
-
-def main(path):
-    summaries = []
+def read_summaries(path):
+    out = []
     with open(path) as f:
         for line in f:
             line = line.strip()
-            if line:
-                record = json.loads(line)
-                if record.get("summary"):
-                    summaries.append(record)
-    by = lambda scenario: [s for s in summaries if s["scenario"] == scenario]
-    baseline = {(int(s["clients"]), int(s["qos"])): s for s in by("baseline")}
+            if not line:
+                continue
+            record = json.loads(line)
+            if not record.get("summary"):
+                continue
+            if record["scenario"] in ("baseline", "broker-storm"):
+                record["client"] = None
+            elif "client" not in record:
+                record["client"] = DEFAULT_CLIENT
+            record["clients"] = int(record["clients"])
+            record["qos"] = int(record["qos"])
+            out.append(record)
+    # A row measured twice (a re-run appended to the same file): the later line counts.
+    last = {(s["scenario"], s["client"], s.get("mode"), s["clients"], s["qos"]): s for s in out}
+    return [s for s in out if last[(s["scenario"], s["client"], s.get("mode"), s["clients"], s["qos"])] is s]
 
-    def flag(s):
-        marks = []
-        if s.get("timed_out"):
-            marks.append("timed out")
-        if s.get("error"):
-            marks.append(s["error"])
-        return "; ".join(marks)
 
-    print_targets(summaries, baseline)
+class Run:
+    """The summary lines of one run, indexed the way the targets and tables need them."""
 
+    def __init__(self, summaries, clients):
+        self.summaries = summaries
+        present = [s["client"] for s in summaries if s["client"]]
+        self.clients = list(dict.fromkeys((clients or []) + sorted(set(present), key=present.index)))
+        self.baseline = {(s["clients"], s["qos"]): s for s in summaries if s["scenario"] == "baseline"}
+        self.broker_storm = {s["clients"]: s for s in summaries if s["scenario"] == "broker-storm"}
+
+    def rows(self, scenario, client, mode, qos=None):
+        out = [s for s in self.summaries if s["scenario"] == scenario and s["client"] == client
+               and s.get("mode") == mode and (qos is None or s["qos"] == qos)]
+        return sorted(out, key=lambda s: (s["clients"], s["qos"]))
+
+    def base(self, row, key="delivered_per_s"):
+        return self.baseline.get((row["clients"], row["qos"]), {}).get(key)
+
+    def modes(self, client):
+        """The modes this client has rows for, or both when it has none (so they show as missing)."""
+        found = [m for m in MODES if any(s["client"] == client and s.get("mode") == m
+                                         for s in self.summaries)]
+        return found or list(MODES)
+
+    def profile(self, client, mode):
+        for s in self.summaries:
+            if s["client"] == client and s.get("mode") == mode and "profile" in s:
+                return s
+        return None
+
+
+# ----- Targets -------------------------------------------------------------------------------
+
+def worst(rows, key, pick=max, digits=1, unit=" µs"):
+    r = pick(rows, key=lambda s: s[key])
+    return f"worst {fmt(r[key], digits)}{unit} (N={r['clients']})"
+
+
+def t_qos0_cpu(run, client, mode):
+    rows = [s for s in run.rows("uplink", client, mode, 0) if s.get("gw_cpu_us_per_msg") is not None]
+    if not rows:
+        return "no QoS 0 uplink rows with gateway CPU", NOT_MEASURED
+    with_broker = [dict(s, share=s["gw_cpu_us_per_msg"] / s["broker_cpu_us_per_msg"]) for s in rows
+                   if s.get("broker_cpu_us_per_msg")]
+    text = "gateway " + worst(rows, "gw_cpu_us_per_msg") + f" over N={ns(s['clients'] for s in rows)}"
+    ok = all(s["gw_cpu_us_per_msg"] <= QOS0_CPU_US for s in rows)
+    if with_broker:
+        text += "; gateway/broker " + worst(with_broker, "share", digits=2, unit="x")
+        ok = ok and all(s["share"] <= QOS0_CPU_BROKER_RATIO for s in with_broker)
+    if not ok:
+        return text, NOT_MET
+    if len(with_broker) < len(rows):
+        return text + "; broker CPU missing in some rows", NOT_MEASURED
+    return text, MET
+
+
+def t_qos0_rate(run, client, mode):
+    rows = {s["clients"]: s for s in run.rows("uplink", client, mode, 0)}
+    parts, missing, ok = [], [], True
+    for n in QOS0_NS:
+        s = rows.get(n)
+        b = run.base(s) if s else None
+        if not s or not b or s.get("delivered_per_s") is None:
+            missing.append(n)
+            continue
+        ratio = s["delivered_per_s"] / b
+        ok = ok and ratio >= QOS0_RATIO
+        parts.append(f"N={n}: {fmt(s['delivered_per_s'])} vs {fmt(b)}/s = {fmt(ratio, 2)}x")
+    if missing:
+        parts.append(f"no row or no broker-only baseline at N={ns(missing)}")
+    verdict = NOT_MET if not ok else (NOT_MEASURED if missing else MET)
+    return "; ".join(parts), verdict
+
+
+def t_qos0_loss(run, client, mode):
+    rows = run.rows("uplink", client, mode, 0)
+    if not rows:
+        return "no QoS 0 uplink rows", NOT_MEASURED
+    parts, verdict = [], MET
+    for s in rows:
+        loss = s.get("loss_pct") or 0
+        if loss <= 0:
+            continue
+        b = run.base(s)
+        offered = s.get("offered_per_s") or 0
+        parts.append(f"N={s['clients']}: {fmt(loss, 2)} % lost, offered {fmt(offered)}/s, gateway "
+                     f"{fmt(s.get('delivered_per_s'))}/s, broker-only {fmt(b)}/s, udp_rcvbuf_drops "
+                     f"{fmt(s.get('udp_rcvbuf_drops'))}")
+        # The loss is the gateway's when the broker alone absorbed this offered rate (or when
+        # there is no baseline to tell).
+        if b is None or offered <= b or (s.get("delivered_per_s") or 0) < b:
+            verdict = NOT_MET
+    if not parts:
+        return f"0 loss at N={ns(s['clients'] for s in rows)}", MET
+    return "; ".join(parts), verdict
+
+
+def t_qos1_cpu(run, client, mode):
+    rows = [s for s in run.rows("uplink", client, mode, 1) if s.get("gw_cpu_us_per_msg") is not None]
+    if not rows:
+        return "no QoS 1 uplink rows with gateway CPU", NOT_MEASURED
+    ok = all(s["gw_cpu_us_per_msg"] <= QOS1_CPU_US for s in rows)
+    return (worst(rows, "gw_cpu_us_per_msg") + f" over N={ns(s['clients'] for s in rows)}",
+            MET if ok else NOT_MET)
+
+
+def t_qos1_n100(run, client, mode):
+    row = next((s for s in run.rows("uplink", client, mode, 1) if s["clients"] == 100), None)
+    b = run.base(row) if row else None
+    if not row or not b or row.get("delivered_per_s") is None:
+        return ("no QoS 1 N=100 uplink row" if not row else "no broker-only QoS 1 N=100 row"), NOT_MEASURED
+    ratio = row["delivered_per_s"] / b
+    return (f"{fmt(row['delivered_per_s'])} vs {fmt(b)}/s = {fmt(ratio, 2)}x",
+            MET if ratio >= QOS1_N100_RATIO else NOT_MET)
+
+
+def t_qos1_rtt(run, client, mode):
+    row = next((s for s in run.rows("uplink", client, mode, 1) if s["clients"] == 1), None)
+    if not row or row.get("rtt_p50_us") is None:
+        return "no QoS 1 N=1 uplink row with rtt", NOT_MEASURED
+    b50, b99 = run.base(row, "rtt_p50_us"), run.base(row, "rtt_p99_us")
+    if b50 is None or b99 is None:
+        return f"p50 {fmt(row['rtt_p50_us'])} µs; no broker-only QoS 1 N=1 rtt", NOT_MEASURED
+    ok = row["rtt_p50_us"] <= b50 + RTT_P50_EXTRA_US and row["rtt_p99_us"] <= RTT_P99_RATIO * b99
+    return (f"p50 {fmt(row['rtt_p50_us'])} µs (limit {fmt(b50 + RTT_P50_EXTRA_US)}), p99 "
+            f"{fmt(row['rtt_p99_us'])} µs (limit {fmt(RTT_P99_RATIO * b99)})", MET if ok else NOT_MET)
+
+
+def t_down_cpu(qos):
+    def check(run, client, mode):
+        rows = [s for s in run.rows("downlink", client, mode, qos) if s.get("gw_cpu_us_per_msg") is not None]
+        if not rows:
+            return f"no QoS {qos} downlink rows with gateway CPU", NOT_MEASURED
+        ok = all(s["gw_cpu_us_per_msg"] <= DOWN_CPU_US[qos] for s in rows)
+        return (worst(rows, "gw_cpu_us_per_msg") + f" over N={ns(s['clients'] for s in rows)}",
+                MET if ok else NOT_MET)
+    return check
+
+
+def t_down_stall(run, client, mode):
+    rows = run.rows("downlink", client, mode)
+    if not rows:
+        return "no downlink rows", NOT_MEASURED
+    bad = [s for s in rows if s.get("timed_out") or s.get("error") or s.get("runs_timed_out")
+           or s.get("delivered") != s.get("sent")]
+    if not bad:
+        return f"every message received at N={ns(sorted({s['clients'] for s in rows}))}, QoS " + \
+            ", ".join(str(q) for q in sorted({s["qos"] for s in rows})), MET
+    return "; ".join(f"N={s['clients']} QoS {s['qos']}: {fmt(s.get('delivered'))}/{fmt(s.get('sent'))}"
+                     + (", timed out" if s.get("timed_out") or s.get("runs_timed_out") else "")
+                     for s in bad), NOT_MET
+
+
+def t_storm_rate(run, client, mode):
+    storms = [s for s in run.rows("connect-storm", client, mode)
+              if s["clients"] >= STORM_TRANSPARENT_N and s.get("connect_per_s") is not None]
+    broker = run.broker_storm.get(STORM_TRANSPARENT_N, {}).get("connect_per_s")
+    if not storms:
+        return f"no connect-storm with N >= {fmt(STORM_TRANSPARENT_N)}", NOT_MEASURED
+    s = storms[0]
+    rate = s["connect_per_s"]
+    text = f"{fmt(rate)}/s at N={fmt(s['clients'])}, {fmt(s.get('connect_failed'))} failed"
+    ok_clients = not s.get("connect_failed") and not s.get("timed_out")
+    if broker is None:
+        text += f"; no broker-storm at N={fmt(STORM_TRANSPARENT_N)}"
+        if rate >= STORM_RATE and ok_clients:
+            return text, MET  # at or above the higher of the two bounds
+        return text, NOT_MEASURED
+    need = min(STORM_RATE, STORM_BROKER_RATIO * broker)
+    text += f"; broker alone {fmt(broker)}/s, needed {fmt(need)}/s"
+    return text, MET if rate >= need and ok_clients else NOT_MET
+
+
+def t_rss(run, client, mode):
+    n_needed = RSS_N[mode]
+    storms = [s for s in run.rows("connect-storm", client, mode) if s["clients"] >= n_needed]
+    if not storms:
+        largest = run.rows("connect-storm", client, mode)
+        return (f"no connect-storm with N >= {fmt(n_needed)}"
+                + (f" (largest N={fmt(largest[-1]['clients'])})" if largest else "")), NOT_MEASURED
+    s = storms[0]
+    rss = s.get("gw_rss_per_client_b")
+    text = (f"N={fmt(s['clients'])}: {fmt(s.get('connected'))} connected, "
+            f"{fmt(s.get('connect_failed'))} failed, {fmt(rss)} B RSS/client")
+    if s.get("gw_fresh") is False:
+        return text + " (gateway not fresh: RSS not comparable)", NOT_MEASURED
+    if "gw_fresh" not in s:
+        text += " (older line: fresh gateway not recorded)"
+    ok = (s.get("connected") == s["clients"] and not s.get("connect_failed") and not s.get("timed_out")
+          and rss is not None and rss <= RSS_LIMIT_B[mode])
+    return text, MET if ok else NOT_MET
+
+
+def t_previous(previous):
+    def check(run, client, mode):
+        if previous is None:
+            return "no earlier results given (results_md.py --previous)", NOT_MEASURED
+        old = {(s["scenario"], s["clients"], s["qos"]): s for s in previous.summaries
+               if s["client"] == client and s.get("mode") == mode}
+        worse, compared = [], 0
+        for s in run.summaries:
+            if s["client"] != client or s.get("mode") != mode or s["scenario"] not in ("uplink", "downlink"):
+                continue
+            o = old.get((s["scenario"], s["clients"], s["qos"]))
+            if not o:
+                continue
+            compared += 1
+            name = f"{s['scenario']} N={s['clients']} QoS {s['qos']}"
+            if (s.get("delivered_per_s") or 0) < PREVIOUS_RATE_RATIO * (o.get("delivered_per_s") or 0):
+                worse.append(f"{name}: {fmt(s.get('delivered_per_s'))} vs {fmt(o.get('delivered_per_s'))} msgs/s")
+            if (s.get("gw_cpu_us_per_msg") is not None and o.get("gw_cpu_us_per_msg") is not None
+                    and s["gw_cpu_us_per_msg"] > PREVIOUS_CPU_RATIO * o["gw_cpu_us_per_msg"]):
+                worse.append(f"{name}: {fmt(s['gw_cpu_us_per_msg'], 1)} vs {fmt(o['gw_cpu_us_per_msg'], 1)} µs/msg")
+        if compared == 0:
+            return "no row of the earlier results matches this run's rows", NOT_MEASURED
+        if worse:
+            return f"{len(worse)} of {compared} rows worse: " + "; ".join(worse[:6]), NOT_MET
+        return (f"{compared} rows within {fmt(PREVIOUS_RATE_RATIO, 1)}x msgs/s and "
+                f"{fmt(PREVIOUS_CPU_RATIO, 1)}x CPU of the earlier results"), MET
+    return check
+
+
+def target_list(previous):
+    """(id, text, modes, check, clients) in the order of the table."""
+    return [
+        ("U0-cpu", f"QoS 0 uplink: gateway CPU <= {fmt(QOS0_CPU_US)} µs/msg and <= "
+                   f"{QOS0_CPU_BROKER_RATIO}x the broker's CPU/msg (same row)", MODES, t_qos0_cpu, None),
+        ("U0-rate", f"QoS 0 uplink msgs/s >= {QOS0_RATIO}x broker-only at N={ns(QOS0_NS)}", MODES,
+         t_qos0_rate, None),
+        ("U0-loss", "QoS 0 uplink: no loss in the gateway at any offered rate the broker alone absorbs",
+         MODES, t_qos0_loss, None),
+        ("U1-cpu", f"QoS 1 uplink: gateway CPU <= {fmt(QOS1_CPU_US)} µs/msg", MODES, t_qos1_cpu, None),
+        ("U1-rate", f"QoS 1 uplink N=100 msgs/s >= {QOS1_N100_RATIO}x broker-only", MODES, t_qos1_n100, None),
+        ("U1-rtt", f"QoS 1 round trip N=1: p50 <= broker-only p50 + {fmt(RTT_P50_EXTRA_US)} µs, p99 <= "
+                   f"{fmt(RTT_P99_RATIO)}x broker-only p99", MODES, t_qos1_rtt, None),
+        ("D0-cpu", f"downlink: gateway CPU <= {fmt(DOWN_CPU_US[0])} µs per QoS 0 delivery", MODES,
+         t_down_cpu(0), None),
+        ("D1-cpu", f"downlink: gateway CPU <= {fmt(DOWN_CPU_US[1])} µs per QoS 1 delivery", MODES,
+         t_down_cpu(1), None),
+        ("D-stall", "downlink never stalls: every message received, no timeout", MODES, t_down_stall, None),
+        ("T-storm", f"{fmt(STORM_TRANSPARENT_N)}-client connect storm >= min({fmt(STORM_RATE)}/s, "
+                    f"{STORM_BROKER_RATIO}x broker alone accepting {fmt(STORM_TRANSPARENT_N)} MQTT clients)",
+         ("transparent",), t_storm_rate, None),
+        ("T-rss", f"{fmt(RSS_N['transparent'])} clients at <= {fmt(RSS_LIMIT_B['transparent'])} B RSS each "
+                  "(fresh gateway)", ("transparent",), t_rss, None),
+        ("A-rss", f"{fmt(RSS_N['aggregating'])} clients connected at <= {fmt(RSS_LIMIT_B['aggregating'])} B "
+                  "RSS each (fresh gateway)", ("aggregating",), t_rss, None),
+        ("P-prev", f"Paho's figures stay or improve (msgs/s >= {PREVIOUS_RATE_RATIO}x, CPU/msg <= "
+                   f"{PREVIOUS_CPU_RATIO}x the earlier results)", MODES, t_previous(previous), ("paho",)),
+    ]
+
+
+def print_targets(run, previous):
+    rows, failed = [], {}
+    for tid, text, modes, check, only in target_list(previous):
+        for client in run.clients:
+            if only and client not in only:
+                continue
+            for mode in modes:
+                if mode not in run.modes(client):
+                    continue
+                measured, verdict = check(run, client, mode)
+                rows.append([tid, text, client, mode, measured, verdict])
+                if verdict == NOT_MET:
+                    failed.setdefault((client, mode), []).append(tid)
+    print("## Targets\n")
+    print("Judged by `results_md.py` from the summary lines (each the median run) of this run's JSON, "
+          "per upstream client of the gateway, against the broker-only rows of the same run "
+          "(plain-socket MQTT clients straight to the broker). Loss (U0-loss) counts when a row was "
+          "offered at most the broker-only msgs/s of the same N, or the gateway delivered less than "
+          "that baseline. *not measured*: the rows a target needs are not in this run.\n")
+    print(table(["target", "what", "client", "mode", "measured (rows)", "verdict"], rows))
+    if not failed:
+        return
+    print("### Targets not met\n")
+    for (client, mode), ids in failed.items():
+        text = f"**{client}, {mode}** ({', '.join(ids)}): "
+        s = run.profile(client, mode)
+        profile = s.get("profile") if s else None
+        if isinstance(profile, dict) and profile.get("by_dso"):
+            text += (f"profile of this run (`perf record -g` of the gateway during an extra "
+                     f"{s['scenario']} N={s['clients']} QoS {s['qos']} run; share of samples) by "
+                     "object: " + "; ".join(" ".join(l.split()) for l in profile["by_dso"][:8]))
+            if profile.get("by_symbol"):
+                text += ". Top symbols: " + "; ".join(" ".join(l.split()) for l in profile["by_symbol"][:8])
+            text += "."
+        elif isinstance(profile, str):
+            text += profile + "."
+        else:
+            text += "no profile in this run."
+        print(text + "\n")
+
+
+# ----- Tables --------------------------------------------------------------------------------
+
+def mib(kb):
+    return fmt(kb / 1024, 1) if kb is not None else "-"
+
+
+def flag(s):
+    marks = []
+    if s.get("timed_out"):
+        marks.append("timed out")
+    elif s.get("runs_timed_out"):
+        marks.append(f"{s['runs_timed_out']} of {s.get('runs')} runs timed out")
+    if s.get("error"):
+        marks.append(s["error"])
+    return "; ".join(marks)
+
+
+def side_by_side(run):
+    """Uplink, downlink and storms: each client and broker-only in one row."""
+    clients = run.clients
+    keys = sorted({(s.get("mode"), s["clients"], s["qos"]) for s in run.summaries if s["scenario"] == "uplink"},
+                  key=lambda k: (MODES.index(k[0]) if k[0] in MODES else 9, k[1], k[2]))
+    if keys or run.baseline:
+        print("## Side by side: uplink\n")
+        print("msgs/s over the same window as offered/s; *x*: over broker-only with the same N and "
+              "QoS; CPU: µs of process CPU per delivered message; rtt: QoS 1/2 round trip p50 at the "
+              "client.\n")
+        if not keys:  # broker-only alone
+            keys = [(None, n, q) for (n, q) in sorted(run.baseline)]
+        header = ["mode", "N", "QoS"]
+        for c in clients:
+            header += [f"{c} msgs/s", f"{c} x", f"{c} gw CPU", f"{c} rtt p50"]
+        header += ["broker-only msgs/s", "broker-only rtt p50", "broker CPU (broker-only)"]
+        rows = []
+        for mode, n, q in keys:
+            b = run.baseline.get((n, q), {})
+            row = [mode or "-", fmt(n), fmt(q)]
+            for c in clients:
+                s = next((r for r in run.rows("uplink", c, mode, q) if r["clients"] == n), {})
+                rate, base = s.get("delivered_per_s"), b.get("delivered_per_s")
+                row += [fmt(rate), fmt(rate / base, 2) if rate and base else "-",
+                        fmt(s.get("gw_cpu_us_per_msg"), 1), fmt(s.get("rtt_p50_us"))]
+            row += [fmt(b.get("delivered_per_s")), fmt(b.get("rtt_p50_us")), fmt(b.get("broker_cpu_us_per_msg"), 1)]
+            rows.append(row)
+        print(table(header, rows))
+
+    storm_keys = sorted({(s.get("mode"), s["clients"]) for s in run.summaries if s["scenario"] == "connect-storm"},
+                        key=lambda k: (MODES.index(k[0]) if k[0] in MODES else 9, k[1]))
+    if storm_keys or run.broker_storm:
+        print("## Side by side: connect storms\n")
+        print("connects/s: connected clients / (last CONNACK - first CONNECT); RSS/client from a "
+              "gateway started fresh for that run; broker-only: plain-socket MQTT clients connecting "
+              "straight to the broker.\n")
+        if not storm_keys:
+            storm_keys = [(None, n) for n in sorted(run.broker_storm)]
+        header = ["mode", "N"]
+        for c in clients:
+            header += [f"{c} connects/s", f"{c} RSS/client B"]
+        header += ["broker-only connects/s"]
+        rows = []
+        for mode, n in storm_keys:
+            row = [mode or "-", fmt(n)]
+            for c in clients:
+                s = next((r for r in run.rows("connect-storm", c, mode) if r["clients"] == n), {})
+                row += [fmt(s.get("connect_per_s")), fmt(s.get("gw_rss_per_client_b"))]
+            row.append(fmt(run.broker_storm.get(n, {}).get("connect_per_s")))
+            rows.append(row)
+        print(table(header, rows))
+
+    down_keys = sorted({(s.get("mode"), s["clients"], s["qos"]) for s in run.summaries if s["scenario"] == "downlink"},
+                       key=lambda k: (MODES.index(k[0]) if k[0] in MODES else 9, k[1], k[2]))
+    if down_keys:
+        print("## Side by side: downlink\n")
+        header = ["mode", "N", "QoS"]
+        for c in clients:
+            header += [f"{c} msgs/s", f"{c} gw CPU µs/delivery", f"{c} loss %"]
+        rows = []
+        for mode, n, q in down_keys:
+            row = [mode, fmt(n), fmt(q)]
+            for c in clients:
+                s = next((r for r in run.rows("downlink", c, mode, q) if r["clients"] == n), {})
+                row += [fmt(s.get("delivered_per_s")), fmt(s.get("gw_cpu_us_per_msg"), 1),
+                        fmt(s.get("loss_pct"), 2)]
+            rows.append(row)
+        print(table(header, rows))
+
+
+def details(run):
+    by = lambda scenario: [s for s in run.summaries if s["scenario"] == scenario]
     up = by("uplink")
     if up:
         print("## Uplink (MQTT-SN clients -> gateway -> broker -> counting subscriber)\n")
-        print("Medians over runs. *msgs/s*: unique messages the subscriber received / time from the "
-              "start signal to the last arrival. *ratio*: msgs/s over the broker-only baseline with "
+        print("The median run (by msgs/s) of each row. *offered/s* and *msgs/s*: sent and unique "
+              "received messages over one window, first send to the last send, acknowledgement or "
+              "arrival; *send/s*: the clients' own send rate. *ratio*: msgs/s over broker-only with "
               "the same N and QoS. *rtt*: PUBLISH -> PUBACK (QoS 1) / PUBCOMP (QoS 2) at the client. "
-              "*e2e*: client send -> subscriber arrival. CPU per message: gateway (and broker) "
-              "process CPU over the measured phase / delivered messages.\n")
+              "*e2e*: client send -> subscriber arrival. CPU per message: process CPU over the "
+              "measured phase / delivered messages.\n")
         rows = []
         for s in up:
-            key = (int(s["clients"]), int(s["qos"]))
-            base = baseline.get(key, {}).get("delivered_per_s")
-            ratio = s.get("delivered_per_s", 0) / base if base else None
-            rows.append([s.get("mode", "?"), fmt(s["clients"]), fmt(s["qos"]), fmt(s["messages"]),
+            base = run.base(s)
+            ratio = (s.get("delivered_per_s") or 0) / base if base else None
+            rows.append([s["client"], s.get("mode", "?"), fmt(s["clients"]), fmt(s["qos"]), fmt(s["messages"]),
                          fmt(s.get("runs")), fmt(s.get("sent")), fmt(s.get("offered_per_s")),
-                         fmt(s.get("delivered_per_s")), fmt(s.get("loss_pct"), 2),
+                         fmt(s.get("delivered_per_s")), fmt(s.get("send_per_s")), fmt(s.get("loss_pct"), 2),
                          fmt(ratio, 2), fmt(s.get("rtt_p50_us")), fmt(s.get("rtt_p99_us")),
                          fmt(s.get("rtt_max_us")), fmt(s.get("e2e_p50_us")),
                          fmt(s.get("gw_cpu_us_per_msg"), 1), fmt(s.get("broker_cpu_us_per_msg"), 1),
-                         fmt((s.get("gw_hwm_kb") or 0) / 1024, 1), flag(s)])
-        print(table(["mode", "N", "QoS", "M", "runs", "sent", "offered/s", "msgs/s", "loss %",
-                     "ratio", "rtt p50 µs", "rtt p99 µs", "rtt max µs", "e2e p50 µs",
+                         mib(s.get("gw_hwm_kb")), flag(s)])
+        print(table(["client", "mode", "N", "QoS", "M", "runs", "sent", "offered/s", "msgs/s", "send/s",
+                     "loss %", "ratio", "rtt p50 µs", "rtt p99 µs", "rtt max µs", "e2e p50 µs",
                      "gw CPU µs/msg", "broker CPU µs/msg", "gw peak RSS MiB", "notes"], rows))
 
-    if baseline:
-        print("## Baseline (the same load as plain MQTT publishes straight to the broker)\n")
-        print("One Paho C asynchronous client per simulated client in one process, window 1 at "
-              "QoS 1/2 (QoS 0: 64 unacknowledged sends per client); *rtt* is Paho's send -> "
-              "completion.\n")
+    if run.baseline:
+        print("## Broker-only baseline (the same load from plain-socket MQTT clients straight to the broker)\n")
+        print("All clients of a worker process on one thread, one TCP connection each, window 1 at "
+              "QoS 1/2, QoS 0 bounded by TCP back-pressure; *rtt*: PUBLISH -> PUBACK/PUBCOMP.\n")
         rows = []
         for s in by("baseline"):
             rows.append([fmt(s["clients"]), fmt(s["qos"]), fmt(s["messages"]), fmt(s.get("runs")),
                          fmt(s.get("sent")), fmt(s.get("offered_per_s")), fmt(s.get("delivered_per_s")),
                          fmt(s.get("loss_pct"), 2), fmt(s.get("rtt_p50_us")), fmt(s.get("rtt_p99_us")),
                          fmt(s.get("rtt_max_us")), fmt(s.get("e2e_p50_us")),
-                         fmt(s.get("broker_cpu_us_per_msg"), 1), fmt(s.get("connect_all_s"), 1),
-                         flag(s)])
+                         fmt(s.get("broker_cpu_us_per_msg"), 1), fmt(s.get("connect_all_s"), 1), flag(s)])
         print(table(["N", "QoS", "M", "runs", "sent", "offered/s", "msgs/s", "loss %", "rtt p50 µs",
-                     "rtt p99 µs", "rtt max µs", "e2e p50 µs", "broker CPU µs/msg",
-                     "connect all s", "notes"], rows))
+                     "rtt p99 µs", "rtt max µs", "e2e p50 µs", "broker CPU µs/msg", "connect all s",
+                     "notes"], rows))
 
-    storm = by("connect-storm") + by("idle")
+    storm = by("connect-storm") + by("idle") + by("broker-storm")
     if storm:
         print("## Connect storm and idle clients\n")
         print("*connects/s*: connected clients / (last CONNACK - first CONNECT). *RSS/client*: gateway "
-              "VmRSS growth / connected clients. *gw sockets*: the gateway's open sockets after the "
-              "connect (one upstream TCP connection per client in transparent mode). Idle: CPU of "
-              "the gateway while the clients only send PINGREQ (keep-alive 10 s, so one every 5 s).\n")
+              "VmRSS growth / connected clients, on a gateway started fresh for the run (*fresh*). "
+              "*gw sockets*: the gateway's open sockets after the connect (one upstream TCP "
+              "connection per client in transparent mode). *listen overflows*: SYNs dropped at a "
+              "full listen backlog during the run (system-wide). Idle: CPU of the gateway while the "
+              "clients only send PINGREQ.\n")
         rows = []
         for s in storm:
-            rows.append([s["scenario"], s.get("mode", "?"), fmt(s["clients"]), fmt(s.get("runs")),
-                         fmt(s.get("connected")), fmt(s.get("connect_failed")),
+            rows.append([s["scenario"], s["client"] or "-", s.get("mode", "?"), fmt(s["clients"]),
+                         fmt(s.get("runs")), fmt(s.get("connected")), fmt(s.get("connect_failed")),
                          fmt(s.get("connect_per_s")), fmt((s.get("connect_p50_us") or 0) / 1000, 1),
                          fmt((s.get("connect_p99_us") or 0) / 1000, 1),
-                         fmt((s.get("connect_max_us") or 0) / 1000, 1),
-                         fmt(s.get("gw_rss_per_client_b")), fmt(s.get("gw_sockets")),
-                         fmt(s.get("gw_idle_cpu_pct"), 2), fmt(s.get("pongs")),
-                         fmt((s.get("gw_hwm_kb") or 0) / 1024, 1), flag(s)])
-        print(table(["scenario", "mode", "N", "runs", "connected", "failed", "connects/s",
-                     "connect p50 ms", "p99 ms", "max ms", "gw RSS/client B", "gw sockets",
-                     "idle gw CPU %", "PINGRESPs", "gw peak RSS MiB", "notes"], rows))
+                         fmt(s.get("gw_rss_per_client_b")), fmt(s.get("gw_fresh")), fmt(s.get("gw_sockets")),
+                         fmt(s.get("tcp_listen_overflows")), fmt(s.get("gw_idle_cpu_pct"), 2),
+                         mib(s.get("gw_hwm_kb")), flag(s)])
+        print(table(["scenario", "client", "mode", "N", "runs", "connected", "failed", "connects/s",
+                     "connect p50 ms", "p99 ms", "gw RSS/client B", "fresh", "gw sockets",
+                     "listen overflows", "idle gw CPU %", "gw peak RSS MiB", "notes"], rows))
 
     down = by("downlink")
     if down:
         print("## Downlink (upstream publisher -> broker -> gateway -> MQTT-SN clients)\n")
-        print("One Paho publisher, up to 1,000 messages in flight, to one topic per client; the "
-              "clients answer PUBACK / PUBREC+PUBCOMP / REGACK. *e2e*: publisher send -> client "
-              "arrival.\n")
+        print("One plain-socket publisher, up to 1,000 QoS 1/2 messages in flight, to one topic per "
+              "client; the clients answer PUBACK / PUBREC+PUBCOMP / REGACK. *e2e*: publisher send -> "
+              "client arrival. gw CPU per delivery: gateway CPU / messages the clients received.\n")
         rows = []
         for s in down:
-            rows.append([s.get("mode", "?"), fmt(s["clients"]), fmt(s["qos"]), fmt(s["messages"]),
+            rows.append([s["client"], s.get("mode", "?"), fmt(s["clients"]), fmt(s["qos"]), fmt(s["messages"]),
                          fmt(s.get("runs")), fmt(s.get("sent")), fmt(s.get("delivered")),
                          fmt(s.get("delivered_per_s")), fmt(s.get("loss_pct"), 2),
                          fmt(s.get("e2e_p50_us")), fmt(s.get("e2e_p99_us")), fmt(s.get("e2e_max_us")),
                          fmt(s.get("gw_cpu_us_per_msg"), 1), flag(s)])
-        print(table(["mode", "N", "QoS", "M", "runs", "published", "received", "msgs/s", "loss %",
-                     "e2e p50 µs", "e2e p99 µs", "e2e max µs", "gw CPU µs/msg", "notes"], rows))
+        print(table(["client", "mode", "N", "QoS", "M", "runs", "published", "received", "msgs/s",
+                     "loss %", "e2e p50 µs", "e2e p99 µs", "e2e max µs", "gw CPU µs/delivery", "notes"],
+                    rows))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("jsonl")
+    parser.add_argument("--clients", default="", help='gateway clients the run was asked for, e.g. "paho native"')
+    parser.add_argument("--previous", help="an earlier run's JSON lines, for the Paho no-regression target")
+    args = parser.parse_args()
+    run = Run(read_summaries(args.jsonl), args.clients.split())
+    previous = None
+    if args.previous:
+        try:
+            previous = Run(read_summaries(args.previous), [])
+        except (OSError, ValueError):
+            previous = None
+    print_targets(run, previous)
+    side_by_side(run)
+    details(run)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

@@ -3,24 +3,40 @@
 # Writes tests/bench/RESULTS.md (machine, command, tables) and keeps the raw JSON lines beside it
 # (tests/bench/RESULTS.jsonl).
 #
-#   tests/bench/run.sh                  full matrix: N in {1,10,100,1000} x QoS {0,1,2}, 32-octet
-#                                       payloads, baseline, connect-storm 1k and 10k, idle, downlink,
-#                                       medians of 3 runs
-#   BENCH_QUICK=1 tests/bench/run.sh    small matrix, one run each (about two minutes)
+#   tests/bench/run.sh                  full matrix, for each upstream client of the gateway (paho,
+#                                       native) and mode: N in {1,10,100,1000} x QoS {0,1,2},
+#                                       32-octet payloads, connect-storm 1k and 10k (100k
+#                                       aggregating), idle, downlink; once: the broker-only
+#                                       baseline and broker connect storm; median runs of 3
+#   BENCH_QUICK=1 tests/bench/run.sh    small matrix, one run each (a few minutes)
+#   tests/bench/run.sh --clients paho   only the Paho client (same as BENCH_CLIENTS=paho)
 #
 # Environment: BUILD_DIR (default build; built when the binaries are missing), GATEWAY_BIN (the
-# gateway to measure, default $BUILD_DIR/bin/mqttsn-gateway), BENCH_MODES (default "transparent
-# aggregating"), BENCH_GATEWAY_NOTE (free text about that binary), BENCH_RUNS, BENCH_NS, BENCH_QOS, BENCH_STORM, BENCH_TOTAL (messages per uplink
-# run, split over the clients), BENCH_OUT (default tests/bench/RESULTS.md).
+# gateway to measure, default $BUILD_DIR/bin/mqttsn-gateway), BENCH_CLIENTS (or CLIENTS; default
+# "paho native": the gateway's upstream.client; a client the gateway refuses fails the script, it
+# is never replaced by another), BENCH_MODES (default "transparent aggregating"),
+# BENCH_GATEWAY_NOTE (free text about that binary), BENCH_RUNS, BENCH_NS, BENCH_QOS, BENCH_STORM,
+# BENCH_TOTAL (messages per uplink run, split over the clients), BENCH_PERF (1: perf record of the
+# gateway during one extra QoS 0 uplink run per client and mode; default 1 when perf is installed,
+# 0 under BENCH_QUICK), BENCH_OUT (default tests/bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 source tests/bench/broker.sh
 
+while [ $# -gt 0 ]; do
+  case $1 in
+    --clients) BENCH_CLIENTS=${2:?--clients needs a list, e.g. "paho native"}; shift 2 ;;
+    --clients=*) BENCH_CLIENTS=${1#--clients=}; shift ;;
+    *) echo "usage: $0 [--clients \"paho native\"]" >&2; exit 2 ;;
+  esac
+done
+[ -z "${BENCH_CLIENTS:-}" ] && [ -n "${CLIENTS:-}" ] && BENCH_CLIENTS=$CLIENTS
+
 # The exact command, with the environment knobs that were set.
 command_line=
-for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_MODES BENCH_RUNS BENCH_NS \
-           BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_OUT; do
+for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BENCH_MODES BENCH_RUNS \
+           BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OUT; do
   [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
@@ -38,7 +54,8 @@ if [ -n "${BENCH_QUICK:-}" ]; then
   RUNS=${BENCH_RUNS:-1}
   TOTAL=${BENCH_TOTAL:-3000}
   STORM=${BENCH_STORM:-"200"}
-  IDLE_N=100 IDLE_S=5 DOWN_NS="10" DOWN_QOS="1"
+  IDLE_N=100 IDLE_S=5 DOWN_NS="10" DOWN_QOS="0 1"
+  PERF=${BENCH_PERF:-0}
 else
   NS=${BENCH_NS:-"1 10 100 1000"}
   QOSS=${BENCH_QOS:-"0 1 2"}
@@ -46,15 +63,25 @@ else
   TOTAL=${BENCH_TOTAL:-20000}
   STORM=${BENCH_STORM:-"1000 10000"}
   IDLE_N=1000 IDLE_S=20 DOWN_NS="10 100" DOWN_QOS="0 1 2"
+  PERF=${BENCH_PERF:-1}
 fi
+command -v perf >/dev/null || PERF=0
+CLIENTS=${BENCH_CLIENTS:-"paho native"}
+for client in $CLIENTS; do
+  case $client in paho | native) ;; *) echo "unknown client '$client' (paho, native)" >&2; exit 2 ;; esac
+done
 MODES=${BENCH_MODES:-"transparent aggregating"}
 OUT=${BENCH_OUT:-tests/bench/RESULTS.md}
 json=${OUT%.md}.jsonl
+# The previous results, for the target "Paho's figures stay where they are or improve".
+previous=$(mktemp /tmp/mqttsn-bench-previous.XXXXXX)
+[ -f "$json" ] && cp "$json" "$previous"
 : >"$json"
 notes=()
+failed_clients=()
 
 work=$(mktemp -d /tmp/mqttsn-bench-run.XXXXXX)
-cleanup() { broker_stop; rm -rf "$work"; }
+cleanup() { broker_stop; rm -rf "$work" "$previous"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 broker_start "$work"
@@ -73,12 +100,29 @@ bench_run() {
   return 0
 }
 
+# Does the gateway start with this upstream client? A gateway that does not know upstream.client
+# (or this value) refuses its config: that is an error of the whole run, never a fallback to Paho.
+client_supported() {
+  local client=$1 probe=$work/probe-client.jsonl rc=0
+  [ "$client" = paho ] && return 0
+  "$bench" uplink --start-gateway --gateway-bin "$GATEWAY_BIN" --client "$client" --broker "$broker" \
+    -n 2 -m 5 -q 1 --timeout 30 --quiet --json "$probe" 2>"$work/probe.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    notes+=("**client $client FAILED**: \`mqttsn-bench uplink --client $client\` exited with status $rc; no $client rows in this run: $(grep -v '^\s*$' "$work/probe.err" | head -n 4 | tr '\n' ' ')")
+    failed_clients+=("$client")
+    echo "==> ERROR: the gateway does not run upstream.client=$client (status $rc):" >&2
+    cat "$work/probe.err" >&2
+    return 1
+  fi
+  return 0
+}
+
 # Does the gateway really run this mode? It may refuse it (exit 3) or accept it in the config and
 # still open one upstream connection per client (what transparent does).
 mode_supported() {
-  local mode=$1 probe=$work/probe.jsonl rc=0
+  local mode=$1 client=$2 probe=$work/probe.jsonl rc=0
   [ "$mode" = transparent ] && return 0
-  "$bench" uplink --start-gateway --gateway-bin "$GATEWAY_BIN" --mode "$mode" --broker "$broker" \
+  "$bench" uplink --start-gateway --gateway-bin "$GATEWAY_BIN" --mode "$mode" --client "$client" --broker "$broker" \
     -n 20 -m 5 -q 1 --timeout 30 --quiet --json "$probe" 2>"$work/probe.err" || rc=$?
   if [ "$rc" -eq 3 ]; then
     notes+=("$mode: not supported by this gateway build (it refused the mode: $(head -n 3 "$work/probe.err" | tr '\n' ' '))")
@@ -97,44 +141,66 @@ mode_supported() {
   return 0
 }
 
+perf_n=100
+case " $NS " in *" 100 "*) ;; *) perf_n=${NS%% *} ;; esac
+
 start=$(date +%s)
-for mode in $MODES; do
-  if ! mode_supported "$mode"; then
-    echo "==> ${notes[-1]}"
-    continue
-  fi
-  gw=(--start-gateway --gateway-bin "$GATEWAY_BIN" --mode "$mode")
-  for n in $NS; do
-    for q in $QOSS; do
-      bench_run uplink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
-        --runs "$RUNS" --timeout 120 --label "$mode"
+for client in $CLIENTS; do
+  if ! client_supported "$client"; then continue; fi
+  for mode in $MODES; do
+    if ! mode_supported "$mode" "$client"; then
+      echo "==> ${notes[-1]}"
+      continue
+    fi
+    gw=(--start-gateway --gateway-bin "$GATEWAY_BIN" --mode "$mode" --client "$client")
+    label="$client $mode"
+    for n in $NS; do
+      for q in $QOSS; do
+        perf=()
+        if [ "$PERF" = 1 ] && [ "$q" = 0 ] && [ "$n" = "$perf_n" ]; then
+          perf=(--perf "$work/perf-$client-$mode.data")
+        fi
+        bench_run uplink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
+          --runs "$RUNS" --timeout 120 --label "$label" "${perf[@]}"
+      done
     done
-  done
-  storm=$STORM
-  # Issue 6: 50,000 connected clients in aggregating mode (transparent needs a socket each).
-  if [ "$mode" = aggregating ] && [ -z "${BENCH_STORM:-}" ] && [ -z "${BENCH_QUICK:-}" ]; then
-    storm="$storm 50000"
-  fi
-  for n in $storm; do
-    runs=$RUNS
-    [ "$n" -gt 1000 ] && runs=1  # a 10k storm in transparent mode takes minutes
-    bench_run connect-storm "${gw[@]}" "${common[@]}" --runs "$runs" -n "$n" --timeout 300 \
-      --connect-window 1000 --keepalive-s 600 --label "$mode"
-  done
-  bench_run idle "${gw[@]}" "${common[@]}" --runs 1 -n "$IDLE_N" --keepalive-s 10 \
-    --duration-s "$IDLE_S" --timeout 300 --label "$mode"
-  for n in $DOWN_NS; do
-    for q in $DOWN_QOS; do
-      bench_run downlink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
-        --runs "$RUNS" --timeout 60 --label "$mode"
+    storm=$STORM
+    # Targets: 100,000 connected clients in aggregating mode (transparent needs a socket each).
+    if [ "$mode" = aggregating ] && [ -z "${BENCH_STORM:-}" ] && [ -z "${BENCH_QUICK:-}" ]; then
+      storm="$storm 100000"
+    fi
+    for n in $storm; do
+      runs=$RUNS
+      [ "$n" -gt 1000 ] && runs=1  # a 10k storm in transparent mode takes minutes
+      # Every storm run starts a fresh gateway (the bench does so), so RSS per client is its own.
+      bench_run connect-storm "${gw[@]}" "${common[@]}" --runs "$runs" -n "$n" --timeout 300 \
+        --connect-window 1000 --keepalive-s 600 --label "$label"
+    done
+    bench_run idle "${gw[@]}" "${common[@]}" --runs 1 -n "$IDLE_N" --keepalive-s 10 \
+      --duration-s "$IDLE_S" --timeout 300 --label "$label"
+    for n in $DOWN_NS; do
+      for q in $DOWN_QOS; do
+        bench_run downlink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
+          --runs "$RUNS" --timeout 60 --label "$label"
+      done
     done
   done
 done
+# Broker-only, once for all clients: the same uplink load and connect storms from the bench's
+# plain-socket MQTT clients straight to the broker.
 for n in $NS; do
   for q in $QOSS; do
     bench_run baseline "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" --runs "$RUNS" \
       --timeout 120 --label broker-only
   done
+done
+for n in $STORM; do
+  runs=$RUNS
+  [ "$n" -gt 1000 ] && runs=1
+  # Window 64: mosquitto listens with a backlog of 100, and a SYN beyond it waits a second for its
+  # retry (tcp_listen_overflows), which would measure the backlog, not the broker.
+  bench_run broker-storm "${common[@]}" --runs "$runs" -n "$n" --timeout 300 --connect-window 64 \
+    --keepalive-s 600 --label broker-only
 done
 elapsed=$(($(date +%s) - start))
 
@@ -158,7 +224,7 @@ fi
   echo "- Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   echo "- Kernel: $(uname -sr)"
   echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues: see tests/bench/broker.sh)"
-  echo "- Paho MQTT C: $paho_version (the gateway's upstream, the bench's subscriber, publisher and baseline)"
+  echo "- Upstream clients measured: $CLIENTS${failed_clients[*]:+ (FAILED: ${failed_clients[*]})}; Paho MQTT C $paho_version (the gateway's \"paho\" client only: the bench's own MQTT side is plain sockets)"
   echo "- Gateway: \`$GATEWAY_BIN\`${BENCH_GATEWAY_NOTE:+ ($BENCH_GATEWAY_NOTE)}, started by the bench with a generated config per invocation"
   echo
   if [ ${#notes[@]} -gt 0 ]; then
@@ -168,9 +234,13 @@ fi
     echo
   fi
   if command -v python3 >/dev/null; then
-    python3 tests/bench/results_md.py "$json"
+    python3 tests/bench/results_md.py "$json" --clients "$CLIENTS" --previous "$previous"
   else
     echo "(python3 missing: raw results in \`$json\`)"
   fi
 } >"$OUT"
 echo "==> wrote $OUT (raw: $json) in ${elapsed} s"
+if [ ${#failed_clients[@]} -gt 0 ]; then
+  echo "==> ERROR: no rows for client(s) ${failed_clients[*]}: the gateway refused them (see Notes in $OUT)" >&2
+  exit 1
+fi

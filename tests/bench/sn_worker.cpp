@@ -289,6 +289,7 @@ class Worker {
         break;
       case Scenario::downlink:
       case Scenario::baseline:
+      case Scenario::broker_storm:
         break;
     }
     check_done();
@@ -319,6 +320,7 @@ class Worker {
         done = connected_ + connect_failed_ + socket_errors_ >= clients_.size();
         break;
       case Scenario::baseline:
+      case Scenario::broker_storm:
         break;
     }
     if (!done) return;
@@ -770,7 +772,9 @@ void Worker::on_recv(Client& c, std::span<const std::uint8_t> bytes) {
 
 int run_worker(const Options& options) {
   raise_nofile_limit();
-  if (options.scenario == Scenario::baseline) return run_baseline_worker(options);
+  if (options.scenario == Scenario::baseline || options.scenario == Scenario::broker_storm) {
+    return run_broker_worker(options);
+  }
   Worker worker(options);
   return worker.run();
 }
