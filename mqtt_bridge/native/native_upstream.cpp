@@ -137,6 +137,7 @@ class NativeUpstream final : public Upstream {
         options_.mqtt_version == 5 ? mqtt_codec::Version::v5 : mqtt_codec::Version::v311;
     session_options_.username = options_.username;
     session_options_.password = options_.password;
+    session_options_.manual_acknowledgement = options_.manual_acknowledgement;
     if (options_.max_queued_messages > 0) session_options_.max_queued = options_.max_queued_messages;
     hooks_ = new Hooks;
     uv_prepare_init(loop_, &hooks_->prepare);
@@ -256,7 +257,17 @@ class NativeUpstream final : public Upstream {
     after(c);
   }
 
-  std::size_t connection_count() const override { return connections_.size(); }
+  void acknowledge(ConnectionId id, AckToken ack) override {
+    Connection* c = find(id);
+    if (c == nullptr) return;
+    c->session.acknowledge(ack, now());
+    after(c);
+  }
+
+  // A connection whose final event is out still counts until its last bytes (a DISCONNECT) are
+  // written: destroying the upstream before that would drop them, and the broker would take the
+  // closed socket for a lost client and publish its will.
+  std::size_t connection_count() const override { return all_.size(); }
 
  private:
   Time now() const { return Time(uv_now(loop_)); }

@@ -233,24 +233,49 @@ void Session::on_publish(mc::Publish&& publish, Time now) {
   }
   const std::uint16_t packet_id = publish.packet_id;
   const std::uint8_t qos = publish.qos;
-  if (qos == 2) {
-    // MQTT 5 §4.3.3: the first PUBLISH with this id is the message; a DUP of it before PUBREL is
-    // the same message and is only acknowledged again.
-    if (qos2_received_.contains(packet_id)) {
-      write(make_ack<mc::Pubrec>(packet_id), now);
-      return;
-    }
-    if (options_.version == mc::Version::v5 &&
-        qos2_received_.size() >= options_.receive_maximum) {
-      protocol_error(mc::reason::receive_maximum_exceeded, "Receive Maximum exceeded", now);
-      return;
-    }
-    qos2_received_.insert(packet_id);
+  if (qos > 0 && unacknowledged_.contains(packet_id)) {
+    // MQTT 5 §4.3.2/§4.3.3: the broker sent it again (DUP) before our acknowledgement, which
+    // waits for the receiver: it is the same message, already on its way.
+    return;
   }
+  if (qos == 2 && qos2_received_.contains(packet_id)) {
+    // §4.3.3: the first PUBLISH with this id was the message; a DUP of it before PUBREL is the
+    // same message and is only acknowledged again.
+    write(make_ack<mc::Pubrec>(packet_id), now);
+    return;
+  }
+  if (qos > 0 && options_.version == mc::Version::v5 &&
+      qos2_received_.size() + unacknowledged_.size() >= options_.receive_maximum) {
+    protocol_error(mc::reason::receive_maximum_exceeded, "Receive Maximum exceeded", now);
+    return;
+  }
+  const bool manual = qos > 0 && options_.manual_acknowledgement;
   events_.emplace_back(MessageArrived{id_, std::move(publish.topic), std::move(publish.payload),
-                                      qos, publish.retain});
-  if (qos == 1) write(make_ack<mc::Puback>(packet_id), now);
-  if (qos == 2) write(make_ack<mc::Pubrec>(packet_id), now);
+                                      qos, publish.retain, manual ? AckToken{packet_id} : 0});
+  if (manual) {
+    unacknowledged_.emplace(packet_id, qos);
+  } else if (qos > 0) {
+    send_acknowledgement(packet_id, qos, now);
+  }
+}
+
+void Session::send_acknowledgement(std::uint16_t packet_id, std::uint8_t qos, Time now) {
+  if (qos == 1) {
+    write(make_ack<mc::Puback>(packet_id), now);
+  } else {
+    qos2_received_.insert(packet_id);
+    write(make_ack<mc::Pubrec>(packet_id), now);
+  }
+}
+
+void Session::acknowledge(AckToken ack, Time now) {
+  if (state_ != State::connected && state_ != State::closing) return;
+  if (ack == 0 || ack > 0xFFFF) return;
+  const auto it = unacknowledged_.find(static_cast<std::uint16_t>(ack));
+  if (it == unacknowledged_.end()) return;
+  const auto [packet_id, qos] = *it;
+  unacknowledged_.erase(it);
+  send_acknowledgement(packet_id, qos, now);
 }
 
 template <typename AckPacket>

@@ -43,6 +43,8 @@ struct SessionOptions {
   std::size_t max_queued = 100'000;
   // Largest packet accepted from the broker (MQTT 5 announces it as Maximum Packet Size).
   std::size_t max_packet_size = 1 << 20;
+  // QoS 1/2 from the broker: PUBACK/PUBREC wait for acknowledge() (upstream.hpp).
+  bool manual_acknowledgement = false;
 };
 
 class Session {
@@ -64,6 +66,8 @@ class Session {
                Time now);
   void subscribe(RequestId request, std::string filter, int qos, Time now);
   void unsubscribe(RequestId request, std::string filter, Time now);
+  // The receiver has the message MessageArrived::ack named: PUBACK or PUBREC goes out.
+  void acknowledge(AckToken ack, Time now);
 
   // Output: what to write, in order, and what happened, in order. The caller moves them out.
   Bytes& output() { return output_; }
@@ -76,6 +80,7 @@ class Session {
   ConnectionId id() const { return id_; }
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t queued() const { return queued_.size(); }
+  std::size_t unacknowledged() const { return unacknowledged_.size(); }
 
  private:
   enum class State : std::uint8_t {
@@ -107,6 +112,7 @@ class Session {
   template <typename AckPacket>
   void on_publish_ack(const AckPacket& ack, Stage expected, Time now);
   void on_pubrel(const mqtt_codec::Pubrel& pubrel, Time now);
+  void send_acknowledgement(std::uint16_t packet_id, std::uint8_t qos, Time now);
   void on_suback(const mqtt_codec::Suback& suback, Time now);
   void on_unsuback(const mqtt_codec::Unsuback& unsuback, Time now);
   void on_disconnect(const mqtt_codec::Disconnect& disconnect, Time now);
@@ -141,6 +147,7 @@ class Session {
   std::size_t publishes_in_flight_ = 0;          // QoS 1/2 PUBLISH among in_flight_
   std::deque<Queued> queued_;                    // publishes waiting for the window
   std::set<std::uint16_t> qos2_received_;        // PUBREC sent, PUBREL not yet received
+  std::map<std::uint16_t, std::uint8_t> unacknowledged_;  // delivered, acknowledge() pending: QoS
   std::uint16_t broker_receive_maximum_ = 65535;
   std::optional<std::size_t> broker_max_packet_size_;
   std::uint8_t broker_maximum_qos_ = 2;

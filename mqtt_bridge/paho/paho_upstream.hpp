@@ -105,6 +105,8 @@ class PahoUpstream final : public Upstream {
                bool retain) override;
   void subscribe(ConnectionId id, RequestId request, const std::string& filter, int qos) override;
   void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) override;
+  // Paho acknowledged every message on arrival and handed out no token: nothing to do.
+  void acknowledge(ConnectionId, AckToken) override {}
   std::size_t connection_count() const override;
 
   // Paho threads (paho_callbacks.cpp).

@@ -518,3 +518,71 @@ TEST_CASE("native session: acks for packet ids that await nothing are a protocol
   rig.from_broker(ack<mc::Puback>(77));
   CHECK(rig.event_one<ConnectionLost>().reason.find("77") != std::string::npos);
 }
+
+TEST_CASE("native session: manual acknowledgement: PUBACK and PUBREC wait for acknowledge()") {
+  SessionOptions options;
+  options.manual_acknowledgement = true;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  mc::Publish q1;
+  q1.topic = "a";
+  q1.qos = 1;
+  q1.packet_id = 5;
+  rig.from_broker(q1);
+  const auto first = rig.event_one<MessageArrived>();
+  CHECK(first.ack == 5);
+  CHECK(rig.written().empty());  // the broker keeps it until the receiver has it
+  q1.dup = true;
+  rig.from_broker(q1);  // sent again before our PUBACK: the same message, not a second one
+  CHECK(rig.events().empty());
+  rig.session.acknowledge(first.ack, rig.now);
+  CHECK(rig.written_one<mc::Puback>().packet_id == 5);
+  rig.session.acknowledge(first.ack, rig.now);  // twice: nothing more
+  CHECK(rig.written().empty());
+
+  mc::Publish q2 = q1;
+  q2.qos = 2;
+  q2.packet_id = 6;
+  q2.dup = false;
+  rig.from_broker(q2);
+  const auto second = rig.event_one<MessageArrived>();
+  CHECK(second.ack == 6);
+  CHECK(rig.written().empty());
+  rig.session.acknowledge(second.ack, rig.now);
+  CHECK(rig.written_one<mc::Pubrec>().packet_id == 6);
+  rig.from_broker(ack<mc::Pubrel>(6));
+  CHECK(rig.written_one<mc::Pubcomp>().packet_id == 6);
+
+  mc::Publish q0 = q1;
+  q0.qos = 0;
+  q0.packet_id = 0;
+  q0.dup = false;  // MQTT 5 §3.3.1.1: never set on QoS 0
+  rig.from_broker(q0);
+  CHECK(rig.event_one<MessageArrived>().ack == 0);  // nothing to acknowledge
+  rig.session.acknowledge(999, rig.now);  // unknown: ignored
+  CHECK(rig.written().empty());
+}
+
+TEST_CASE("native session: messages never acknowledged count against our Receive Maximum (MQTT 5)") {
+  SessionOptions options;
+  options.manual_acknowledgement = true;
+  options.receive_maximum = 2;
+  Rig rig(mc::Version::v5, Rig::make_request(), options);
+  rig.session.start(rig.now);
+  CHECK(rig.written_one<mc::Connect>().properties.receive_maximum ==
+        std::optional<std::uint16_t>(2));
+  rig.from_broker(mc::Connack{});
+  (void)rig.events();
+  mc::Publish p;
+  p.topic = "a";
+  p.qos = 1;
+  for (std::uint16_t id = 1; id <= 2; ++id) {
+    p.packet_id = id;
+    rig.from_broker(p);
+  }
+  CHECK(rig.events().size() == 2);
+  p.packet_id = 3;
+  rig.from_broker(p);  // a third while two wait: the broker broke §3.3.4
+  CHECK(rig.written_one<mc::Disconnect>().reason_code == mc::reason::receive_maximum_exceeded);
+  CHECK(std::holds_alternative<ConnectionLost>(rig.events().back()));
+}

@@ -34,6 +34,8 @@ using Bytes = std::vector<std::uint8_t>;
 using ConnectionId = std::uint64_t;
 // Matches a request (publish/subscribe/unsubscribe) with its completion event.
 using RequestId = std::uint64_t;
+// Names a QoS 1/2 message from the broker that waits for acknowledge(); 0: nothing to acknowledge.
+using AckToken = std::uint32_t;
 
 struct Will {
   std::string topic;
@@ -59,6 +61,11 @@ struct BrokerOptions {
   // Native client: QoS 1/2 publishes that may wait, per connection, for the broker's in-flight
   // window; beyond it a publish fails at once (0: the client's default).
   std::size_t max_queued_messages = 0;
+  // Native client: a QoS 1/2 message from the broker is acknowledged to it (PUBACK / PUBREC) only
+  // when acknowledge() is called with its MessageArrived::ack, so the broker keeps it until its
+  // receiver has it. false: acknowledged on arrival. Paho always acknowledges on arrival (its
+  // API has no manual acknowledgement) and hands out no tokens.
+  bool manual_acknowledgement = false;
 };
 
 // Why a connection attempt failed, in the terms the gateway answers its client with.
@@ -85,13 +92,16 @@ struct ConnectionLost {
 struct Disconnected {
   ConnectionId id;
 };
-// retain is the flag as received: set for retained messages sent on subscription.
+// retain is the flag as received: set for retained messages sent on subscription. ack: see
+// BrokerOptions::manual_acknowledgement (0 when the message was acknowledged on arrival or is
+// QoS 0).
 struct MessageArrived {
   ConnectionId id;
   std::string topic;
   Bytes payload;
   int qos;
   bool retain;
+  AckToken ack = 0;
 };
 // QoS 0: the message left the client; QoS 1/2: the broker acknowledged it (PUBACK / PUBCOMP).
 struct PublishDone {
@@ -139,6 +149,10 @@ class Upstream {
   virtual void subscribe(ConnectionId id, RequestId request, const std::string& filter,
                          int qos) = 0;
   virtual void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) = 0;
+  // The receiver has the message MessageArrived::ack named: the broker gets its PUBACK (QoS 1) or
+  // PUBREC (QoS 2) now. Unknown ids and tokens (a connection that ended meanwhile: the broker
+  // sends the message again when the session resumes) are ignored. Emits nothing.
+  virtual void acknowledge(ConnectionId id, AckToken ack) = 0;
   // How many connections exist (connected or connecting).
   virtual std::size_t connection_count() const = 0;
 };

@@ -64,6 +64,10 @@ class LoopThreadUpstream final : public mqtt_bridge::Upstream {
                    const std::string& filter) override {
     call([&] { inner_->unsubscribe(id, request, filter); });
   }
+  void acknowledge(mqtt_bridge::ConnectionId id, mqtt_bridge::AckToken ack) override {
+    call([&] { inner_->acknowledge(id, ack); });
+  }
+
   // Runs `calls` on the loop thread in one go: nothing the loop does comes between them, as for
   // the actions the gateway executes in one batch.
   void batch(const std::function<void(mqtt_bridge::Upstream&)>& calls) {
