@@ -596,3 +596,39 @@ TEST_CASE("mqtt codec: §3.15 AUTH continue authentication with method and data 
   auth.properties.authentication_data = mc::Bytes{0x01, 0x02, 0x03};
   check_golden(auth, wire, Version::v5);
 }
+
+// ---- §2.1.4 Remaining Length forms ---------------------------------------------------------
+
+TEST_CASE("mqtt codec: §2.1.4 PUBLISH with a two-octet Remaining Length (3.1.1 and 5.0)") {
+  const mc::Bytes payload(200, 0x5A);
+  mc::Bytes wire311{
+      0x30,        // PUBLISH QoS 0
+      0xCD, 0x01,  // Remaining Length 205 = 0x4D + 128 * 1 (§1.5.5: low 7 bits first)
+      0x00, 0x03, 'a', '/', 'b',  // Topic Name "a/b"
+  };
+  wire311.insert(wire311.end(), payload.begin(), payload.end());  // 200 octets of payload
+  check_golden(mc::Publish{.topic = "a/b", .payload = payload, .properties = {}}, wire311,
+               Version::v311);
+
+  mc::Bytes wire5{
+      0x30,                       // PUBLISH QoS 0
+      0xCE, 0x01,                 // Remaining Length 206
+      0x00, 0x03, 'a', '/', 'b',  // Topic Name "a/b"
+      0x00,                       // Property Length 0
+  };
+  wire5.insert(wire5.end(), payload.begin(), payload.end());
+  check_golden(mc::Publish{.topic = "a/b", .payload = payload, .properties = {}}, wire5,
+               Version::v5);
+}
+
+TEST_CASE("mqtt codec: §2.1.4 encoded_size counts a four-octet Remaining Length") {
+  // 2,097,152 octets of payload push the Remaining Length into four octets (§1.5.5).
+  const mc::Publish publish{.topic = "t", .payload = mc::Bytes(2'097'152, 0x00), .properties = {}};
+  const mc::Bytes wire = mc::encode(publish, Version::v311);
+  CHECK(mc::encoded_size(publish, Version::v311) == wire.size());
+  CHECK(wire.size() == 1 + 4 + 3 + 2'097'152);
+  CHECK(hex(std::span(wire).first(5)) == "30 83 80 80 01");  // 2,097,155 as 4 VBI octets
+  const auto decoded = mc::decode(wire, Version::v311);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == mc::Packet{publish});
+}
