@@ -68,8 +68,8 @@ mc::Bytes packet_of(std::uint8_t first_octet, std::initializer_list<mc::Bytes> b
 
 // A 5.0 PUBLISH QoS 0 to "t" carrying `properties` (the Property Length is added here).
 mc::Bytes publish_with(const mc::Bytes& properties) {
-  return packet_of(0x30, {{0x00, 0x01, 't', static_cast<std::uint8_t>(properties.size())},
-                          properties});
+  return packet_of(0x30,
+                   {{0x00, 0x01, 't', static_cast<std::uint8_t>(properties.size())}, properties});
 }
 
 // A 5.0 CONNECT, client id "c", with `properties` in the CONNECT property block.
@@ -112,14 +112,17 @@ TEST_CASE("mqtt codec: §1.5.5 Remaining Length of five octets is bad_remaining_
   check_rejected({0x30, 0x80, 0x80, 0x80, 0x80}, Version::v5, DecodeError::bad_remaining_length);
 }
 
-TEST_CASE("mqtt codec: §1.5.5 non-minimal Remaining Length is bad_remaining_length in both versions") {
+TEST_CASE(
+    "mqtt codec: §1.5.5 non-minimal Remaining Length is bad_remaining_length in both versions") {
   // [MQTT-1.5.5-1]: the fewest octets. 0x80 0x00 is a 2-octet zero.
   check_rejected({0xC0, 0x80, 0x00}, Version::v5, DecodeError::bad_remaining_length);
   check_rejected({0xC0, 0x80, 0x00}, Version::v311, DecodeError::bad_remaining_length);
   check_rejected({0x40, 0x82, 0x00, 0x00, 0x01}, Version::v311, DecodeError::bad_remaining_length);
 }
 
-TEST_CASE("mqtt codec: §2.1.4 Remaining Length that differs from the packet is remaining_length_mismatch") {
+TEST_CASE(
+    "mqtt codec: §2.1.4 Remaining Length that differs from the packet is "
+    "remaining_length_mismatch") {
   check_rejected({0x40, 0x02, 0x00}, Version::v311, DecodeError::remaining_length_mismatch);
   check_rejected({0x40, 0x02, 0x00, 0x01, 0x00}, Version::v311,
                  DecodeError::remaining_length_mismatch);
@@ -149,9 +152,9 @@ TEST_CASE("mqtt codec: §2.1.3 reserved fixed header flags are bad_flags") {
 TEST_CASE("mqtt codec: frame_size cuts packets from a stream prefix") {
   using Span = std::span<const std::uint8_t>;
   const mc::Bytes publish{0x30, 0x07, 0x00, 0x03, 'a', '/', 'b', 'h', 'i'};
-  CHECK(*mc::frame_size(Span{}) == 0);                    // nothing yet
-  CHECK(*mc::frame_size(Span(publish).first(1)) == 0);    // no Remaining Length yet
-  CHECK(*mc::frame_size(Span(publish).first(2)) == 9);    // enough to know
+  CHECK(*mc::frame_size(Span{}) == 0);                  // nothing yet
+  CHECK(*mc::frame_size(Span(publish).first(1)) == 0);  // no Remaining Length yet
+  CHECK(*mc::frame_size(Span(publish).first(2)) == 9);  // enough to know
   CHECK(*mc::frame_size(publish) == 9);
   const mc::Bytes big{0x30, 0xC8, 0x01};  // Remaining Length 200: 203 octets in all
   CHECK(*mc::frame_size(Span(big).first(2)) == 0);
@@ -170,7 +173,7 @@ TEST_CASE("mqtt codec: frame_size cuts packets from a stream prefix") {
 // ---- §1.5.4 UTF-8 ----------------------------------------------------------------------------
 
 TEST_CASE("mqtt codec: §1.5.4 ill-formed UTF-8 in a topic name is invalid_utf8") {
-  check_rejected(publish_to({'a', 0x00}), Version::v5, DecodeError::invalid_utf8);  // U+0000
+  check_rejected(publish_to({'a', 0x00}), Version::v5, DecodeError::invalid_utf8);   // U+0000
   check_rejected(publish_to({0xC0, 0x80}), Version::v5, DecodeError::invalid_utf8);  // overlong NUL
   check_rejected(publish_to({0xC1, 0xBF}), Version::v5, DecodeError::invalid_utf8);  // overlong
   check_rejected(publish_to({0xE0, 0x80, 0xAF}), Version::v5, DecodeError::invalid_utf8);
@@ -178,16 +181,17 @@ TEST_CASE("mqtt codec: §1.5.4 ill-formed UTF-8 in a topic name is invalid_utf8"
   check_rejected(publish_to({0xED, 0xA0, 0x80}), Version::v5, DecodeError::invalid_utf8);  // D800
   check_rejected(publish_to({0xED, 0xBF, 0xBF}), Version::v5, DecodeError::invalid_utf8);  // DFFF
   check_rejected(publish_to({0xF4, 0x90, 0x80, 0x80}), Version::v5,
-                 DecodeError::invalid_utf8);  // U+110000
+                 DecodeError::invalid_utf8);                                         // U+110000
   check_rejected(publish_to({0xE2, 0x82}), Version::v5, DecodeError::invalid_utf8);  // cut short
-  check_rejected(publish_to({0x80}), Version::v311, DecodeError::invalid_utf8);  // lone continuation
+  check_rejected(publish_to({0x80}), Version::v311,
+                 DecodeError::invalid_utf8);  // lone continuation
   check_rejected(publish_to({0xFF}), Version::v311, DecodeError::invalid_utf8);
 }
 
 TEST_CASE("mqtt codec: §1.5.4 well-formed multi-octet UTF-8 and U+FEFF pass") {
-  for (const mc::Bytes& topic : {mc::Bytes{0xC3, 0xA9},                // U+00E9
-                                 mc::Bytes{0xED, 0x9F, 0xBF},          // U+D7FF
-                                 mc::Bytes{0xEF, 0xBB, 0xBF},          // U+FEFF (§1.5.4)
+  for (const mc::Bytes& topic : {mc::Bytes{0xC3, 0xA9},                 // U+00E9
+                                 mc::Bytes{0xED, 0x9F, 0xBF},           // U+D7FF
+                                 mc::Bytes{0xEF, 0xBB, 0xBF},           // U+FEFF (§1.5.4)
                                  mc::Bytes{0xF4, 0x8F, 0xBF, 0xBF}}) {  // U+10FFFF
     const auto packet = mc::decode(publish_to(topic), Version::v5);
     CHECK(packet.has_value());
@@ -212,18 +216,18 @@ TEST_CASE("mqtt codec: §3.1 CONNECT cut short inside its fields is truncated (3
 
 TEST_CASE("mqtt codec: §3.1.2.1 CONNECT protocol name or level we do not speak is bad_protocol") {
   // MQTT 3.1 "MQIsdp" level 3.
-  check_rejected(packet_of(0x10, {{0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p', 0x03, 0x02, 0x00,
-                                   0x3C, 0x00, 0x01, 'c'}}),
+  check_rejected(packet_of(0x10, {{0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p', 0x03, 0x02, 0x00, 0x3C,
+                                   0x00, 0x01, 'c'}}),
                  Version::v311, DecodeError::bad_protocol);
-  check_rejected(packet_of(0x10, {{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x03, 0x02, 0x00, 0x3C, 0x00,
-                                   0x01, 'c'}}),
-                 Version::v311, DecodeError::bad_protocol);
-  check_rejected(packet_of(0x10, {{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x06, 0x02, 0x00, 0x3C, 0x00,
-                                   0x01, 'c'}}),
-                 Version::v5, DecodeError::bad_protocol);
-  check_rejected(packet_of(0x10, {{0x00, 0x04, 'm', 'q', 't', 't', 0x04, 0x02, 0x00, 0x3C, 0x00,
-                                   0x01, 'c'}}),
-                 Version::v311, DecodeError::bad_protocol);
+  check_rejected(
+      packet_of(0x10, {{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x03, 0x02, 0x00, 0x3C, 0x00, 0x01, 'c'}}),
+      Version::v311, DecodeError::bad_protocol);
+  check_rejected(
+      packet_of(0x10, {{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x06, 0x02, 0x00, 0x3C, 0x00, 0x01, 'c'}}),
+      Version::v5, DecodeError::bad_protocol);
+  check_rejected(
+      packet_of(0x10, {{0x00, 0x04, 'm', 'q', 't', 't', 0x04, 0x02, 0x00, 0x3C, 0x00, 0x01, 'c'}}),
+      Version::v311, DecodeError::bad_protocol);
 }
 
 TEST_CASE("mqtt codec: §3.1.2.3 CONNECT reserved and inconsistent flags are bad_connect_flags") {
@@ -236,7 +240,8 @@ TEST_CASE("mqtt codec: §3.1.2.3 CONNECT reserved and inconsistent flags are bad
   };
   check_rejected(connect311(0x03), Version::v311, DecodeError::bad_connect_flags);  // reserved
   check_rejected(connect311(0x08), Version::v311, DecodeError::bad_connect_flags);  // QoS, no will
-  check_rejected(connect311(0x20), Version::v311, DecodeError::bad_connect_flags);  // retain, no will
+  check_rejected(connect311(0x20), Version::v311,
+                 DecodeError::bad_connect_flags);  // retain, no will
   check_rejected(connect311(0x1C), Version::v311, DecodeError::bad_connect_flags);  // will QoS 3
   check_rejected(connect311(0x44), Version::v311, DecodeError::bad_connect_flags);  // pw, no user
   // The well-formed neighbour: will, user and password.
@@ -367,8 +372,8 @@ TEST_CASE("mqtt codec: §3.3.2.3 PUBLISH property errors (5.0)") {
 // ---- §3.4-§3.7 PUBACK, PUBREC, PUBREL, PUBCOMP ----------------------------------------------
 
 TEST_CASE("mqtt codec: §3.4-§3.7 publish acknowledgement length and packet id errors (3.1.1)") {
-  for (const std::uint8_t first : {std::uint8_t{0x40}, std::uint8_t{0x50}, std::uint8_t{0x62},
-                                   std::uint8_t{0x70}}) {
+  for (const std::uint8_t first :
+       {std::uint8_t{0x40}, std::uint8_t{0x50}, std::uint8_t{0x62}, std::uint8_t{0x70}}) {
     check_rejected({first, 0x01, 0x00}, Version::v311, DecodeError::truncated);
     check_rejected({first, 0x03, 0x00, 0x01, 0x00}, Version::v311, DecodeError::trailing_bytes);
     check_rejected({first, 0x02, 0x00, 0x00}, Version::v311, DecodeError::zero_packet_id);
@@ -387,8 +392,7 @@ TEST_CASE("mqtt codec: §3.4-§3.7 publish acknowledgement reason codes per pack
 TEST_CASE("mqtt codec: §3.4.2.2 publish acknowledgement property errors (5.0)") {
   check_rejected({0x40, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01}, Version::v5,
                  DecodeError::property_not_allowed);
-  check_rejected({0x50, 0x0C, 0x00, 0x01, 0x00, 0x08, 0x1F, 0x00, 0x01, 'a', 0x1F, 0x00, 0x01,
-                  'b'},
+  check_rejected({0x50, 0x0C, 0x00, 0x01, 0x00, 0x08, 0x1F, 0x00, 0x01, 'a', 0x1F, 0x00, 0x01, 'b'},
                  Version::v5, DecodeError::duplicate_property);
   check_rejected({0x62, 0x06, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00}, Version::v5,
                  DecodeError::trailing_bytes);

@@ -34,7 +34,8 @@ std::string hex(std::span<const std::uint8_t> bytes) {
 void check_golden(const mc::Packet& expected, const mc::Bytes& wire, Version version) {
   INFO("wire: ", hex(wire));
   const auto packet = mc::decode(wire, version);
-  REQUIRE_MESSAGE(packet.has_value(), "decode failed: ", std::string(mc::to_string(packet.error())));
+  REQUIRE_MESSAGE(packet.has_value(),
+                  "decode failed: ", std::string(mc::to_string(packet.error())));
   CHECK_MESSAGE(*packet == expected, "decoded value re-encodes as ",
                 hex(mc::encode(*packet, version)));
   CHECK(hex(mc::encode(expected, version)) == hex(wire));
@@ -54,7 +55,8 @@ void check_decodes(const mc::Bytes& wire, Version version, const mc::Packet& exp
                    const mc::Bytes& shortest) {
   INFO("wire: ", hex(wire));
   const auto packet = mc::decode(wire, version);
-  REQUIRE_MESSAGE(packet.has_value(), "decode failed: ", std::string(mc::to_string(packet.error())));
+  REQUIRE_MESSAGE(packet.has_value(),
+                  "decode failed: ", std::string(mc::to_string(packet.error())));
   CHECK(*packet == expected);
   CHECK(hex(mc::encode(expected, version)) == hex(shortest));
   CHECK(mc::encoded_size(expected, version) == shortest.size());
@@ -68,25 +70,28 @@ mc::Bytes text(const std::string& s) { return {s.begin(), s.end()}; }
 
 TEST_CASE("mqtt codec: §3.1 CONNECT with will, user name and password (3.1.1)") {
   const mc::Bytes wire{
-      0x10,                                // CONNECT, flags 0000
-      0x27,                                // Remaining Length 39
-      0x00, 0x04, 'M', 'Q', 'T', 'T',      // §3.1.2.1 Protocol Name "MQTT"
-      0x04,                                // §3.1.2.2 Protocol Level 4
-      0xEE,                                // §3.1.2.3 flags: user, password, will retain,
-                                           //   will QoS 01, will, clean session
-      0x00, 0x3C,                          // §3.1.2.10 Keep Alive 60 s
-      0x00, 0x03, 'g', 'w', '1',           // §3.1.3.1 Client Identifier "gw1"
+      0x10,                                      // CONNECT, flags 0000
+      0x27,                                      // Remaining Length 39
+      0x00, 0x04, 'M', 'Q', 'T', 'T',            // §3.1.2.1 Protocol Name "MQTT"
+      0x04,                                      // §3.1.2.2 Protocol Level 4
+      0xEE,                                      // §3.1.2.3 flags: user, password, will retain,
+                                                 //   will QoS 01, will, clean session
+      0x00, 0x3C,                                // §3.1.2.10 Keep Alive 60 s
+      0x00, 0x03, 'g', 'w', '1',                 // §3.1.3.1 Client Identifier "gw1"
       0x00, 0x06, 'g', 'w', '/', 'l', 'w', 't',  // §3.1.3.2 Will Topic "gw/lwt"
-      0x00, 0x04, 'g', 'o', 'n', 'e',      // §3.1.3.3 Will Message "gone"
-      0x00, 0x04, 'u', 's', 'e', 'r',      // §3.1.3.4 User Name "user"
-      0x00, 0x02, 'p', 'w',                // §3.1.3.5 Password "pw"
+      0x00, 0x04, 'g', 'o', 'n', 'e',            // §3.1.3.3 Will Message "gone"
+      0x00, 0x04, 'u', 's', 'e', 'r',            // §3.1.3.4 User Name "user"
+      0x00, 0x02, 'p', 'w',                      // §3.1.3.5 Password "pw"
   };
   check_golden(mc::Connect{.version = Version::v311,
                            .clean_start = true,
                            .keep_alive = 60,
                            .client_id = "gw1",
-                           .will = mc::Will{.topic = "gw/lwt", .payload = text("gone"), .qos = 1,
-                                            .retain = true, .properties = {}},
+                           .will = mc::Will{.topic = "gw/lwt",
+                                            .payload = text("gone"),
+                                            .qos = 1,
+                                            .retain = true,
+                                            .properties = {}},
                            .username = "user",
                            .password = text("pw"),
                            .properties = {}},
@@ -133,12 +138,13 @@ TEST_CASE("mqtt codec: §3.2 CONNACK refused, bad user name or password (3.1.1)"
 
 TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 0 (3.1.1)") {
   const mc::Bytes wire{
-      0x30,                   // PUBLISH, DUP 0, QoS 00, RETAIN 0
-      0x07,                   // Remaining Length 7
+      0x30,                       // PUBLISH, DUP 0, QoS 00, RETAIN 0
+      0x07,                       // Remaining Length 7
       0x00, 0x03, 'a', '/', 'b',  // §3.3.2.1 Topic Name "a/b" (no Packet Identifier at QoS 0)
-      'h', 'i',               // §3.3.3 payload "hi"
+      'h',  'i',                  // §3.3.3 payload "hi"
   };
-  check_golden(mc::Publish{.topic = "a/b", .payload = text("hi"), .properties = {}}, wire, Version::v311);
+  check_golden(mc::Publish{.topic = "a/b", .payload = text("hi"), .properties = {}}, wire,
+               Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 1 DUP RETAIN (3.1.1)") {
@@ -149,8 +155,13 @@ TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 1 DUP RETAIN (3.1.1)") {
       0x01, 0x02,                 // §3.3.2.2 Packet Identifier 258
       'x',                        // payload "x"
   };
-  check_golden(mc::Publish{.topic = "a/b", .payload = text("x"), .qos = 1, .retain = true,
-                           .dup = true, .packet_id = 258, .properties = {}},
+  check_golden(mc::Publish{.topic = "a/b",
+                           .payload = text("x"),
+                           .qos = 1,
+                           .retain = true,
+                           .dup = true,
+                           .packet_id = 258,
+                           .properties = {}},
                wire, Version::v311);
 }
 
@@ -162,29 +173,31 @@ TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 2 with empty payload (3.1.1)") {
       0xFF, 0xFF,       // Packet Identifier 65535
                         // payload: empty (zero length is valid, §3.3.3)
   };
-  check_golden(mc::Publish{.topic = "t", .payload = {}, .qos = 2, .packet_id = 65535, .properties = {}}, wire, Version::v311);
+  check_golden(
+      mc::Publish{.topic = "t", .payload = {}, .qos = 2, .packet_id = 65535, .properties = {}},
+      wire, Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.4 PUBACK (3.1.1)") {
-  const mc::Bytes wire{0x40, 0x02,  // PUBACK, Remaining Length 2
+  const mc::Bytes wire{0x40, 0x02,   // PUBACK, Remaining Length 2
                        0x00, 0x07};  // Packet Identifier 7
   check_golden(mc::Puback{.packet_id = 7, .properties = {}}, wire, Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.5 PUBREC (3.1.1)") {
-  const mc::Bytes wire{0x50, 0x02,  // PUBREC, Remaining Length 2
+  const mc::Bytes wire{0x50, 0x02,   // PUBREC, Remaining Length 2
                        0x12, 0x34};  // Packet Identifier 0x1234
   check_golden(mc::Pubrec{.packet_id = 0x1234, .properties = {}}, wire, Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.6 PUBREL (3.1.1)") {
-  const mc::Bytes wire{0x62, 0x02,  // PUBREL, flags 0010 (§3.6.1), Remaining Length 2
+  const mc::Bytes wire{0x62, 0x02,   // PUBREL, flags 0010 (§3.6.1), Remaining Length 2
                        0x12, 0x34};  // Packet Identifier 0x1234
   check_golden(mc::Pubrel{.packet_id = 0x1234, .properties = {}}, wire, Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.7 PUBCOMP (3.1.1)") {
-  const mc::Bytes wire{0x70, 0x02,  // PUBCOMP, Remaining Length 2
+  const mc::Bytes wire{0x70, 0x02,   // PUBCOMP, Remaining Length 2
                        0x12, 0x34};  // Packet Identifier 0x1234
   check_golden(mc::Pubcomp{.packet_id = 0x1234, .properties = {}}, wire, Version::v311);
 }
@@ -199,10 +212,11 @@ TEST_CASE("mqtt codec: §3.8 SUBSCRIBE two filters (3.1.1)") {
       0x00, 0x03, 'b', '/', '#',  // Topic Filter "b/#"
       0x02,                       // Requested QoS 2
   };
-  check_golden(mc::Subscribe{.packet_id = 10,
-                             .subscriptions = {{.filter = "a/+", .qos = 1}, {.filter = "b/#", .qos = 2}},
-                             .properties = {}},
-               wire, Version::v311);
+  check_golden(
+      mc::Subscribe{.packet_id = 10,
+                    .subscriptions = {{.filter = "a/+", .qos = 1}, {.filter = "b/#", .qos = 2}},
+                    .properties = {}},
+      wire, Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.9 SUBACK every return code (3.1.1)") {
@@ -215,9 +229,9 @@ TEST_CASE("mqtt codec: §3.9 SUBACK every return code (3.1.1)") {
       0x02,        // Success, maximum QoS 2
       0x80,        // Failure
   };
-  check_golden(mc::Suback{.packet_id = 10, .reason_codes = {0x00, 0x01, 0x02, 0x80},
-                          .properties = {}}, wire,
-               Version::v311);
+  check_golden(
+      mc::Suback{.packet_id = 10, .reason_codes = {0x00, 0x01, 0x02, 0x80}, .properties = {}}, wire,
+      Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.10 UNSUBSCRIBE two filters (3.1.1)") {
@@ -228,13 +242,15 @@ TEST_CASE("mqtt codec: §3.10 UNSUBSCRIBE two filters (3.1.1)") {
       0x00, 0x03, 'a', '/', '+',  // Topic Filter "a/+"
       0x00, 0x03, 'b', '/', '#',  // Topic Filter "b/#"
   };
-  check_golden(mc::Unsubscribe{.packet_id = 11, .filters = {"a/+", "b/#"}, .properties = {}}, wire, Version::v311);
+  check_golden(mc::Unsubscribe{.packet_id = 11, .filters = {"a/+", "b/#"}, .properties = {}}, wire,
+               Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.11 UNSUBACK (3.1.1)") {
-  const mc::Bytes wire{0xB0, 0x02,  // UNSUBACK, Remaining Length 2
+  const mc::Bytes wire{0xB0, 0x02,   // UNSUBACK, Remaining Length 2
                        0x00, 0x0B};  // Packet Identifier 11, and nothing else in 3.1.1
-  check_golden(mc::Unsuback{.packet_id = 11, .reason_codes = {}, .properties = {}}, wire, Version::v311);
+  check_golden(mc::Unsuback{.packet_id = 11, .reason_codes = {}, .properties = {}}, wire,
+               Version::v311);
 }
 
 TEST_CASE("mqtt codec: §3.12 PINGREQ (3.1.1)") {
@@ -253,28 +269,33 @@ TEST_CASE("mqtt codec: §3.14 DISCONNECT (3.1.1)") {
 
 TEST_CASE("mqtt codec: §3.1 CONNECT with properties and will properties (5.0)") {
   const mc::Bytes wire{
-      0x10,                            // CONNECT
-      0x4D,                            // Remaining Length 77
-      0x00, 0x04, 'M', 'Q', 'T', 'T',  // §3.1.2.1 Protocol Name
-      0x05,                            // §3.1.2.2 Protocol Version 5
-      0x86,                            // §3.1.2.3 flags: user name, will (QoS 0), clean start
-      0x00, 0x1E,                      // §3.1.2.10 Keep Alive 30 s
-      0x14,                            // §3.1.2.11 Property Length 20
-      0x11, 0x00, 0x00, 0x0E, 0x10,    //   Session Expiry Interval 3600 s
-      0x21, 0x00, 0x0A,                //   Receive Maximum 10
-      0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v',  //   User Property "k" = "v"
-      0x27, 0x00, 0x01, 0x00, 0x00,    //   Maximum Packet Size 65536
-      0x00, 0x03, 'g', 'w', '1',       // §3.1.3.1 Client Identifier "gw1"
-      0x14,                            // §3.1.3.2 Will Property Length 20
-      0x01, 0x01,                      //   Payload Format Indicator 1 (UTF-8)
-      0x03, 0x00, 0x0A, 't', 'e', 'x', 't', '/', 'p', 'l', 'a', 'i', 'n',  //   Content Type
-      0x18, 0x00, 0x00, 0x00, 0x05,    //   Will Delay Interval 5 s
-      0x00, 0x06, 'g', 'w', '/', 'l', 'w', 't',  // §3.1.3.3 Will Topic "gw/lwt"
-      0x00, 0x04, 'g', 'o', 'n', 'e',  // §3.1.3.4 Will Payload "gone"
-      0x00, 0x04, 'u', 's', 'e', 'r',  // §3.1.3.5 User Name "user"
+      0x10,                               // CONNECT
+      0x4D,                               // Remaining Length 77
+      0x00, 0x04, 'M',  'Q',  'T',  'T',  // §3.1.2.1 Protocol Name
+      0x05,                               // §3.1.2.2 Protocol Version 5
+      0x86,                               // §3.1.2.3 flags: user name, will (QoS 0), clean start
+      0x00, 0x1E,                         // §3.1.2.10 Keep Alive 30 s
+      0x14,                               // §3.1.2.11 Property Length 20
+      0x11, 0x00, 0x00, 0x0E, 0x10,       //   Session Expiry Interval 3600 s
+      0x21, 0x00, 0x0A,                   //   Receive Maximum 10
+      0x26, 0x00, 0x01, 'k',  0x00, 0x01, 'v',  //   User Property "k" = "v"
+      0x27, 0x00, 0x01, 0x00, 0x00,             //   Maximum Packet Size 65536
+      0x00, 0x03, 'g',  'w',  '1',              // §3.1.3.1 Client Identifier "gw1"
+      0x14,                                     // §3.1.3.2 Will Property Length 20
+      0x01, 0x01,                               //   Payload Format Indicator 1 (UTF-8)
+      0x03, 0x00, 0x0A, 't',  'e',  'x',  't', '/', 'p', 'l', 'a', 'i', 'n',  //   Content Type
+      0x18, 0x00, 0x00, 0x00, 0x05,                  //   Will Delay Interval 5 s
+      0x00, 0x06, 'g',  'w',  '/',  'l',  'w', 't',  // §3.1.3.3 Will Topic "gw/lwt"
+      0x00, 0x04, 'g',  'o',  'n',  'e',             // §3.1.3.4 Will Payload "gone"
+      0x00, 0x04, 'u',  's',  'e',  'r',             // §3.1.3.5 User Name "user"
   };
-  mc::Connect connect{.version = Version::v5, .clean_start = true, .keep_alive = 30,
-                      .client_id = "gw1", .will = {}, .username = {}, .password = {},
+  mc::Connect connect{.version = Version::v5,
+                      .clean_start = true,
+                      .keep_alive = 30,
+                      .client_id = "gw1",
+                      .will = {},
+                      .username = {},
+                      .password = {},
                       .properties = {}};
   connect.properties.session_expiry_interval = 3600;
   connect.properties.receive_maximum = 10;
@@ -291,17 +312,17 @@ TEST_CASE("mqtt codec: §3.1 CONNECT with properties and will properties (5.0)")
 
 TEST_CASE("mqtt codec: §3.1 CONNECT password without user name, auth method and data (5.0)") {
   const mc::Bytes wire{
-      0x10,                            // CONNECT
-      0x1B,                            // Remaining Length 27
-      0x00, 0x04, 'M', 'Q', 'T', 'T',  // Protocol Name
-      0x05,                            // Protocol Version 5
-      0x40,                            // flags: password only (allowed in 5.0, §3.1.2.9)
-      0x00, 0x00,                      // Keep Alive 0
-      0x0B,                            // Property Length 11
-      0x15, 0x00, 0x04, 'S', 'C', 'R', 'M',  //   Authentication Method "SCRM"
-      0x16, 0x00, 0x01, 0x2A,          //   Authentication Data 2A
-      0x00, 0x00,                      // Client Identifier ""
-      0x00, 0x01, 0x00,                // Password: one octet 00 (binary data may hold zeros)
+      0x10,                                   // CONNECT
+      0x1B,                                   // Remaining Length 27
+      0x00, 0x04, 'M',  'Q',  'T', 'T',       // Protocol Name
+      0x05,                                   // Protocol Version 5
+      0x40,                                   // flags: password only (allowed in 5.0, §3.1.2.9)
+      0x00, 0x00,                             // Keep Alive 0
+      0x0B,                                   // Property Length 11
+      0x15, 0x00, 0x04, 'S',  'C', 'R', 'M',  //   Authentication Method "SCRM"
+      0x16, 0x00, 0x01, 0x2A,                 //   Authentication Data 2A
+      0x00, 0x00,                             // Client Identifier ""
+      0x00, 0x01, 0x00,                       // Password: one octet 00 (binary data may hold zeros)
   };
   mc::Connect connect{.version = Version::v5,
                       .clean_start = false,
@@ -347,20 +368,21 @@ TEST_CASE("mqtt codec: §3.2 CONNACK refused, not authorized, no properties (5.0
       0x87,  // Reason Code 0x87 Not authorized
       0x00,  // Property Length 0 (always present in CONNACK)
   };
-  check_golden(mc::Connack{.reason_code = mc::reason::not_authorized, .properties = {}}, wire, Version::v5);
+  check_golden(mc::Connack{.reason_code = mc::reason::not_authorized, .properties = {}}, wire,
+               Version::v5);
 }
 
 TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 1 with topic alias (5.0)") {
   const mc::Bytes wire{
       0x32,                          // PUBLISH, DUP 0, QoS 01, RETAIN 0
       0x14,                          // Remaining Length 20
-      0x00, 0x03, 'a', '/', 'b',     // §3.3.2.1 Topic Name "a/b"
+      0x00, 0x03, 'a',  '/',  'b',   // §3.3.2.1 Topic Name "a/b"
       0x00, 0x05,                    // §3.3.2.2 Packet Identifier 5
       0x0A,                          // §3.3.2.3 Property Length 10
       0x01, 0x01,                    //   Payload Format Indicator 1
       0x02, 0x00, 0x00, 0x00, 0x3C,  //   Message Expiry Interval 60 s
       0x23, 0x00, 0x03,              //   Topic Alias 3 (sets the alias)
-      'h', 'i',                      // §3.3.3 payload "hi"
+      'h',  'i',                     // §3.3.3 payload "hi"
   };
   mc::Publish publish{
       .topic = "a/b", .payload = text("hi"), .qos = 1, .packet_id = 5, .properties = {}};
@@ -384,21 +406,22 @@ TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 0 with empty topic name and topic alias
   check_golden(publish, wire, Version::v5);
 }
 
-TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 2 with response topic, correlation data, two subscription identifiers (5.0)") {
+TEST_CASE(
+    "mqtt codec: §3.3 PUBLISH QoS 2 with response topic, correlation data, two subscription "
+    "identifiers (5.0)") {
   const mc::Bytes wire{
-      0x34,                                     // PUBLISH QoS 2
-      0x1A,                                     // Remaining Length 26
-      0x00, 0x03, 'a', '/', 'b',                // Topic Name "a/b"
-      0x00, 0x06,                               // Packet Identifier 6
-      0x12,                                     // Property Length 18
-      0x08, 0x00, 0x05, 'r', 'e', 'p', 'l', 'y',  //   Response Topic "reply"
-      0x09, 0x00, 0x02, 0xCA, 0xFE,             //   Correlation Data CA FE
-      0x0B, 0x01,                               //   Subscription Identifier 1
-      0x0B, 0xC8, 0x01,                         //   Subscription Identifier 200 (2-octet VBI)
-                                                // payload: empty
+      0x34,                                         // PUBLISH QoS 2
+      0x1A,                                         // Remaining Length 26
+      0x00, 0x03, 'a',  '/',  'b',                  // Topic Name "a/b"
+      0x00, 0x06,                                   // Packet Identifier 6
+      0x12,                                         // Property Length 18
+      0x08, 0x00, 0x05, 'r',  'e',  'p', 'l', 'y',  //   Response Topic "reply"
+      0x09, 0x00, 0x02, 0xCA, 0xFE,                 //   Correlation Data CA FE
+      0x0B, 0x01,                                   //   Subscription Identifier 1
+      0x0B, 0xC8, 0x01,                             //   Subscription Identifier 200 (2-octet VBI)
+                                                    // payload: empty
   };
-  mc::Publish publish{
-      .topic = "a/b", .payload = {}, .qos = 2, .packet_id = 6, .properties = {}};
+  mc::Publish publish{.topic = "a/b", .payload = {}, .qos = 2, .packet_id = 6, .properties = {}};
   publish.properties.response_topic = "reply";
   publish.properties.correlation_data = mc::Bytes{0xCA, 0xFE};
   publish.properties.subscription_identifiers = {1, 200};
@@ -406,7 +429,7 @@ TEST_CASE("mqtt codec: §3.3 PUBLISH QoS 2 with response topic, correlation data
 }
 
 TEST_CASE("mqtt codec: §3.4 PUBACK success in the 2-octet short form (5.0)") {
-  const mc::Bytes wire{0x40, 0x02,  // PUBACK, Remaining Length 2: reason 0x00, no properties
+  const mc::Bytes wire{0x40, 0x02,   // PUBACK, Remaining Length 2: reason 0x00, no properties
                        0x00, 0x05};  // Packet Identifier 5
   check_golden(mc::Puback{.packet_id = 5, .properties = {}}, wire, Version::v5);
 }
@@ -417,16 +440,18 @@ TEST_CASE("mqtt codec: §3.4 PUBACK reason code without properties (5.0)") {
       0x00, 0x05,  // Packet Identifier 5
       0x10,        // Reason Code 0x10 No matching subscribers
   };
-  check_golden(mc::Puback{.packet_id = 5, .reason_code = mc::reason::no_matching_subscribers, .properties = {}},
-               wire, Version::v5);
+  check_golden(
+      mc::Puback{
+          .packet_id = 5, .reason_code = mc::reason::no_matching_subscribers, .properties = {}},
+      wire, Version::v5);
 }
 
 TEST_CASE("mqtt codec: §3.4 PUBACK with reason string (5.0)") {
   const mc::Bytes wire{
-      0x40, 0x0B,                          // PUBACK, Remaining Length 11
-      0x00, 0x05,                          // Packet Identifier 5
-      0x97,                                // Reason Code 0x97 Quota exceeded
-      0x07,                                // Property Length 7
+      0x40, 0x0B,                            // PUBACK, Remaining Length 11
+      0x00, 0x05,                            // Packet Identifier 5
+      0x97,                                  // Reason Code 0x97 Quota exceeded
+      0x07,                                  // Property Length 7
       0x1F, 0x00, 0x04, 'f', 'u', 'l', 'l',  //   Reason String "full"
   };
   mc::Puback puback{.packet_id = 5, .reason_code = mc::reason::quota_exceeded, .properties = {}};
@@ -436,11 +461,12 @@ TEST_CASE("mqtt codec: §3.4 PUBACK with reason string (5.0)") {
 
 TEST_CASE("mqtt codec: §3.4 PUBACK long forms of success decode and re-encode short (5.0)") {
   // §3.4.2.1: the reason code may be left out only when it is 0x00; sending it is also valid.
-  check_decodes({0x40, 0x03, 0x00, 0x05, 0x00}, Version::v5, mc::Puback{.packet_id = 5, .properties = {}},
-                {0x40, 0x02, 0x00, 0x05});
+  check_decodes({0x40, 0x03, 0x00, 0x05, 0x00}, Version::v5,
+                mc::Puback{.packet_id = 5, .properties = {}}, {0x40, 0x02, 0x00, 0x05});
   // A Property Length of 0 is the same as none.
   check_decodes({0x40, 0x04, 0x00, 0x05, 0x10, 0x00}, Version::v5,
-                mc::Puback{.packet_id = 5, .reason_code = 0x10, .properties = {}}, {0x40, 0x03, 0x00, 0x05, 0x10});
+                mc::Puback{.packet_id = 5, .reason_code = 0x10, .properties = {}},
+                {0x40, 0x03, 0x00, 0x05, 0x10});
 }
 
 TEST_CASE("mqtt codec: §3.5 PUBREC with user property (5.0)") {
@@ -462,17 +488,18 @@ TEST_CASE("mqtt codec: §3.6 PUBREL packet identifier not found (5.0)") {
       0x00, 0x06,  // Packet Identifier 6
       0x92,        // Reason Code 0x92 Packet Identifier not found
   };
-  check_golden(mc::Pubrel{.packet_id = 6, .reason_code = mc::reason::packet_id_not_found, .properties = {}}, wire,
-               Version::v5);
+  check_golden(
+      mc::Pubrel{.packet_id = 6, .reason_code = mc::reason::packet_id_not_found, .properties = {}},
+      wire, Version::v5);
 }
 
 TEST_CASE("mqtt codec: §3.7 PUBCOMP with reason string (5.0)") {
   const mc::Bytes wire{
-      0x70, 0x09,                      // PUBCOMP, Remaining Length 9
-      0x00, 0x06,                      // Packet Identifier 6
-      0x00,                            // Reason Code Success
-      0x05,                            // Property Length 5
-      0x1F, 0x00, 0x02, 'o', 'k',      //   Reason String "ok"
+      0x70, 0x09,                  // PUBCOMP, Remaining Length 9
+      0x00, 0x06,                  // Packet Identifier 6
+      0x00,                        // Reason Code Success
+      0x05,                        // Property Length 5
+      0x1F, 0x00, 0x02, 'o', 'k',  //   Reason String "ok"
   };
   mc::Pubcomp pubcomp{.packet_id = 6, .properties = {}};
   pubcomp.properties.reason_string = "ok";
@@ -491,12 +518,14 @@ TEST_CASE("mqtt codec: §3.8 SUBSCRIBE with subscription identifier and options 
       0x00, 0x03, 'b', '/', '#',  // Topic Filter "b/#"
       0x10,                       // options: Retain Handling 1, QoS 0
   };
-  mc::Subscribe subscribe{
-      .packet_id = 10,
-      .subscriptions = {{.filter = "a/+", .qos = 1, .no_local = true, .retain_as_published = true,
-                         .retain_handling = 2},
-                        {.filter = "b/#", .qos = 0, .retain_handling = 1}},
-      .properties = {}};
+  mc::Subscribe subscribe{.packet_id = 10,
+                          .subscriptions = {{.filter = "a/+",
+                                             .qos = 1,
+                                             .no_local = true,
+                                             .retain_as_published = true,
+                                             .retain_handling = 2},
+                                            {.filter = "b/#", .qos = 0, .retain_handling = 1}},
+                          .properties = {}};
   subscribe.properties.subscription_identifiers = {7};
   check_golden(subscribe, wire, Version::v5);
 }
@@ -524,7 +553,7 @@ TEST_CASE("mqtt codec: §3.10 UNSUBSCRIBE with user property (5.0)") {
       0x00, 0x0B,                              // Packet Identifier 11
       0x07,                                    // Property Length 7
       0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v',  //   User Property "k" = "v"
-      0x00, 0x03, 'a', '/', '+',               // Topic Filter "a/+"
+      0x00, 0x03, 'a',  '/', '+',              // Topic Filter "a/+"
   };
   mc::Unsubscribe unsubscribe{.packet_id = 11, .filters = {"a/+"}, .properties = {}};
   unsubscribe.properties.user_properties = {{"k", "v"}};
@@ -540,7 +569,8 @@ TEST_CASE("mqtt codec: §3.11 UNSUBACK with reason codes (5.0)") {
       0x00,        // Success
       0x11,        // 0x11 No subscription existed
   };
-  check_golden(mc::Unsuback{.packet_id = 11, .reason_codes = {0x00, 0x11}, .properties = {}}, wire, Version::v5);
+  check_golden(mc::Unsuback{.packet_id = 11, .reason_codes = {0x00, 0x11}, .properties = {}}, wire,
+               Version::v5);
 }
 
 TEST_CASE("mqtt codec: §3.12 PINGREQ (5.0)") {
@@ -558,18 +588,19 @@ TEST_CASE("mqtt codec: §3.14 DISCONNECT normal in the empty short form (5.0)") 
 TEST_CASE("mqtt codec: §3.14 DISCONNECT with will message, reason code only (5.0)") {
   const mc::Bytes wire{0xE0, 0x01,  // DISCONNECT, Remaining Length 1: no Property Length
                        0x04};       // Reason Code 0x04 Disconnect with Will Message
-  check_golden(mc::Disconnect{.reason_code = mc::reason::disconnect_with_will, .properties = {}}, wire, Version::v5);
+  check_golden(mc::Disconnect{.reason_code = mc::reason::disconnect_with_will, .properties = {}},
+               wire, Version::v5);
 }
 
 TEST_CASE("mqtt codec: §3.14 DISCONNECT with properties (5.0)") {
   const mc::Bytes wire{
-      0xE0,                                  // DISCONNECT
-      0x16,                                  // Remaining Length 22
-      0x8D,                                  // Reason Code 0x8D Keep Alive timeout
-      0x14,                                  // Property Length 20
-      0x11, 0x00, 0x00, 0x00, 0x00,          //   Session Expiry Interval 0
-      0x1C, 0x00, 0x05, 'o', 't', 'h', 'e', 'r',  //   Server Reference "other"
-      0x1F, 0x00, 0x04, 'i', 'd', 'l', 'e',  //   Reason String "idle"
+      0xE0,                                         // DISCONNECT
+      0x16,                                         // Remaining Length 22
+      0x8D,                                         // Reason Code 0x8D Keep Alive timeout
+      0x14,                                         // Property Length 20
+      0x11, 0x00, 0x00, 0x00, 0x00,                 //   Session Expiry Interval 0
+      0x1C, 0x00, 0x05, 'o',  't',  'h', 'e', 'r',  //   Server Reference "other"
+      0x1F, 0x00, 0x04, 'i',  'd',  'l', 'e',       //   Reason String "idle"
   };
   mc::Disconnect disconnect{.reason_code = mc::reason::keep_alive_timeout, .properties = {}};
   disconnect.properties.session_expiry_interval = 0;
@@ -584,12 +615,12 @@ TEST_CASE("mqtt codec: §3.15 AUTH success in the empty short form (5.0)") {
 
 TEST_CASE("mqtt codec: §3.15 AUTH continue authentication with method and data (5.0)") {
   const mc::Bytes wire{
-      0xF0,                                       // AUTH
-      0x10,                                       // Remaining Length 16
-      0x18,                                       // Reason Code 0x18 Continue authentication
-      0x0E,                                       // Property Length 14
-      0x15, 0x00, 0x05, 'S', 'C', 'R', 'A', 'M',  //   Authentication Method "SCRAM"
-      0x16, 0x00, 0x03, 0x01, 0x02, 0x03,         //   Authentication Data 01 02 03
+      0xF0,                                          // AUTH
+      0x10,                                          // Remaining Length 16
+      0x18,                                          // Reason Code 0x18 Continue authentication
+      0x0E,                                          // Property Length 14
+      0x15, 0x00, 0x05, 'S',  'C',  'R',  'A', 'M',  //   Authentication Method "SCRAM"
+      0x16, 0x00, 0x03, 0x01, 0x02, 0x03,            //   Authentication Data 01 02 03
   };
   mc::Auth auth{.reason_code = 0x18, .properties = {}};
   auth.properties.authentication_method = "SCRAM";
