@@ -3,7 +3,7 @@
 #   1. every ctest (unit, codec, config, command line, fuzz corpus replay, integration with a real
 #      mosquitto and the real gateway over UDP) in the default preset,
 #   2. the same under ASan+UBSan (asan preset) and ThreadSanitizer (tsan preset),
-#   3. the libFuzzer codec target for FUZZ_SECONDS (default 60).
+#   3. the libFuzzer codec targets (MQTT-SN, then MQTT 3.1.1/5.0) for FUZZ_SECONDS each (default 60).
 # Ends with the skipped tests and why they did not run, the failed tests, and one line
 # "summary: N passed, N skipped, N failed" over all of it. Exit status 0 only if none failed.
 set -uo pipefail
@@ -83,6 +83,20 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
     else
       tail -n 40 "$work/fuzz.log"
       echo "fuzz: FAILED; reproducer(s): $(ls "$work"/crash-* "$work"/leak-* 2>/dev/null)" >&2
+      failed=$((failed + 1))
+    fi
+    # The MQTT 3.1.1/5.0 codec (mqtt_bridge/codec), the same way on its own scratch corpus.
+    mqtt_work=$(mktemp -d)
+    log "fuzzing mqtt_codec::decode for ${FUZZ_SECONDS}s"
+    if build-fuzz/bin/fuzz_mqtt_decode -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+        -artifact_prefix="$mqtt_work/" "$mqtt_work" tests/fuzz/corpus/mqtt_decode \
+        >"$mqtt_work/fuzz.log" 2>&1; then
+      execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$mqtt_work/fuzz.log")
+      log "fuzz mqtt: ${execs} executions in ${FUZZ_SECONDS}s, no invariant violated"
+      passed=$((passed + 1))
+    else
+      tail -n 40 "$mqtt_work/fuzz.log"
+      echo "fuzz mqtt: FAILED; reproducer(s): $(ls "$mqtt_work"/crash-* "$mqtt_work"/leak-* 2>/dev/null)" >&2
       failed=$((failed + 1))
     fi
   else

@@ -56,7 +56,7 @@ wire::Status read_will(wire::Reader& r, Version version, std::uint8_t flags, Wil
   }
   if (auto e = r.utf8(will.topic)) return e;
   if (!valid_topic_name(will.topic, false)) return DecodeError::bad_topic;  // §3.1.3.3
-  return r.binary(will.payload);                                           // §3.1.3.4
+  return r.binary(will.payload);                                            // §3.1.3.4
 }
 
 }  // namespace

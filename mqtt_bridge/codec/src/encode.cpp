@@ -54,7 +54,8 @@ void write_connect(Sink& s, const Connect& p) {
   write_properties(s, v, p.properties, props::Context::connect);
   s.utf8(p.client_id);
   if (p.will) {
-    assert(detail::valid_topic_name(p.will->topic, false) && "§3.1.3.3: Will Topic is a Topic Name");
+    assert(detail::valid_topic_name(p.will->topic, false) &&
+           "§3.1.3.3: Will Topic is a Topic Name");
     write_properties(s, v, p.will->properties, props::Context::will);
     s.utf8(p.will->topic);
     s.binary(p.will->payload);
@@ -187,7 +188,8 @@ void write_body(Sink& s, Version v, const Auth& p) {
 
 // §2.1.3 Table 2-2.
 std::uint8_t header_flags(const Publish& p) {
-  return static_cast<std::uint8_t>((p.dup ? 0x08U : 0U) | (unsigned{p.qos} << 1) | (p.retain ? 0x01U : 0U));
+  return static_cast<std::uint8_t>((p.dup ? 0x08U : 0U) | (unsigned{p.qos} << 1) |
+                                   (p.retain ? 0x01U : 0U));
 }
 std::uint8_t header_flags(const Pubrel&) { return 0x02; }
 std::uint8_t header_flags(const Subscribe&) { return 0x02; }

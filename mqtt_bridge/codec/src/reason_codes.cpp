@@ -13,8 +13,8 @@ bool one_of(std::uint8_t code, std::initializer_list<std::uint8_t> codes) {
 bool allowed_v5(PacketType type, std::uint8_t code) {
   switch (type) {
     case PacketType::connack:  // §3.2.2.2 Table 3-1
-      return one_of(code, {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A,
-                           0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F});
+      return one_of(code, {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+                           0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F});
     case PacketType::puback:  // §3.4.2.1 Table 3-4
     case PacketType::pubrec:  // §3.5.2.1 Table 3-5: the same codes
       return one_of(code, {0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99});
@@ -37,8 +37,8 @@ bool allowed_v5(PacketType type, std::uint8_t code) {
 
 bool allowed_v311(PacketType type, std::uint8_t code) {
   switch (type) {
-    case PacketType::connack: return code <= 5;                     // §3.2.2.3 Table 3.1
-    case PacketType::suback: return code <= 2 || code == 0x80;      // §3.9.3
+    case PacketType::connack: return code <= 5;                 // §3.2.2.3 Table 3.1
+    case PacketType::suback: return code <= 2 || code == 0x80;  // §3.9.3
     default: return code == 0;  // no reason code on the wire: only the default value
   }
 }

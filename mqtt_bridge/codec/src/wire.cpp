@@ -28,7 +28,7 @@ bool is_valid_utf8(std::string_view text) {
       if ((octet & 0xC0U) != 0x80U) return false;
       code_point = (code_point << 6) | (octet & 0x3FU);
     }
-    if (code_point < smallest) return false;                         // overlong
+    if (code_point < smallest) return false;                           // overlong
     if (code_point >= 0xD800U && code_point <= 0xDFFFU) return false;  // [MQTT-1.5.4-1]
     if (code_point > 0x10FFFFU) return false;
     if (code_point == 0) return false;  // [MQTT-1.5.4-2]

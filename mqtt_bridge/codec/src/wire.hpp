@@ -53,8 +53,8 @@ class Reader {
   Status u32(std::uint32_t& out);
   // A variable byte integer inside the packet; a malformed one is `malformed_error`.
   Status varint(std::uint32_t& out, DecodeError malformed_error);
-  Status binary(Bytes& out);       // §1.5.6: two-octet length, then the octets
-  Status utf8(std::string& out);   // §1.5.4: two-octet length, then checked UTF-8
+  Status binary(Bytes& out);      // §1.5.6: two-octet length, then the octets
+  Status utf8(std::string& out);  // §1.5.4: two-octet length, then checked UTF-8
   // The next `n` octets as their own reader (a property block).
   Status sub(std::size_t n, Reader& out);
   // Everything left (a PUBLISH payload).
