@@ -313,12 +313,17 @@ class Runtime::Impl {
         static_cast<std::uint64_t>(delay), 0);
   }
 
-  // SIGUSR1: every counter to the log, one line, names as under the stats topic prefix.
+  // SIGUSR1: every counter to the log, one line, names as under the stats topic prefix; then the
+  // events the upstream client lost to exceptions on its own threads (log only, not published).
   void dump_stats() {
     if (!core_) return;
     std::string line;
     for (const auto& [name, value] : core_->stats()) {
       line += (line.empty() ? "" : " ") + name + "=" + std::to_string(value);
+    }
+    if (upstream_) {
+      line += (line.empty() ? "" : " ") + std::string("upstream/dropped_events=") +
+              std::to_string(upstream_->dropped_events());
     }
     spdlog::info("stats: {}", line);
   }

@@ -106,11 +106,17 @@ class PahoUpstream final : public Upstream {
   void subscribe(ConnectionId id, RequestId request, const std::string& filter, int qos) override;
   void unsubscribe(ConnectionId id, RequestId request, const std::string& filter) override;
   std::size_t connection_count() const override;
+  std::uint64_t dropped_events() const override {
+    return dropped_events_.load(std::memory_order_relaxed);
+  }
 
   // Paho threads (paho_callbacks.cpp).
   void on_token(Connection& connection, const mqtt::token& token, bool ok);
   void on_message(Connection& connection, const mqtt::const_message_ptr& message);
   void on_connection_lost(Connection& connection, const std::string& cause);
+  // Paho threads, inside a catch: counts and logs an event lost to an exception, which must not
+  // unwind into Paho's C code. Never throws.
+  void count_dropped(const Connection& connection, const char* what) noexcept;
 
  private:
   // Any thread, without mutex_: starts the close of a connection that reached Phase::closing.
@@ -144,6 +150,7 @@ class PahoUpstream final : public Upstream {
 
   const BrokerOptions options_;
   const EventSink sink_;
+  std::atomic<std::uint64_t> dropped_events_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable all_finished_;  // signalled when `connections_` becomes empty

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -127,9 +128,15 @@ Mosquitto::Mosquitto(std::vector<std::string> extra_config,
 }
 
 Mosquitto::~Mosquitto() {
+  // A destructor must not throw; a failed stop is said on stderr so a stray mosquitto is explained.
   try {
     stop();
-  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "test broker on port %u: stop failed in the destructor: %s\n",
+                 static_cast<unsigned>(port_), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "test broker on port %u: stop failed in the destructor\n",
+                 static_cast<unsigned>(port_));
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
