@@ -21,6 +21,10 @@
 //  - or with the Connection, after its client: destroying the client takes that same mutex.
 // The same goes for what a token owns (the message of a publish): our copies die before we hand
 // the token over under mutex_, so Paho's final release is ordered after them.
+// Paho offers no signal for "Paho has dropped its reference": token::wait()/try_wait() are true
+// before our listener runs, and remove_token() notifies nobody. So keep_token() reads the
+// reference count in the one case that needs it, and the reaper keeps finished connections for a
+// grace period (reaper.hpp says exactly what is missing).
 
 #include <mqtt/async_client.h>
 #include <mqtt/iaction_listener.h>
