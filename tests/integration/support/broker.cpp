@@ -95,7 +95,7 @@ bool wait_port_open(std::uint16_t port, std::chrono::milliseconds timeout) {
   for (;;) {
     if (accepts_tcp(port)) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // nothing announces a listening port: poll
   }
 }
 
@@ -208,7 +208,7 @@ bool Mosquitto::try_start() {
       return false;
     }
     if (accepts_tcp(port_)) return true;
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // nothing announces a listening port: poll
   }
   stop();
   return false;
@@ -225,7 +225,7 @@ void Mosquitto::stop() {
       ::waitpid(pid_, &status, 0);
       break;
     }
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // waitpid has no timeout: poll
   }
   pid_ = -1;
 }
