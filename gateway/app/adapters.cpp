@@ -86,18 +86,51 @@ class UdpAdapter final : public Adapter {
   std::optional<transports::UdpTransport> transport_;
 };
 
+// The config and the transport each name these settings in their own layer; map them by name, so
+// reordering either enum cannot silently turn one setting into another.
+transports::Parity to_transport(config::SerialParity parity) {
+  switch (parity) {
+    case config::SerialParity::none: return transports::Parity::none;
+    case config::SerialParity::even: return transports::Parity::even;
+    case config::SerialParity::odd: return transports::Parity::odd;
+  }
+  return transports::Parity::none;
+}
+
+transports::FlowControl to_transport(config::SerialFlowControl flow_control) {
+  switch (flow_control) {
+    case config::SerialFlowControl::none: return transports::FlowControl::none;
+    case config::SerialFlowControl::rtscts: return transports::FlowControl::rtscts;
+    case config::SerialFlowControl::xonxoff: return transports::FlowControl::xonxoff;
+  }
+  return transports::FlowControl::none;
+}
+
+transports::SerialFraming to_transport(config::SerialFraming framing) {
+  switch (framing) {
+    case config::SerialFraming::raw: return transports::SerialFraming::raw;
+    case config::SerialFraming::xbee: return transports::SerialFraming::xbee;
+  }
+  return transports::SerialFraming::raw;
+}
+
+// The config keeps the radio's AP setting as its number (validated to 1 or 2 at load time).
+transports::xbee::ApiMode to_api_mode(std::uint8_t ap) {
+  return ap == 2 ? transports::xbee::ApiMode::escaped : transports::xbee::ApiMode::plain;
+}
+
 transports::SerialOptions serial_options(std::uint16_t id, const config::SerialTransport& s) {
   transports::SerialOptions options;
   options.transport_id = id;
   options.device = s.device;
   options.baud = s.baud;
   options.data_bits = s.data_bits;
-  options.parity = static_cast<transports::Parity>(s.parity);
+  options.parity = to_transport(s.parity);
   options.stop_bits = s.stop_bits;
-  options.flow_control = static_cast<transports::FlowControl>(s.flow_control);
-  options.framing = static_cast<transports::SerialFraming>(s.framing);
+  options.flow_control = to_transport(s.flow_control);
+  options.framing = to_transport(s.framing);
   options.inter_byte_timeout = std::chrono::milliseconds(s.inter_byte_timeout_ms);
-  options.api_mode = static_cast<transports::xbee::ApiMode>(s.api_mode);
+  options.api_mode = to_api_mode(s.api_mode);
   options.max_payload = s.max_payload;
   return options;
 }

@@ -36,6 +36,18 @@ sn::Bytes address_octets(const std::string& text) {
 }
 
 // `max_frame_size`: what each transport's adapter can carry, by transport id.
+// Config and core each own a LogLevel (the core may not include the config); map them by name.
+core::LogLevel to_core(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::trace: return core::LogLevel::trace;
+    case config::LogLevel::debug: return core::LogLevel::debug;
+    case config::LogLevel::info: return core::LogLevel::info;
+    case config::LogLevel::warn: return core::LogLevel::warn;
+    case config::LogLevel::error: return core::LogLevel::error;
+  }
+  return core::LogLevel::info;
+}
+
 core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> max_frame_size) {
   core::CoreConfig out;
   out.gateway_id = c.gateway.id;
@@ -83,7 +95,7 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
           rule.transport, sn::Bytes(rule.address.begin(), rule.address.end()), rule.port});
     }
   }
-  out.log_level = static_cast<core::LogLevel>(c.log_level);
+  out.log_level = to_core(c.log_level);
   return out;
 }
 
@@ -318,12 +330,17 @@ class Runtime::Impl {
         static_cast<std::uint64_t>(delay), 0);
   }
 
-  // SIGUSR1: every counter to the log, one line, names as under the stats topic prefix.
+  // SIGUSR1: every counter to the log, one line, names as under the stats topic prefix; then the
+  // events the upstream client lost to exceptions on its own threads (log only, not published).
   void dump_stats() {
     if (!core_) return;
     std::string line;
     for (const auto& [name, value] : core_->stats()) {
       line += (line.empty() ? "" : " ") + name + "=" + std::to_string(value);
+    }
+    if (upstream_) {
+      line += (line.empty() ? "" : " ") + std::string("upstream/dropped_events=") +
+              std::to_string(upstream_->dropped_events());
     }
     spdlog::info("stats: {}", line);
   }

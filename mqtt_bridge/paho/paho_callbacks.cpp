@@ -2,7 +2,9 @@
 // what Paho reports into an Event under mutex_, and lets no exception escape into Paho's C code.
 #include <mqtt/message.h>
 #include <mqtt/server_response.h>
+#include <spdlog/spdlog.h>
 
+#include <exception>
 #include <vector>
 
 #include "paho_options.hpp"
@@ -28,6 +30,28 @@ class CallbackScope {
  private:
   std::atomic<int>& running_;
 };
+
+const char* token_kind(mqtt::token::Type type) {
+  switch (type) {
+    case mqtt::token::Type::CONNECT: return "connect result";
+    case mqtt::token::Type::DISCONNECT: return "disconnect result";
+    case mqtt::token::Type::PUBLISH: return "publish result";
+    case mqtt::token::Type::SUBSCRIBE: return "subscribe result";
+    case mqtt::token::Type::UNSUBSCRIBE: return "unsubscribe result";
+  }
+  return "request result";
+}
+
+// Inside a catch handler: what the exception being handled says.
+const char* current_exception_text() noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
 
 std::uintptr_t tag_of(const mqtt::token& token) {
   return reinterpret_cast<std::uintptr_t>(token.get_user_context());
@@ -65,7 +89,8 @@ void PahoUpstream::on_token(Connection& connection, const mqtt::token& token, bo
       case mqtt::token::Type::SUBSCRIBE:
       case mqtt::token::Type::UNSUBSCRIBE: request_done(connection, token, ok); break;
     }
-  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing may unwind into Paho's C threads
+  } catch (...) {  // nothing may unwind into Paho's C threads
+    count_dropped(connection, token_kind(token.get_type()));
   }
 }
 
@@ -86,7 +111,9 @@ void PahoUpstream::connect_done(Connection& connection, const mqtt::token& token
   bool session_present = false;
   try {
     session_present = token.get_connect_response().is_session_present();
-  } catch (const mqtt::exception&) {  // NOLINT(bugprone-empty-catch): no response, no session
+  } catch (const mqtt::exception& e) {
+    spdlog::debug("upstream connection {}: no CONNACK details ({}): reporting no session present",
+                  connection.id, e.what());
   }
   std::lock_guard lock(mutex_);
   if (connection.finished) return;
@@ -113,7 +140,9 @@ void PahoUpstream::request_done(Connection& connection, const mqtt::token& token
                options_.mqtt_version == 5) {
       code = first_code(token.get_unsubscribe_response());
     }
-  } catch (const mqtt::exception&) {  // NOLINT(bugprone-empty-catch): acked, but no codes to read
+  } catch (const mqtt::exception& e) {
+    spdlog::debug("upstream connection {}: acknowledged, but no reason codes to read ({})",
+                  connection.id, e.what());
   }
   const bool refused = code && *code >= kFirstFailureCode;
 
@@ -154,7 +183,8 @@ void PahoUpstream::on_message(Connection& connection, const mqtt::const_message_
     std::lock_guard lock(mutex_);
     if (connection.finished) return;
     emit_locked(std::move(event));
-  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing may unwind into Paho's C threads
+  } catch (...) {  // nothing may unwind into Paho's C threads
+    count_dropped(connection, "downlink message");
   }
 }
 
@@ -168,8 +198,17 @@ void PahoUpstream::on_connection_lost(Connection& connection, const std::string&
       finish_locked(connection,
                     ConnectionLost{connection.id, cause.empty() ? "connection lost" : cause});
     }
-  } catch (...) {  // NOLINT(bugprone-empty-catch): nothing may unwind into Paho's C threads
+  } catch (...) {  // nothing may unwind into Paho's C threads
+    count_dropped(connection, "connection-lost event");
   }
+}
+
+void PahoUpstream::count_dropped(const Connection& connection, const char* what) noexcept {
+  const std::uint64_t total = dropped_events_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // spdlog catches what formatting or a sink throws and reports it on stderr itself, so this
+  // cannot throw either.
+  spdlog::error("upstream connection {}: a {} was dropped: {} ({} upstream events dropped so far)",
+                connection.id, what, current_exception_text(), total);
 }
 
 void PahoUpstream::emit_locked(Event event) {

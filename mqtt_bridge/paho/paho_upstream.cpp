@@ -18,8 +18,9 @@ namespace mqtt_bridge::detail {
 
 namespace {
 
-// How long a finished connection's Paho client is kept before it is destroyed (reaper.hpp says
-// why). Paho's epilogue after our listener returns takes microseconds; this is a wide margin.
+// How long a finished connection's Paho client is kept before it is destroyed: reaper.hpp says
+// why no completion signal can take its place. Paho's epilogue after our listener returns takes
+// microseconds; this is a wide margin.
 constexpr std::chrono::milliseconds kRetireGrace{500};
 // Destruction waits at most this long beyond the connect timeout for connections to close.
 constexpr std::chrono::seconds kShutdownMargin{5};
@@ -301,7 +302,13 @@ void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::
       return;
     }
     // The request completed before we got here. Paho drops its own reference in remove_token(),
-    // holding its global mutex, after our listener ran; use_count() == 1 says it has.
+    // holding its global mutex, after our listener ran; use_count() == 1 says it has. This reads a
+    // reference count because Paho publishes nothing else: the token is already complete (and
+    // try_wait()/wait() were true) before our listener ran, its list in the client is private,
+    // and remove_token() signals nothing (reaper.hpp, "Why a grace period"). The count is only
+    // the trigger; the ordering comes from Paho's global mutex below. Misreading it can only keep
+    // a token longer (until a later keep_token() looks again, or the Connection is destroyed),
+    // never free it early: shared_ptr's own count decides who destroys the token.
     connection.spent_tokens.push_back(std::move(token));
     const auto still_held =
         std::partition(connection.spent_tokens.begin(), connection.spent_tokens.end(),

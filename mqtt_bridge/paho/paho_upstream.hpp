@@ -21,6 +21,10 @@
 //  - or with the Connection, after its client: destroying the client takes that same mutex.
 // The same goes for what a token owns (the message of a publish): our copies die before we hand
 // the token over under mutex_, so Paho's final release is ordered after them.
+// Paho offers no signal for "Paho has dropped its reference": token::wait()/try_wait() are true
+// before our listener runs, and remove_token() notifies nobody. So keep_token() reads the
+// reference count in the one case that needs it, and the reaper keeps finished connections for a
+// grace period (reaper.hpp says exactly what is missing).
 
 #include <mqtt/async_client.h>
 #include <mqtt/iaction_listener.h>
@@ -108,11 +112,17 @@ class PahoUpstream final : public Upstream {
   // Paho acknowledged every message on arrival and handed out no token: nothing to do.
   void acknowledge(ConnectionId, AckToken) override {}
   std::size_t connection_count() const override;
+  std::uint64_t dropped_events() const override {
+    return dropped_events_.load(std::memory_order_relaxed);
+  }
 
   // Paho threads (paho_callbacks.cpp).
   void on_token(Connection& connection, const mqtt::token& token, bool ok);
   void on_message(Connection& connection, const mqtt::const_message_ptr& message);
   void on_connection_lost(Connection& connection, const std::string& cause);
+  // Paho threads, inside a catch: counts and logs an event lost to an exception, which must not
+  // unwind into Paho's C code. Never throws.
+  void count_dropped(const Connection& connection, const char* what) noexcept;
 
  private:
   // Any thread, without mutex_: starts the close of a connection that reached Phase::closing.
@@ -146,6 +156,7 @@ class PahoUpstream final : public Upstream {
 
   const BrokerOptions options_;
   const EventSink sink_;
+  std::atomic<std::uint64_t> dropped_events_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable all_finished_;  // signalled when `connections_` becomes empty

@@ -1,5 +1,8 @@
 #include "reaper.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <exception>
 #include <vector>
 
 namespace mqtt_bridge::detail {
@@ -64,9 +67,15 @@ void Reaper::run() {
 
     lock.unlock();
     for (auto& task : tasks) {
+      // A task reports its own failures as events, so a throw here is a bug (or out of memory):
+      // say so, and keep this thread alive for the tasks and retired objects that follow.
       try {
         task();
-      } catch (...) {  // a task reports its own failures as events; never kill this thread
+      } catch (const std::exception& e) {
+        spdlog::error("mqtt_bridge reaper: a follow-up Paho step threw and was abandoned: {}",
+                      e.what());
+      } catch (...) {
+        spdlog::error("mqtt_bridge reaper: a follow-up Paho step threw and was abandoned");
       }
     }
     tasks.clear();

@@ -232,7 +232,7 @@ TEST_CASE("udp: localhost means 127.0.0.1") { round_trip(AF_INET, "localhost"); 
 TEST_CASE("udp: ipv6 round trip on ::1") {
   std::string why;
   if (!ipv6_loopback_available(why)) {
-    MESSAGE("skipped: cannot bind ::1: " << why);
+    MESSAGE("SKIPPED: cannot bind ::1 (" << why << "); this test did not run");
     return;
   }
   round_trip(AF_INET6, "::1");

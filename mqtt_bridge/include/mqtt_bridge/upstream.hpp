@@ -155,6 +155,9 @@ class Upstream {
   virtual void acknowledge(ConnectionId id, AckToken ack) = 0;
   // How many connections exist (connected or connecting).
   virtual std::size_t connection_count() const = 0;
+  // Any thread. How many events were lost because building or delivering them threw on the
+  // implementation's own thread (out of memory, a throwing sink). Each loss is also logged.
+  virtual std::uint64_t dropped_events() const = 0;
 };
 
 // The Paho MQTT C++ implementation: one Paho async_client per connection, nothing persisted to

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -94,7 +95,7 @@ bool wait_port_open(std::uint16_t port, std::chrono::milliseconds timeout) {
   for (;;) {
     if (accepts_tcp(port)) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // nothing announces a listening port: poll
   }
 }
 
@@ -127,9 +128,15 @@ Mosquitto::Mosquitto(std::vector<std::string> extra_config,
 }
 
 Mosquitto::~Mosquitto() {
+  // A destructor must not throw; a failed stop is said on stderr so a stray mosquitto is explained.
   try {
     stop();
-  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "test broker on port %u: stop failed in the destructor: %s\n",
+                 static_cast<unsigned>(port_), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "test broker on port %u: stop failed in the destructor\n",
+                 static_cast<unsigned>(port_));
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
@@ -201,7 +208,7 @@ bool Mosquitto::try_start() {
       return false;
     }
     if (accepts_tcp(port_)) return true;
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // nothing announces a listening port: poll
   }
   stop();
   return false;
@@ -218,7 +225,7 @@ void Mosquitto::stop() {
       ::waitpid(pid_, &status, 0);
       break;
     }
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(kPollInterval);  // waitpid has no timeout: poll
   }
   pid_ = -1;
 }

@@ -38,7 +38,7 @@ int wait_child(pid_t pid, std::chrono::milliseconds timeout) {
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
       return -1;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // waitpid has no timeout: poll
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, &status, 0);
@@ -114,7 +114,7 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
       probe.send(sn::SearchGw{0});
       answered = probe.expect<sn::GwInfo>(std::chrono::milliseconds(100)).has_value();
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polls the log for "is up"
     }
     if (answered && (!own_connection ||
                      log().find("gateway upstream connection is up") != std::string::npos)) {
@@ -179,7 +179,7 @@ int GatewayProcess::wait_exit(std::chrono::milliseconds timeout) {
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
       return -1;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // waitpid has no timeout: poll
   }
   return -1;
 }

@@ -68,6 +68,12 @@ class LoopThreadUpstream final : public mqtt_bridge::Upstream {
     call([&] { inner_->acknowledge(id, ack); });
   }
 
+  std::uint64_t dropped_events() const override {
+    std::uint64_t dropped = 0;
+    const_cast<LoopThreadUpstream*>(this)->call([&] { dropped = inner_->dropped_events(); });
+    return dropped;
+  }
+
   // Runs `calls` on the loop thread in one go: nothing the loop does comes between them, as for
   // the actions the gateway executes in one batch.
   void batch(const std::function<void(mqtt_bridge::Upstream&)>& calls) {

@@ -1,7 +1,5 @@
 #pragma once
-// The callback every transport adapter delivers frames through. The same alias as in
-// udp_transport.hpp (a redeclaration naming the same type is allowed), so either header may be
-// included first.
+// The callback every transport adapter (UDP, serial, Bluetooth) delivers frames through.
 
 #include <cstdint>
 #include <functional>
@@ -11,7 +9,7 @@
 
 namespace transports {
 
-// Called for every frame received whole; `bytes` is valid only during the call. The handler
+// Called for every frame (for UDP: every datagram) received whole; `bytes` is valid only during the call. The handler
 // may call send() and close() on the transport; it must not throw (it runs inside libuv).
 using FrameHandler = std::function<void(const sn::Peer& from, std::span<const std::uint8_t> bytes)>;
 

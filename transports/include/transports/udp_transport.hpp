@@ -23,12 +23,9 @@
 #include <string>
 
 #include "sn_protocol/peer.hpp"
+#include "transports/frame_handler.hpp"
 
 namespace transports {
-
-// Called for every datagram received whole; `bytes` is valid only during the call. The handler
-// may call send() and close() on the transport; it must not throw (it runs inside libuv).
-using FrameHandler = std::function<void(const sn::Peer& from, std::span<const std::uint8_t> bytes)>;
 
 struct UdpOptions {
   std::uint16_t transport_id = 0;              // stamped into every Peer
