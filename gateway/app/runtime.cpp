@@ -110,7 +110,11 @@ spdlog::level::level_enum spd_level(core::LogLevel level) {
   return spdlog::level::info;
 }
 
-// Paho's events, in core terms.
+// The core names the broker's messages with the bridge's tokens, without seeing its headers.
+static_assert(std::is_same_v<mqtt_bridge::AckToken, decltype(core::UpstreamMessage::ack)>);
+static_assert(std::is_same_v<mqtt_bridge::AckToken, decltype(core::UpstreamAck::ack)>);
+
+// The upstream client's events, in core terms.
 core::Event to_core(mqtt_bridge::Event&& event) {
   return std::visit(
       [](auto&& e) -> core::Event {
@@ -127,7 +131,7 @@ core::Event to_core(mqtt_bridge::Event&& event) {
         } else if constexpr (std::is_same_v<T, mqtt_bridge::MessageArrived>) {
           return core::UpstreamMessage{e.id, std::move(e.topic), std::move(e.payload),
                                        static_cast<std::uint8_t>(std::clamp(e.qos, 0, 2)),
-                                       e.retain};
+                                       e.retain, e.ack};
         } else if constexpr (std::is_same_v<T, mqtt_bridge::PublishDone>) {
           return core::UpstreamPublishDone{e.id, e.request, e.ok};
         } else if constexpr (std::is_same_v<T, mqtt_bridge::SubscribeDone>) {
@@ -175,6 +179,9 @@ class Runtime::Impl {
         });
         break;
       case config::UpstreamClient::native:
+        // End to end: the broker's QoS 1/2 messages stay unacknowledged until the MQTT-SN
+        // receivers have them (core::UpstreamAck), so a gateway crash loses none of them.
+        broker.manual_acknowledgement = true;
         // Events come on this thread at the end of a loop iteration, never while execute() runs.
         upstream_ = mqtt_bridge::make_native_upstream(
             &loop_, broker, [this](mqtt_bridge::Event event) { on_upstream(std::move(event)); });
@@ -247,10 +254,10 @@ class Runtime::Impl {
 
   core::Time now() const { return core::Time(uv_now(&loop_)); }
 
-  void feed(const core::Event& event) {
+  void feed(core::Event event) {
     if (stopping_ || !core_) return;
     actions_.clear();
-    core_->handle(event, now(), actions_);
+    core_->handle(std::move(event), now(), actions_);
     execute();
   }
 
@@ -308,6 +315,7 @@ class Runtime::Impl {
     upstream_->subscribe(a.conn, a.req, a.filter, a.qos);
   }
   void run_action(core::UpstreamUnsubscribe& a) { upstream_->unsubscribe(a.conn, a.req, a.filter); }
+  void run_action(core::UpstreamAck& a) { upstream_->acknowledge(a.conn, a.ack); }
   void run_action(core::Log& a) { spdlog::log(spd_level(a.level), "{}", a.text); }
 
   // The core asks for one wake-up at its earliest deadline; one uv timer serves them all.

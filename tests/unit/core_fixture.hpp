@@ -237,6 +237,8 @@ inline std::string describe(const Action& action) {
         } else if constexpr (std::is_same_v<T, UpstreamUnsubscribe>) {
           return "upstream unsubscribe conn=" + std::to_string(a.conn) +
                  " req=" + std::to_string(a.req) + " filter=" + a.filter;
+        } else if constexpr (std::is_same_v<T, UpstreamAck>) {
+          return "upstream ack conn=" + std::to_string(a.conn) + " ack=" + std::to_string(a.ack);
         } else {
           static_assert(std::is_same_v<T, Log>);
           return "log " + a.text;

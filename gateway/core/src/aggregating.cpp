@@ -102,7 +102,7 @@ void Core::Impl::drop_subscriptions(Session& s) {
   s.subscriptions.clear();
 }
 
-void Core::Impl::route(UpstreamMessage&& e) {
+void Core::Impl::route(UpstreamMessage&& e, const AckShare& ack) {
   // Every client whose filters match, once, at the highest QoS among its matching filters
   // (MQTT 3.1.1 §3.3.5 allows one copy per subscription or one for all; one is kinder to radios).
   std::map<SessionId, std::uint8_t> targets;
@@ -129,11 +129,11 @@ void Core::Impl::route(UpstreamMessage&& e) {
         s->queue.pop_front();
         ++counters_.downlink_dropped;
       }
-      s->queue.push_back(Outgoing{e.topic, e.payload, qos, e.retain, false});
+      s->queue.push_back(Outgoing{e.topic, e.payload, qos, e.retain, false, ack});
       continue;
     }
     if (s->state != ClientState::active && !is_sleeping(s->state)) continue;
-    deliver(*s, e.topic, e.payload, qos, e.retain);
+    deliver(*s, e.topic, e.payload, qos, e.retain, ack);
   }
 }
 

@@ -13,7 +13,7 @@ namespace gateway::core {
 Core::Core(CoreConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Core::~Core() = default;
 void Core::start(Time now, Actions& out) { impl_->start(now, out); }
-void Core::handle(const Event& event, Time now, Actions& out) { impl_->handle(event, now, out); }
+void Core::handle(Event event, Time now, Actions& out) { impl_->handle(std::move(event), now, out); }
 void Core::shutdown(Time now, Actions& out) { impl_->shutdown(now, out); }
 std::optional<Time> Core::next_deadline() const { return impl_->next_deadline(); }
 const Counters& Core::counters() const { return impl_->counters_; }
@@ -56,6 +56,10 @@ void Core::Impl::shutdown(Time now, Actions& out) {
   }
   if (gateway_connection_wanted()) out.push_back(UpstreamDisconnect{kQosMinusOneConn, false});
   qos_minus_one_up_ = false;
+  // An administrative stop delivers nothing more: what is still queued stays the broker's to
+  // send again (to a CleanSession=false client's next session), so none of it is acknowledged.
+  ack_ledger_.open = false;
+  ack_ledger_.due.clear();
   sessions_.clear();
   peers_.clear();
   client_ids_.clear();
@@ -64,11 +68,18 @@ void Core::Impl::shutdown(Time now, Actions& out) {
   timers_ = {};
 }
 
-void Core::Impl::handle(const Event& event, Time now, Actions& out) {
+void Core::Impl::settle_acks() {
+  for (const UpstreamAck& ack : ack_ledger_.due) {
+    out_->emplace_back(std::in_place_type<UpstreamAck>, ack);
+  }
+  ack_ledger_.due.clear();
+}
+
+void Core::Impl::handle(Event event, Time now, Actions& out) {
   now_ = now;
   out_ = &out;
   std::visit(
-      [this](const auto& e) {
+      [this](auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, FrameReceived>) {
           on_frame(e);
@@ -81,7 +92,7 @@ void Core::Impl::handle(const Event& event, Time now, Actions& out) {
         } else if constexpr (std::is_same_v<T, UpstreamDisconnected>) {
           on_upstream_disconnected(e);
         } else if constexpr (std::is_same_v<T, UpstreamMessage>) {
-          on_upstream_message(UpstreamMessage(e));
+          on_upstream_message(std::move(e));
         } else if constexpr (std::is_same_v<T, UpstreamPublishDone>) {
           on_publish_done(e);
         } else if constexpr (std::is_same_v<T, UpstreamSubscribeDone>) {
@@ -96,6 +107,7 @@ void Core::Impl::handle(const Event& event, Time now, Actions& out) {
         }
       },
       event);
+  settle_acks();
 }
 
 void Core::Impl::on_frame(const FrameReceived& frame) {

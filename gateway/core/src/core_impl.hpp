@@ -6,6 +6,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <random>
@@ -25,6 +26,33 @@ namespace gateway::core {
 
 using SessionId = std::uint64_t;
 
+// Acknowledgements owed to the broker (UpstreamMessage::ack), due at the end of the current call.
+struct AckLedger {
+  std::vector<UpstreamAck> due;
+  bool open = true;  // false while shutting down: nothing undelivered may be acknowledged then
+};
+
+// One broker message owed an acknowledgement. Every queued copy of the message (one per client
+// that takes it at QoS 1/2) holds a share; when the last share goes, because the message was
+// delivered and acknowledged or because it was given up (dropped, its client lost), the
+// acknowledgement becomes due. Shares die with what holds them, so no path can forget one.
+class AckDebt {
+ public:
+  AckDebt(AckLedger& ledger, ConnId conn, std::uint32_t ack)
+      : ledger_(ledger), conn_(conn), ack_(ack) {}
+  AckDebt(const AckDebt&) = delete;
+  AckDebt& operator=(const AckDebt&) = delete;
+  ~AckDebt() {
+    if (ledger_.open) ledger_.due.push_back(UpstreamAck{conn_, ack_});
+  }
+
+ private:
+  AckLedger& ledger_;
+  ConnId conn_;
+  std::uint32_t ack_;
+};
+using AckShare = std::shared_ptr<AckDebt>;
+
 // A message from the broker waiting to go down to the client.
 struct Outgoing {
   std::string topic;
@@ -32,6 +60,7 @@ struct Outgoing {
   std::uint8_t qos = 0;
   bool retain = false;
   bool reregistered = false;  // the client already rejected our topic id once (§6.10)
+  AckShare ack;               // set for QoS 1/2 copies of a message the broker waits on
 };
 
 // The one gateway-initiated exchange awaiting the client's answer (§6.6: one at a time).
@@ -143,7 +172,7 @@ class Core::Impl {
 
   void start(Time now, Actions& out);
   void shutdown(Time now, Actions& out);
-  void handle(const Event& event, Time now, Actions& out);
+  void handle(Event event, Time now, Actions& out);
   std::optional<Time> next_deadline() const;
 
   CoreConfig config_;
@@ -193,10 +222,13 @@ class Core::Impl {
   void aggregate_subscribe_done(const Pending& pending, const UpstreamSubscribeDone& e);
   void drop_subscriptions(Session& s);
   void leave_filter(SessionId id, const std::string& filter);
-  void route(UpstreamMessage&& e);
+  void route(UpstreamMessage&& e, const AckShare& ack);
   void restore_filters();
   void publish_will(Session& s);
-  void deliver(Session& s, std::string topic, sn::Bytes payload, std::uint8_t qos, bool retain);
+  void deliver(Session& s, std::string topic, sn::Bytes payload, std::uint8_t qos, bool retain,
+               AckShare ack);
+  // Moves the acknowledgements that became due into the actions.
+  void settle_acks();
   std::optional<Pending> take_pending(ReqId req);
   Time next_reconnect_delay();
 
@@ -267,6 +299,8 @@ class Core::Impl {
 
   Time now_{0};
   Actions* out_ = nullptr;
+  // Before the sessions: their queued messages hold shares that report to it as they go.
+  AckLedger ack_ledger_;
   SessionId next_session_ = 1;
   ConnId next_conn_ = kQosMinusOneConn + 1;
   ReqId next_req_ = 1;

@@ -8,8 +8,11 @@
 namespace gateway::core {
 
 void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
+  // Released at the end of this call unless a queued copy took a share: nobody took it at QoS
+  // 1/2, so the broker may forget it now.
+  AckShare ack = e.ack != 0 ? std::make_shared<AckDebt>(ack_ledger_, e.conn, e.ack) : nullptr;
   if (aggregating() && e.conn == kQosMinusOneConn) {
-    route(std::move(e));
+    route(std::move(e), ack);
     return;
   }
   Session* s = by_conn(e.conn);
@@ -19,13 +22,13 @@ void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
     return;
   }
   if (s->conn == e.conn) on_backlog_message(*s);
-  deliver(*s, std::move(e.topic), std::move(e.payload), e.qos, e.retain);
+  deliver(*s, std::move(e.topic), std::move(e.payload), e.qos, e.retain, std::move(ack));
 }
 
 // One message for one client: queued in arrival order (or in the sleep buffer), then sent as far
 // as the one-in-flight rule allows.
 void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
-                         std::uint8_t qos_in, bool retain) {
+                         std::uint8_t qos_in, bool retain, AckShare ack) {
   Session* s = &session;
   if (s->rejected_topics.count(topic) != 0) {
     ++counters_.downlink_dropped;  // §6.10: the client unsubscribed by rejecting our REGISTER
@@ -42,7 +45,9 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
     ++counters_.downlink_dropped;
     log(LogLevel::debug, [&] { return "client " + s->client_id + ": downlink queue full"; });
   }
-  s->queue.push_back(Outgoing{std::move(topic), std::move(payload), qos, retain, false});
+  // Only a QoS 1/2 copy waits for its receiver's answer; a QoS 0 copy is owed nothing.
+  if (qos == 0) ack.reset();
+  s->queue.push_back(Outgoing{std::move(topic), std::move(payload), qos, retain, false, std::move(ack)});
   pump(*s);
 }
 

@@ -78,8 +78,14 @@ struct Log {
   std::string text;
 };
 
+// The message UpstreamMessage::ack named has reached its receivers: the broker may forget it.
+struct UpstreamAck {
+  ConnId conn;
+  std::uint32_t ack;
+};
+
 using Action = std::variant<SendFrame, Broadcast, UpstreamConnect, UpstreamDisconnect, UpstreamPublish,
-                            UpstreamSubscribe, UpstreamUnsubscribe, Log>;
+                            UpstreamSubscribe, UpstreamUnsubscribe, UpstreamAck, Log>;
 using Actions = std::vector<Action>;
 
 }  // namespace gateway::core

@@ -131,7 +131,7 @@ class Core {
   // it: it carries QoS -1 PUBLISH (§6.8) and tells whether the broker is reachable (§6.1).
   void start(Time now, Actions& out);
   // Feeds one event; appends what must be done to `out` (which it does not clear).
-  void handle(const Event& event, Time now, Actions& out);
+  void handle(Event event, Time now, Actions& out);
   // Administrative stop (SIGTERM/SIGINT): every connected client gets DISCONNECT and every
   // upstream connection a clean DISCONNECT. No will fires: a stopped gateway has not lost its
   // clients. The core is empty afterwards.

@@ -47,6 +47,11 @@ struct UpstreamMessage {
   sn::Bytes payload;
   std::uint8_t qos = 0;
   bool retain = false;
+  // Non-zero: the broker waits for UpstreamAck{conn, ack} before it forgets the message (the
+  // native client's end-to-end acknowledgement). The core sends it once every client that takes
+  // the message at QoS 1/2 has acknowledged it, or was given up (dropped, lost), and at once when
+  // nobody takes it. Mirrors mqtt_bridge::AckToken (static_assert in gateway/app).
+  std::uint32_t ack = 0;
 };
 struct UpstreamPublishDone {
   ConnId conn;

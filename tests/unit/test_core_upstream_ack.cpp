@@ -1,0 +1,188 @@
+// The gateway core's end-to-end acknowledgement (native client): a QoS 1/2 message from the broker
+// that carries an ack token is acknowledged upstream (UpstreamAck) only once every MQTT-SN client
+// that takes it at QoS 1/2 has acknowledged it (§6.10 PUBACK, §6.11... PUBCOMP) or was given up.
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "core_fixture.hpp"
+
+using namespace core_test;  // NOLINT(google-build-using-namespace)
+
+namespace {
+
+constexpr ConnId kShared = kQosMinusOneConn;
+
+UpstreamMessage message(ConnId conn, std::string topic, std::string_view payload,
+                        std::uint8_t qos, std::uint32_t ack) {
+  return UpstreamMessage{conn, std::move(topic), bytes(payload), qos, false, ack};
+}
+
+// SUBSCRIBE to a two-letter short name (no REGISTER needed downstream) and the broker's yes.
+void subscribe_short(CoreFixture& f, const sn::Peer& c, ConnId conn, sn::QoS qos,
+                     std::uint16_t msg_id = 100) {
+  sn::Subscribe subscribe;
+  subscribe.qos = qos;
+  subscribe.msg_id = msg_id;
+  subscribe.topic_id_type = sn::TopicIdType::short_name;
+  subscribe.topic_id = sn::short_topic_id('a', 'b');
+  f.feed(c, subscribe);
+  const auto upstream = f.upstream<UpstreamSubscribe>();
+  if (!upstream.empty()) {
+    f.event(UpstreamSubscribeDone{conn, upstream.front().req, true, static_cast<std::uint8_t>(qos)});
+  }
+}
+
+std::vector<UpstreamAck> acks(const CoreFixture& f) { return f.upstream<UpstreamAck>(); }
+
+// The QoS 1/2 PUBLISH the last call sent to `c`.
+sn::Publish published(const CoreFixture& f, const sn::Peer& c) {
+  const auto sent = f.sent_to(c);
+  REQUIRE_MESSAGE(sent.size() == 1, show(f.last()));
+  REQUIRE(std::holds_alternative<sn::Publish>(sent.front()));
+  return std::get<sn::Publish>(sent.front());
+}
+
+CoreConfig aggregating() {
+  CoreConfig config = default_config();
+  config.mode = Mode::aggregating;
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("core ack: §6.10 a QoS 1 message is acknowledged upstream after the client's PUBACK") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+
+  f.event(message(conn, "ab", "x", 1, 41));
+  const auto publish = published(f, c);
+  CHECK(acks(f).empty());  // the client does not have it yet
+  f.feed(c, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::accepted});
+  REQUIRE(acks(f).size() == 1);
+  CHECK(acks(f).front().conn == conn);
+  CHECK(acks(f).front().ack == 41);
+}
+
+TEST_CASE("core ack: §6.10 a QoS 2 message is acknowledged upstream after the client's PUBCOMP") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos2);
+
+  f.event(message(conn, "ab", "x", 2, 42));
+  const auto publish = published(f, c);
+  f.feed(c, sn::PubRec{publish.msg_id});
+  CHECK(acks(f).empty());
+  f.feed(c, sn::PubComp{publish.msg_id});
+  REQUIRE(acks(f).size() == 1);
+  CHECK(acks(f).front().ack == 42);
+}
+
+TEST_CASE("core ack: a message nobody takes at QoS 1/2 is acknowledged at once") {
+  SUBCASE("no client has the connection") {
+    CoreFixture f;
+    const auto c = udp(5001);
+    const ConnId conn = f.connect(c, "node-1");
+    f.event(message(conn + 1000, "ab", "y", 1, 44));
+    REQUIRE(acks(f).size() == 1);
+    CHECK(acks(f).front().conn == conn + 1000);
+    CHECK(acks(f).front().ack == 44);
+  }
+  SUBCASE("aggregating: the only subscriber was granted QoS 0") {
+    CoreFixture f(aggregating());
+    f.event(UpstreamConnected{kShared});
+    const auto c = udp(5001);
+    REQUIRE(show(f.feed(c, connect_msg("a", 60, true))) ==
+            show({to(c, sn::ConnAck{sn::ReturnCode::accepted})}));
+    subscribe_short(f, c, kShared, sn::QoS::qos0);
+    f.event(message(kShared, "ab", "x", 1, 43));
+    CHECK(f.sent_to(c).size() == 1);  // sent at QoS 0, owed nothing
+    REQUIRE(acks(f).size() == 1);
+    CHECK(acks(f).front().ack == 43);
+  }
+  SUBCASE("aggregating: nobody subscribed") {
+    CoreFixture f(aggregating());
+    f.event(UpstreamConnected{kShared});
+    f.event(message(kShared, "ab", "x", 2, 49));
+    REQUIRE(acks(f).size() == 1);
+    CHECK(acks(f).front().ack == 49);
+  }
+}
+
+TEST_CASE("core ack: §6.13 a client lost after N_retry gives its messages up: acknowledged") {
+  CoreFixture f;  // T_retry 10 s, N_retry 3
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+  f.event(message(conn, "ab", "x", 1, 45));
+  (void)published(f, c);
+  bool acked = false;
+  for (int i = 0; i < 4 && !acked; ++i) {
+    f.advance(10s);
+    for (const auto& a : acks(f)) acked = acked || a.ack == 45;
+  }
+  CHECK(acked);
+}
+
+TEST_CASE("core ack: §6.14 a sleeper's message is acknowledged once it has it after waking") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+  f.feed(c, sn::Disconnect{std::uint16_t{600}});  // asleep for 10 min
+  f.event(message(conn, "ab", "x", 1, 46));
+  CHECK(f.sent_to(c).empty());
+  CHECK(acks(f).empty());
+  f.feed(c, sn::PingReq{"node-1"});  // awake: the buffered message goes out
+  const auto publish = published(f, c);
+  CHECK(acks(f).empty());
+  f.feed(c, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::accepted});
+  REQUIRE(acks(f).size() == 1);
+  CHECK(acks(f).front().ack == 46);
+}
+
+TEST_CASE("core ack: aggregating - acknowledged once every QoS 1 recipient has it or is lost") {
+  CoreFixture f(aggregating());
+  f.event(UpstreamConnected{kShared});
+  const auto a = udp(5001);
+  const auto b = udp(5002);
+  REQUIRE(show(f.feed(a, connect_msg("a", 60, true))) ==
+          show({to(a, sn::ConnAck{sn::ReturnCode::accepted})}));
+  REQUIRE(show(f.feed(b, connect_msg("b", 60, true))) ==
+          show({to(b, sn::ConnAck{sn::ReturnCode::accepted})}));
+  subscribe_short(f, a, kShared, sn::QoS::qos1, 100);
+  subscribe_short(f, b, kShared, sn::QoS::qos1, 101);
+
+  f.event(message(kShared, "ab", "x", 1, 47));
+  const auto to_a = f.sent_to(a);
+  const auto to_b = f.sent_to(b);
+  REQUIRE(to_a.size() == 1);
+  REQUIRE(to_b.size() == 1);
+  const auto pa = std::get<sn::Publish>(to_a.front());
+  f.feed(a, sn::PubAck{pa.topic_id, pa.msg_id, sn::ReturnCode::accepted});
+  CHECK(acks(f).empty());  // b has not answered
+  // b never answers: lost after N_retry, which gives its copy up.
+  bool acked = false;
+  for (int i = 0; i < 4 && !acked; ++i) {
+    f.advance(10s);
+    for (const auto& ack : acks(f)) acked = acked || ack.ack == 47;
+  }
+  CHECK(acked);
+}
+
+TEST_CASE("core ack: an administrative stop acknowledges nothing still queued") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+  f.event(message(conn, "ab", "x", 1, 48));
+  (void)published(f, c);
+  Actions out;
+  f.core().shutdown(f.now(), out);
+  for (const auto& action : out) CHECK_FALSE(std::holds_alternative<UpstreamAck>(action));
+}
