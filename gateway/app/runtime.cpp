@@ -63,6 +63,7 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
   out.stats_interval = std::chrono::duration_cast<core::Time>(c.stats.interval);
   out.stats_prefix = config::stats_topic_prefix(c);
   out.client_id_prefix = c.upstream.client_id_prefix;
+  out.max_queued_upstream = c.upstream.max_queued_messages;
   for (const auto& topic : c.predefined_topics) out.predefined.push_back({topic.id, topic.name});
   out.qos_minus_one = c.qos_minus_one_enabled;
   if (c.auth.allowed_clients) {
@@ -168,6 +169,7 @@ class Runtime::Impl {
     broker.uri = config_.upstream.uri;
     broker.username = config_.upstream.username;
     broker.password = config_.upstream.password;
+    broker.max_queued_messages = config_.upstream.max_queued_messages;
     switch (config_.upstream.client) {
       case config::UpstreamClient::paho:
         upstream_ = mqtt_bridge::make_paho_upstream(broker, [this](mqtt_bridge::Event event) {

@@ -139,6 +139,8 @@ class NativeUpstream final : public Upstream {
     session_options_.password = options_.password;
     session_options_.manual_acknowledgement = options_.manual_acknowledgement;
     if (options_.max_queued_messages > 0) session_options_.max_queued = options_.max_queued_messages;
+    // The output of one loop iteration is bounded by what one iteration reads; beyond it, what
+    // waits behind a full socket is bounded by max_queued.
     hooks_ = new Hooks;
     uv_prepare_init(loop_, &hooks_->prepare);
     uv_check_init(loop_, &hooks_->check);
@@ -412,6 +414,7 @@ class NativeUpstream final : public Upstream {
     if (c->closing) return;
     Bytes& out = c->session.output();
     if (!c->writing && !out.empty() && c->tcp_up) {
+      c->session.output_taken();
       uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(out.data()), static_cast<unsigned>(out.size()));
       int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1);
       if (written == UV_EAGAIN) written = 0;

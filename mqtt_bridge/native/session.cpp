@@ -489,6 +489,12 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
     return;
   }
   if (packet.qos == 0) {
+    // A QoS 0 message that cannot leave now is dropped rather than queued without end.
+    if (publishes_unsent_ >= options_.max_queued) {
+      fail("congestion: " + std::to_string(publishes_unsent_) + " messages wait for the socket");
+      return;
+    }
+    ++publishes_unsent_;
     write(packet, now);
     if (request != 0) events_.emplace_back(PublishDone{id_, request, true, {}});
     return;
@@ -511,6 +517,7 @@ void Session::send_publish(RequestId request, mc::Publish&& publish, Time now) {
     return;
   }
   publish.packet_id = *packet_id;
+  ++publishes_unsent_;
   write(publish, now);
   const Stage stage = publish.qos == 1 ? Stage::puback : Stage::pubrec;
   in_flight_.emplace(*packet_id, InFlight{request, next_seq_++, stage, std::move(publish), 0});

@@ -71,6 +71,8 @@ class Session {
 
   // Output: what to write, in order, and what happened, in order. The caller moves them out.
   Bytes& output() { return output_; }
+  // The caller handed output() to the socket: the PUBLISHes in it are no longer waiting.
+  void output_taken() { publishes_unsent_ = 0; }
   std::vector<Event>& events() { return events_; }
   // When on_timer() wants to be called; nullopt: never.
   std::optional<Time> next_deadline() const;
@@ -141,6 +143,7 @@ class Session {
   Bytes output_;
   std::vector<Event> events_;
 
+  std::size_t publishes_unsent_ = 0;  // PUBLISHes in output_ (output_taken() resets)
   std::uint16_t next_packet_id_ = 1;
   std::uint64_t next_seq_ = 0;
   std::map<std::uint16_t, InFlight> in_flight_;  // by packet id

@@ -4,6 +4,7 @@
 #include <mqtt/properties.h>
 #include <mqtt/will_options.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string_view>
@@ -74,7 +75,10 @@ mqtt::create_options make_create_options(const BrokerOptions& options) {
   // thread, connected or not (default 100). A burst of QoS 0 from many clients passes that easily:
   // the bench lost 18-72 % of QoS 0 there. The loop thread is the only producer and each waiting
   // message is bounded by what the transports can read, so a generous limit is safe.
-  create.set_max_buffered_messages(kMaxBufferedMessages);
+  create.set_max_buffered_messages(options.max_queued_messages > 0
+                                       ? static_cast<int>(std::min<std::size_t>(
+                                             options.max_queued_messages, kMaxBufferedMessages))
+                                       : kMaxBufferedMessages);
   return create;
 }
 

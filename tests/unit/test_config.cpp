@@ -310,6 +310,18 @@ TEST_CASE("config: upstream client is paho by default, native on request, TLS on
   });
 }
 
+TEST_CASE("config: upstream.max_queued_messages bounds what waits for the broker") {
+  CHECK(cfg::parse_config("{}").upstream.max_queued_messages == 10000);
+  CHECK(cfg::parse_config(R"({"upstream": {"max_queued_messages": 1}})")
+            .upstream.max_queued_messages == 1);
+  check_errors({
+      {R"({"upstream": {"max_queued_messages": 0}})",
+       "upstream.max_queued_messages: expected an integer from 1 to 1000000"},
+      {R"({"upstream": {"max_queued_messages": "many"}})",
+       "upstream.max_queued_messages: expected an integer from 1 to 1000000"},
+  });
+}
+
 TEST_CASE("config: upstream credentials") {
   check_errors({
       {R"({"upstream": {"password": "x"}})",

@@ -186,3 +186,27 @@ TEST_CASE("core ack: an administrative stop acknowledges nothing still queued") 
   f.core().shutdown(f.now(), out);
   for (const auto& action : out) CHECK_FALSE(std::holds_alternative<UpstreamAck>(action));
 }
+
+TEST_CASE("core: §5.3.10 QoS 1/2 beyond upstream.max_queued_messages under way get PUBACK congestion") {
+  CoreConfig config = default_config();
+  config.max_queued_upstream = 2;
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  const std::uint16_t topic = f.register_topic(c, "up/t", 1);
+  std::vector<ReqId> reqs;
+  for (std::uint16_t id = 10; id < 12; ++id) {
+    f.feed(c, publish_msg(sn::QoS::qos1, sn::TopicIdType::normal, topic, id, "x"));
+    reqs.push_back(f.req_of<UpstreamPublish>());
+    CHECK(f.sent_to(c).empty());
+  }
+  // Two under way: the third is refused at once, and nothing goes upstream.
+  f.feed(c, publish_msg(sn::QoS::qos2, sn::TopicIdType::normal, topic, 12, "x"));
+  CHECK(show(f.last()) ==
+        show({to(c, sn::PubAck{topic, 12, sn::ReturnCode::congestion})}));
+  CHECK(f.counters().upstream_congested == 1);
+  // One completes: room again.
+  f.event(UpstreamPublishDone{conn, reqs[0], true});
+  f.feed(c, publish_msg(sn::QoS::qos1, sn::TopicIdType::normal, topic, 13, "x"));
+  CHECK(f.upstream<UpstreamPublish>().size() == 1);
+}

@@ -586,3 +586,22 @@ TEST_CASE("native session: messages never acknowledged count against our Receive
   CHECK(rig.written_one<mc::Disconnect>().reason_code == mc::reason::receive_maximum_exceeded);
   CHECK(std::holds_alternative<ConnectionLost>(rig.events().back()));
 }
+
+TEST_CASE("native session: QoS 0 beyond max_queued unsent fails instead of queueing") {
+  SessionOptions options;
+  options.max_queued = 2;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  rig.session.publish(0, "t", bytes("1"), 0, false, rig.now);
+  rig.session.publish(0, "t", bytes("2"), 0, false, rig.now);
+  CHECK(rig.events().empty());
+  rig.session.publish(0, "t", bytes("3"), 0, false, rig.now);  // the socket took nothing yet
+  const auto dropped = rig.event_one<PublishDone>();
+  CHECK(dropped.request == 0);  // request 0 hears of its failure
+  CHECK_FALSE(dropped.ok);
+  CHECK(rig.written().size() == 2);
+  rig.session.output_taken();  // the driver handed the output to the socket
+  rig.session.publish(0, "t", bytes("4"), 0, false, rig.now);
+  CHECK(rig.events().empty());
+  CHECK(rig.written().size() == 1);
+}

@@ -106,6 +106,8 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
                                   "://) is not supported by upstream.client \"native\" yet; "
                                   "use \"paho\" or a tcp:// or mqtt:// URI");
   }
+  upstream.max_queued_messages = static_cast<std::uint32_t>(
+      section.integer("max_queued_messages", 1, 1000000, upstream.max_queued_messages));
   upstream.client_id_prefix = read_mqtt_string(section, "client_id_prefix");
   upstream.username = read_mqtt_string(section, "username");
   // The password is binary data in MQTT (§3.1.3.5), so any string goes.
@@ -269,8 +271,9 @@ Config config_from_json(const Json& document) {
   }
   if (const auto* section = root.find("upstream")) {
     config.upstream = read_upstream(
-        ObjectReader(*section, "upstream", {"uri", "client", "client_id_prefix", "username",
-                                            "password", "reconnect_min_ms", "reconnect_max_ms"}));
+        ObjectReader(*section, "upstream",
+                     {"uri", "client", "max_queued_messages", "client_id_prefix", "username",
+                      "password", "reconnect_min_ms", "reconnect_max_ms"}));
   }
   if (const auto* section = root.find("transports")) {
     config.transports = detail::read_transports(*section, "transports");

@@ -106,6 +106,7 @@ std::string render_config(const Config& config) {
       {"upstream",
        {{"uri", config.upstream.uri},
         {"client", to_string(config.upstream.client)},
+        {"max_queued_messages", config.upstream.max_queued_messages},
         {"client_id_prefix", config.upstream.client_id_prefix},
         {"username", config.upstream.username},
         {"password", config.upstream.password.empty() ? "" : "***"},

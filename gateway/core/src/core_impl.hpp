@@ -310,6 +310,9 @@ class Core::Impl {
   std::unordered_map<std::string, SessionId> client_ids_;
   std::unordered_map<ConnId, SessionId> conns_;
   std::unordered_map<ReqId, Pending> pending_;
+  // QoS 1/2 UpstreamPublish per connection whose UpstreamPublishDone has not come yet (every
+  // request completes before its connection's final event, upstream.hpp).
+  std::unordered_map<ConnId, std::size_t> publishes_under_way_;
   std::unordered_map<std::uint16_t, std::string> predefined_by_id_;
   std::unordered_map<std::string, std::uint16_t> predefined_by_name_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;

@@ -36,6 +36,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"drops/downlink", c.downlink_dropped},
       {"drops/sleep_buffer", c.sleep_buffer_dropped},
       {"drops/upstream_publish", c.upstream_publish_failed},
+      {"drops/upstream_congestion", c.upstream_congested},
       {"wills/published", c.wills_published},
       {"sleep/upstream_released", c.sleeper_upstream_released},
       {"sleep/upstream_resumed", c.sleeper_upstream_resumed},

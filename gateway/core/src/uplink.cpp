@@ -94,6 +94,14 @@ void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
   }
   const ConnId conn = upstream_of(s);
   const auto qos = static_cast<std::uint8_t>(publish.qos);
+  if (publish.qos != sn::QoS::qos0 && !s.qos2_in.contains(publish.msg_id) &&
+      publishes_under_way_[conn] >= config_.max_queued_upstream) {
+    // Bounded towards the broker: the client hears "not now" (§5.3.10 congestion) and retries,
+    // instead of the gateway queueing without end.
+    ++counters_.upstream_congested;
+    send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::congestion});
+    return;
+  }
   ReqId req = 0;
   if (publish.qos == sn::QoS::qos2) {
     // Exactly once: the first copy goes upstream; a DUP resend before PUBREL only repeats
@@ -111,6 +119,7 @@ void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
     pending_.emplace(req, Pending{Pending::Kind::puback, s.id, conn, publish.msg_id,
                                   publish.topic_id, {}, 0});
   }
+  if (req != 0) ++publishes_under_way_[conn];
   out_->push_back(UpstreamPublish{conn, req, *topic, publish.data, qos, publish.retain});
 }
 
@@ -161,6 +170,12 @@ Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
 }
 
 void Core::Impl::on_publish_done(const UpstreamPublishDone& e) {
+  if (e.req != 0) {
+    if (const auto it = publishes_under_way_.find(e.conn);
+        it != publishes_under_way_.end() && it->second > 0 && --it->second == 0) {
+      publishes_under_way_.erase(it);
+    }
+  }
   if (!e.ok) {
     // QoS 0 and -1 have no client to answer: this count is all that shows their loss.
     ++counters_.upstream_publish_failed;

@@ -58,8 +58,10 @@ struct BrokerOptions {
   std::string password;
   int mqtt_version = 4;  // 4 = MQTT 3.1.1, 5 = MQTT 5.0
   std::chrono::seconds connect_timeout{10};
-  // Native client: QoS 1/2 publishes that may wait, per connection, for the broker's in-flight
-  // window; beyond it a publish fails at once (0: the client's default).
+  // Per connection, what may wait on its way to the broker; beyond it a publish fails at once
+  // (PublishDone ok=false, also for request 0), never queueing without bound. Paho: messages in
+  // its send buffer. Native: QoS 1/2 waiting for the broker's in-flight window, and QoS 0
+  // written while the socket is full. 0: the client's default.
   std::size_t max_queued_messages = 0;
   // Native client: a QoS 1/2 message from the broker is acknowledged to it (PUBACK / PUBREC) only
   // when acknowledge() is called with its MessageArrived::ack, so the broker keeps it until its

@@ -38,6 +38,8 @@ enum class UpstreamClient : std::uint8_t { paho, native };
 struct UpstreamSettings {
   std::string uri = "tcp://127.0.0.1:1883";  // as written; both clients take it verbatim
   UpstreamClient client = UpstreamClient::paho;
+  // Messages that may wait on their way to the broker per upstream connection (see configs/README).
+  std::uint32_t max_queued_messages = 10000;
   UpstreamScheme scheme = UpstreamScheme::tcp;
   HostPort broker{"127.0.0.1", 1883, false};  // the host:port part of `uri`
   std::string client_id_prefix;

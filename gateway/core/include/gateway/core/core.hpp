@@ -72,6 +72,10 @@ struct CoreConfig {
   Time retry_interval{10000};     // T_retry for gateway-initiated REGISTER/PUBLISH/PUBREL (§6.13)
   unsigned max_retries = 3;       // N_retry: retransmissions before the client is lost
   std::size_t max_topics_per_client = 1000;    // registered topic ids; REGACK congestion beyond
+  // QoS 1/2 PUBLISHes handed to one upstream connection and not yet acknowledged by the broker;
+  // beyond it a client's QoS 1/2 PUBLISH is answered PUBACK congestion at once (upstream.hpp
+  // bounds QoS 0 inside the client library with the same figure).
+  std::size_t max_queued_upstream = 10000;
   std::size_t max_queued_per_client = 1000;    // downlink messages waiting; oldest dropped beyond
   // Messages kept for an asleep (or awake) client (§6.14). When full, the oldest QoS 0 message
   // makes room, else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one.
@@ -116,6 +120,8 @@ struct Counters {
   std::uint64_t sleeper_upstream_resumed = 0;
   std::uint64_t upstream_reconnects = 0;  // the gateway's own connection came back
   std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
+  // QoS 1/2 PUBLISH refused (PUBACK congestion) because max_queued_upstream were under way.
+  std::uint64_t upstream_congested = 0;
   std::uint64_t advertise_sent = 0;
   std::uint64_t gwinfo_sent = 0;
 };
