@@ -16,6 +16,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -103,6 +104,7 @@ struct Connection {
   bool dirty = false;         // in the owner's flush list
   Bytes in_write;             // the buffer write_req writes
   Time connect_deadline{0};   // until Connected or the final event
+  std::optional<Time> armed;  // when `timer` fires, if it runs
 };
 
 void release(Connection* c) {
@@ -348,6 +350,7 @@ class NativeUpstream final : public Upstream {
   static void on_timer(uv_timer_t* timer) {
     auto* c = static_cast<Connection*>(timer->data);
     NativeUpstream* self = c->owner;
+    c->armed.reset();
     if (self == nullptr || c->closing) return;
     const Time t = self->now();
     if (!c->session.connected() && !c->session.finished() && t >= c->connect_deadline) {
@@ -371,6 +374,7 @@ class NativeUpstream final : public Upstream {
       const auto it = connections_.find(c->session.id());
       if (it != connections_.end() && it->second == c) connections_.erase(it);
       uv_timer_stop(&c->timer);
+      c->armed.reset();
     } else {
       rearm(c);
     }
@@ -380,15 +384,21 @@ class NativeUpstream final : public Upstream {
     }
   }
 
+  // Lazily: a deadline that moved later (every write moves the keep-alive's) leaves the timer
+  // where it is, and the early wake-up finds nothing due and arms the real deadline. That keeps
+  // a timer restart off the path of every message.
   void rearm(Connection* c) {
     std::optional<Time> deadline = c->session.next_deadline();
     if (!c->session.connected()) {
       deadline = deadline ? std::min(*deadline, c->connect_deadline) : c->connect_deadline;
     }
     if (!deadline) {
-      uv_timer_stop(&c->timer);
+      if (c->armed) uv_timer_stop(&c->timer);
+      c->armed.reset();
       return;
     }
+    if (c->armed && *c->armed <= *deadline) return;
+    c->armed = deadline;
     const auto delay = std::max<std::int64_t>(0, (*deadline - now()).count());
     uv_timer_start(&c->timer, on_timer, static_cast<std::uint64_t>(delay), 0);
   }

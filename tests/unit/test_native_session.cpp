@@ -197,7 +197,7 @@ TEST_CASE("native session: requests before CONNACK fail at once, nothing is writ
   CHECK(rig.written().empty());
 }
 
-TEST_CASE("native session: §4.3.1 QoS 0 publish is written; request 0 reports nothing") {
+TEST_CASE("native session: §4.3.1 QoS 0 publish is written, and request 0 reports nothing") {
   Rig rig;
   rig.connect();
   rig.session.publish(0, "a/b", bytes("v"), 0, true, rig.now);
