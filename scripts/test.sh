@@ -70,35 +70,29 @@ for preset in ${PRESETS:-default asan tsan}; do
   fi
 done
 
-# Coverage-guided fuzzing of the codec for a bounded time on a scratch copy of the seed corpus.
+# Coverage-guided fuzzing of one codec for FUZZ_SECONDS on a scratch copy of its seed corpus:
+# run_fuzz TARGET WHAT CORPUS. Adds one passed or failed.
+run_fuzz() {
+  local target=$1 what=$2 corpus=$3 work execs
+  work=$(mktemp -d)
+  log "fuzzing ${what} for ${FUZZ_SECONDS}s"
+  if "build-fuzz/bin/$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+      -artifact_prefix="$work/" "$work" "$corpus" >"$work/fuzz.log" 2>&1; then
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
+    log "fuzz ${what}: ${execs} executions in ${FUZZ_SECONDS}s, no invariant violated"
+    passed=$((passed + 1))
+  else
+    tail -n 40 "$work/fuzz.log"
+    echo "fuzz ${what}: FAILED; reproducer(s): $(ls "$work"/crash-* "$work"/leak-* 2>/dev/null)" >&2
+    failed=$((failed + 1))
+  fi
+}
+
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   if build_preset fuzz >/dev/null; then
-    work=$(mktemp -d)
-    log "fuzzing sn::decode for ${FUZZ_SECONDS}s"
-    if build-fuzz/bin/fuzz_decode -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-        -artifact_prefix="$work/" "$work" tests/fuzz/corpus/decode >"$work/fuzz.log" 2>&1; then
-      execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
-      log "fuzz: ${execs} executions in ${FUZZ_SECONDS}s, no invariant violated"
-      passed=$((passed + 1))
-    else
-      tail -n 40 "$work/fuzz.log"
-      echo "fuzz: FAILED; reproducer(s): $(ls "$work"/crash-* "$work"/leak-* 2>/dev/null)" >&2
-      failed=$((failed + 1))
-    fi
-    # The MQTT 3.1.1/5.0 codec (mqtt_bridge/codec), the same way on its own scratch corpus.
-    mqtt_work=$(mktemp -d)
-    log "fuzzing mqtt_codec::decode for ${FUZZ_SECONDS}s"
-    if build-fuzz/bin/fuzz_mqtt_decode -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-        -artifact_prefix="$mqtt_work/" "$mqtt_work" tests/fuzz/corpus/mqtt_decode \
-        >"$mqtt_work/fuzz.log" 2>&1; then
-      execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$mqtt_work/fuzz.log")
-      log "fuzz mqtt: ${execs} executions in ${FUZZ_SECONDS}s, no invariant violated"
-      passed=$((passed + 1))
-    else
-      tail -n 40 "$mqtt_work/fuzz.log"
-      echo "fuzz mqtt: FAILED; reproducer(s): $(ls "$mqtt_work"/crash-* "$mqtt_work"/leak-* 2>/dev/null)" >&2
-      failed=$((failed + 1))
-    fi
+    run_fuzz fuzz_decode "sn::decode" tests/fuzz/corpus/decode
+    # The MQTT 3.1.1/5.0 codec of the native upstream client (mqtt_bridge/codec).
+    run_fuzz fuzz_mqtt_decode "mqtt_codec::decode" tests/fuzz/corpus/mqtt_decode
   else
     echo "fuzz preset failed to build (clang/libFuzzer missing?)" >&2
     failed=$((failed + 1))
