@@ -164,7 +164,7 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
   }
   if (auto* publish = std::get_if<sn::Publish>(&message);
       publish != nullptr && publish->qos == sn::QoS::minus_one) {
-    on_publish_minus_one(peer, *publish);
+    on_publish_minus_one(peer, std::move(*publish));
     return;
   }
   if (auto* ping = std::get_if<sn::PingReq>(&message); ping != nullptr && ping->client_id) {
@@ -229,7 +229,7 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
         } else if constexpr (std::is_same_v<T, sn::RegAck>) {
           on_regack(*s, m);
         } else if constexpr (std::is_same_v<T, sn::Publish>) {
-          on_publish(*s, m);
+          on_publish(*s, std::move(m));
         } else if constexpr (std::is_same_v<T, sn::PubAck>) {
           on_puback(*s, m);
         } else if constexpr (std::is_same_v<T, sn::PubRec>) {

@@ -272,8 +272,9 @@ class Core::Impl {
 
   // uplink.cpp: what the client asks of the broker.
   void on_register(Session& s, const sn::Register& reg);
-  void on_publish(Session& s, const sn::Publish& publish);
-  void on_publish_minus_one(const sn::Peer& peer, const sn::Publish& publish);
+  // The payload is moved on to the broker.
+  void on_publish(Session& s, sn::Publish&& publish);
+  void on_publish_minus_one(const sn::Peer& peer, sn::Publish&& publish);
   bool qos_minus_one_allowed_from(const sn::Peer& peer) const;
   void on_pubrel(Session& s, const sn::PubRel& pubrel);
   void on_subscribe(Session& s, const sn::Subscribe& subscribe);

@@ -74,9 +74,9 @@ void Core::Impl::on_register(Session& s, const sn::Register& reg) {
   send(s.peer, sn::RegAck{*id, reg.msg_id, sn::ReturnCode::accepted});
 }
 
-void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
+void Core::Impl::on_publish(Session& s, sn::Publish&& publish) {
   ++counters_.publish_in[static_cast<std::size_t>(publish.qos)];
-  const auto topic = topic_for_publish(&s, publish.topic_id_type, publish.topic_id);
+  auto topic = topic_for_publish(&s, publish.topic_id_type, publish.topic_id);
   if (!topic) {
     // §6.6/§6.7: whatever the QoS, an unknown topic id is answered.
     send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::invalid_topic_id});
@@ -120,10 +120,11 @@ void Core::Impl::on_publish(Session& s, const sn::Publish& publish) {
                                   publish.topic_id, {}, 0});
   }
   if (req != 0) ++publishes_under_way_[conn];
-  out_->push_back(UpstreamPublish{conn, req, *topic, publish.data, qos, publish.retain});
+  out_->push_back(
+      UpstreamPublish{conn, req, std::move(*topic), std::move(publish.data), qos, publish.retain});
 }
 
-void Core::Impl::on_publish_minus_one(const sn::Peer& peer, const sn::Publish& publish) {
+void Core::Impl::on_publish_minus_one(const sn::Peer& peer, sn::Publish&& publish) {
   ++counters_.publish_in[3];
   const char* refusal = nullptr;
   std::optional<std::string> topic;
@@ -145,7 +146,8 @@ void Core::Impl::on_publish_minus_one(const sn::Peer& peer, const sn::Publish& p
     });
     return;
   }
-  out_->push_back(UpstreamPublish{kQosMinusOneConn, 0, *topic, publish.data, 0, publish.retain});
+  out_->push_back(UpstreamPublish{kQosMinusOneConn, 0, std::move(*topic), std::move(publish.data), 0,
+                                  publish.retain});
 }
 
 void Core::Impl::on_pubrel(Session& s, const sn::PubRel& pubrel) {
