@@ -373,7 +373,10 @@ class Worker {
       budget = allowed <= 0 ? 0 : std::min<std::uint64_t>(static_cast<std::uint64_t>(allowed), 4096);
     }
     bool any_left = false;
-    for (std::size_t k = 0; k < clients_.size() && budget > 0; ++k) {
+    // At max speed one round over the clients per turn; paced, as many rounds as the budget of
+    // this 1 ms tick needs (one round would cap the rate at N messages per ms).
+    const std::size_t visits = rate_ > 0 ? clients_.size() * static_cast<std::size_t>(budget) : clients_.size();
+    for (std::size_t k = 0; k < visits && budget > 0; ++k) {
       cursor_ = (cursor_ + 1) % clients_.size();
       Client& c = clients_[cursor_];
       if (c.state != State::ready) continue;
