@@ -22,7 +22,8 @@
 # gateway during one extra QoS 0 uplink run per client and mode; default 1 when perf is installed,
 # 0 under BENCH_QUICK), BENCH_OVERLOAD (0: no overload rows; default 1), BENCH_OVERLOAD_N (clients,
 # default 10), BENCH_OVERLOAD_S (seconds of sending, default 10, 5 under BENCH_QUICK),
-# BENCH_OVERLOAD_X (offered rate over the broker-only rate, default 10), BENCH_OUT (default
+# BENCH_OVERLOAD_X (offered rate over the broker-only rate, default 10), BENCH_BROKER_NODELAY (1:
+# the broker sets TCP_NODELAY, see broker.sh), BENCH_OUT (default
 # tests/bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,7 +43,7 @@ done
 command_line=
 for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BENCH_MODES BENCH_RUNS \
            BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OVERLOAD BENCH_OVERLOAD_N \
-           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_OUT; do
+           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_BROKER_NODELAY BENCH_OUT; do
   [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
@@ -259,7 +260,7 @@ fi
   echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores available"
   echo "- Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   echo "- Kernel: $(uname -sr)"
-  echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues: see tests/bench/broker.sh)"
+  echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues$([ "${BENCH_BROKER_NODELAY:-0}" = 1 ] && echo ", TCP_NODELAY on"): see tests/bench/broker.sh)"
   echo "- Upstream clients measured: $CLIENTS${failed_clients[*]:+ (FAILED: ${failed_clients[*]})}; Paho MQTT C $paho_version (the gateway's \"paho\" client only: the bench's own MQTT side is plain sockets)"
   echo "- Gateway: \`$GATEWAY_BIN\`${BENCH_GATEWAY_NOTE:+ ($BENCH_GATEWAY_NOTE)}, started by the bench with a generated config per invocation"
   echo
