@@ -27,6 +27,7 @@
 #include "histogram.hpp"
 #include "mqtt_side.hpp"
 #include "options.hpp"
+#include "overload_probe.hpp"
 #include "payload.hpp"
 #include "proc_stats.hpp"
 #include "report.hpp"
@@ -124,7 +125,19 @@ void add_process(json& out, const std::string& prefix, const std::optional<ProcS
 
 class Coordinator {
  public:
-  explicit Coordinator(Options o) : o_(std::move(o)) {}
+  explicit Coordinator(Options o) : o_(std::move(o)) {
+    if (o_.scenario == Scenario::overload) {
+      // Overload offers QoS 0 only: with --rate, each client's share of rate x duration bounds
+      // the count (the subscriber sizes its bookkeeping by it); the time bound ends the sending.
+      o_.qos = 0;
+      if (o_.rate > 0) {
+        o_.messages = static_cast<std::uint32_t>(
+            std::ceil(o_.rate * o_.duration_s / static_cast<double>(o_.clients)));
+      }
+      // The counters come as one info line on SIGUSR1.
+      if (o_.gateway_log_level == "warn" || o_.gateway_log_level == "error") o_.gateway_log_level = "info";
+    }
+  }
 
   int run() {
     nofile_ = raise_nofile_limit();
@@ -138,7 +151,8 @@ class Coordinator {
     sampler_.pid = gateway_ ? gateway_->pid() : o_.gateway_pid;
     if (broker_only()) sampler_.pid = 0;  // no gateway in the path
     broker_.pid = o_.broker_pid;
-    if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline) {
+    if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline ||
+        o_.scenario == Scenario::overload) {
       subscriber_ = std::make_unique<Subscriber>(o_.broker, o_.sub_qos);
     }
     if (!o_.quiet) {
@@ -174,7 +188,8 @@ class Coordinator {
       if (!o_.quiet) {
         const auto log = gateway_->log();
         const auto warnings = std::count(log.begin(), log.end(), '\n');
-        std::printf("gateway log: %ld lines (warn and above)\n", static_cast<long>(warnings));
+        std::printf("gateway log: %ld lines (%s and above)\n", static_cast<long>(warnings),
+                    o_.gateway_log_level.c_str());
       }
       gateway_->stop();
     }
@@ -306,6 +321,15 @@ class Coordinator {
   }
 
   json base(const std::string& tag) const {
+    json out = base_fields(tag);
+    if (o_.scenario == Scenario::overload) {
+      out["send_duration_s"] = o_.duration_s;
+      if (o_.baseline_per_s > 0) out["baseline_per_s"] = o_.baseline_per_s;
+    }
+    return out;
+  }
+
+  json base_fields(const std::string& tag) const {
     return {{"scenario", to_string(o_.scenario)},
             {"mode", broker_only() ? "broker-only" : o_.mode},
             {"client", broker_only() ? json(nullptr) : json(o_.client)},
@@ -316,6 +340,42 @@ class Coordinator {
             {"rate", o_.rate},
             {"label", o_.label},
             {"tag", tag}};
+  }
+
+  static constexpr std::chrono::milliseconds kRssPeriod{200};
+
+  // Overload: VmRSS sampled every kRssPeriod from just before "go" to the end of the drain.
+  // Start is the first sample, end the last, peak the largest (not VmHWM, which remembers set-up
+  // and earlier runs of the same gateway).
+  void add_rss_series(json& out, const std::vector<std::uint64_t>& kb) const {
+    if (kb.empty()) return;
+    out["gw_rss_start_kb"] = kb.front();
+    out["gw_rss_peak_kb"] = *std::max_element(kb.begin(), kb.end());
+    out["gw_rss_end_kb"] = kb.back();
+    out["gw_rss_period_ms"] = kRssPeriod.count();
+    out["gw_rss_series_kb"] = kb;
+  }
+
+  // Overload: the gateway's counters over the measured phase (SIGUSR1 before and after: the
+  // gateway may have served earlier runs). Without them (a gateway we did not start has no log
+  // here) only the kernel's udp_rcvbuf_drops tells of drops.
+  static void add_stats_delta(json& out, const std::optional<GatewayStats>& before,
+                              const std::optional<GatewayStats>& after) {
+    if (!before || !after) {
+      out["gw_stats_error"] = "no stats line from the gateway (not started by the bench, or it did not answer SIGUSR1)";
+      return;
+    }
+    json delta = json::object();
+    for (const auto& [name, value] : *after) {
+      const auto it = before->find(name);
+      // Gauges (clients/active, ...) can fall; a delta below zero reads as the value after.
+      delta[name] = it == before->end() || it->second > value ? value : value - it->second;
+    }
+    out["gw_stats"] = delta;
+    out["gw_drops_upstream_publish"] = delta.value("drops/upstream_publish", std::uint64_t{0});
+    out["gw_drops_upstream_congestion"] = delta.value("drops/upstream_congestion", std::uint64_t{0});
+    out["gw_messages_in_qos0"] = delta.value("messages/in/qos0", std::uint64_t{0});
+    out["gw_upstream_dropped_events"] = delta.value("upstream/dropped_events", std::uint64_t{0});
   }
 
   json run_once(const std::string& tag, bool profile) {
@@ -348,6 +408,11 @@ class Coordinator {
     }
     out["setup_connected"] = setup_connected;
 
+    const bool overload = o_.scenario == Scenario::overload;
+    std::optional<GatewayStats> stats_before;
+    if (overload && gateway_) stats_before = request_stats(*gateway_, std::chrono::milliseconds(2000));
+    std::unique_ptr<RssSampler> rss;
+    if (overload && sampler_.pid > 0) rss = std::make_unique<RssSampler>(sampler_.pid, kRssPeriod);
     const auto gw_before = sampler_.sample();
     const auto broker_before = broker_.sample();
     const auto udp_drops_before = udp_receive_buffer_errors();
@@ -396,6 +461,12 @@ class Coordinator {
     }
     const auto gw_after = sampler_.sample();
     const auto broker_after = broker_.sample();
+    if (rss) add_rss_series(out, rss->stop());
+    if (overload) {
+      std::optional<GatewayStats> stats_after;
+      if (gateway_) stats_after = request_stats(*gateway_, std::chrono::milliseconds(2000));
+      add_stats_delta(out, stats_before, stats_after);
+    }
     if (perf) {
       if (json summary = finish_perf(*perf); !summary.empty()) out["profile"] = std::move(summary);
     }
@@ -508,7 +579,8 @@ class Coordinator {
       }
       out["connect_all_s"] = connect_all;
     }
-    if ((o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline) && first_send != 0 &&
+    if ((o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline ||
+         o_.scenario == Scenario::overload) && first_send != 0 &&
         last_done > first_send) {
       // The clients' own send rate (first to last send or acknowledgement), for reference only.
       out["send_per_s"] = out["sent"].get<double>() / (static_cast<double>(last_done - first_send) / 1e9);

@@ -16,6 +16,7 @@ const char* to_string(Scenario scenario) {
     case Scenario::idle: return "idle";
     case Scenario::baseline: return "baseline";
     case Scenario::broker_storm: return "broker-storm";
+    case Scenario::overload: return "overload";
   }
   return "?";
 }
@@ -24,7 +25,8 @@ Options parse_options(int argc, char** argv) {
   Options o;
   CLI::App app{
       "mqttsn-bench: drives an MQTT-SN gateway with simulated UDP clients and measures it.\n"
-      "Scenarios: uplink, downlink, connect-storm, idle; broker-only: baseline (the uplink load "
+      "Scenarios: uplink, downlink, connect-storm, idle, overload (QoS 0 uplink at --rate for "
+      "--duration-s, gateway RSS sampled every 200 ms, drop counters from its SIGUSR1 stats); broker-only: baseline (the uplink load "
       "straight to the broker) and broker-storm (N MQTT clients connecting to the broker), both on "
       "plain sockets, no gateway.",
       "mqttsn-bench"};
@@ -34,8 +36,9 @@ Options parse_options(int argc, char** argv) {
                                                   {"connect-storm", Scenario::connect_storm},
                                                   {"idle", Scenario::idle},
                                                   {"baseline", Scenario::baseline},
-                                                  {"broker-storm", Scenario::broker_storm}};
-  app.add_option("scenario", o.scenario, "uplink | downlink | connect-storm | idle | baseline | broker-storm")
+                                                  {"broker-storm", Scenario::broker_storm},
+                                                  {"overload", Scenario::overload}};
+  app.add_option("scenario", o.scenario, "uplink | downlink | connect-storm | idle | overload | baseline | broker-storm")
       ->required()
       ->transform(CLI::CheckedTransformer(scenarios, CLI::ignore_case));
   app.add_option("-n,--clients", o.clients, "Simulated clients")->check(CLI::Range(1u, 1000000u));
@@ -74,8 +77,12 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--label", o.label, "Free text copied into the JSON");
   app.add_option("--keepalive-s", o.keepalive_s, "CONNECT keep-alive of the clients")
       ->check(CLI::Range(1u, 65535u));
-  app.add_option("--duration-s", o.duration_s, "idle: seconds the clients are held")
+  app.add_option("--duration-s", o.duration_s,
+                 "idle: seconds the clients are held; overload: seconds the clients send")
       ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--baseline-per-s", o.baseline_per_s,
+                 "overload: the broker-only QoS 0 msgs/s --rate was derived from (copied into the JSON)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--retry-ms", o.retry_ms, "Client retransmission timeout")->check(CLI::Range(10u, 600000u));
   app.add_option("--retries", o.retries, "Client retransmissions before giving up")->check(CLI::Range(0u, 100u));
   app.add_option("--connect-window", o.connect_window, "Outstanding CONNECTs per worker")
@@ -116,6 +123,7 @@ std::vector<std::string> worker_args(const Options& o, std::uint32_t begin, std:
           "--timeout", std::to_string(o.timeout_s),
           "--gateway", o.gateway,
           "--keepalive-s", std::to_string(o.keepalive_s),
+          "--duration-s", std::to_string(o.duration_s),
           "--retry-ms", std::to_string(o.retry_ms),
           "--retries", std::to_string(o.retries),
           "--connect-window", std::to_string(o.connect_window),

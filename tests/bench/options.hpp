@@ -11,7 +11,7 @@
 
 namespace bench {
 
-enum class Scenario : std::uint8_t { uplink, downlink, connect_storm, idle, baseline, broker_storm };
+enum class Scenario : std::uint8_t { uplink, downlink, connect_storm, idle, baseline, broker_storm, overload };
 
 const char* to_string(Scenario scenario);
 
@@ -39,7 +39,8 @@ struct Options {
   std::string json_file;             // append one JSON line per run and one summary line
   std::string label;                 // free text copied into the JSON
   std::uint32_t keepalive_s = 60;    // CONNECT Duration of the simulated clients
-  double duration_s = 10;            // idle: how long the connected clients are held
+  double duration_s = 10;            // idle: how long the connected clients are held; overload: how long they send
+  double baseline_per_s = 0;         // overload: broker-only QoS 0 msgs/s the rate was derived from (recorded only)
   std::uint32_t retry_ms = 3000;     // client retransmission timeout (MQTT-SN T_retry)
   std::uint32_t retries = 3;         // N_retry
   std::uint32_t connect_window = 512;  // outstanding CONNECTs per worker

@@ -28,6 +28,12 @@ std::uint64_t status_kb(const std::string& status, const std::string& key) {
 
 }  // namespace
 
+std::optional<std::uint64_t> rss_kb(pid_t pid) {
+  const auto status = read_all("/proc/" + std::to_string(pid) + "/status");
+  if (!status || status->find("VmRSS:") == std::string::npos) return std::nullopt;
+  return status_kb(*status, "VmRSS");
+}
+
 std::optional<ProcSample> sample_process(pid_t pid) {
   const std::string base = "/proc/" + std::to_string(pid);
   const auto stat = read_all(base + "/stat");

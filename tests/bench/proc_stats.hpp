@@ -20,6 +20,10 @@ struct ProcSample {
 // Nothing when the process is gone or /proc is unreadable.
 std::optional<ProcSample> sample_process(pid_t pid);
 
+// VmRSS of `pid` in kB (/proc/PID/status only: cheap enough to sample every 200 ms); nothing
+// when the process is gone.
+std::optional<std::uint64_t> rss_kb(pid_t pid);
+
 // System-wide UDP counters (/proc/net/snmp): datagrams dropped because a socket's receive buffer
 // was full. On a quiet machine, the delta over a run is the gateway's (and the clients') drops.
 std::uint64_t udp_receive_buffer_errors();

@@ -10,6 +10,7 @@ namespace bench {
 std::string key_metric(Scenario scenario) {
   switch (scenario) {
     case Scenario::uplink:
+    case Scenario::overload:
     case Scenario::downlink:
     case Scenario::baseline: return "delivered_per_s";
     case Scenario::connect_storm:

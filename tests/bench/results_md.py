@@ -24,6 +24,14 @@ DOWN_CPU_US = {0: 5.0, 1: 10.0}
 STORM_TRANSPARENT_N, STORM_RATE, STORM_BROKER_RATIO = 10_000, 10_000, 0.8
 RSS_LIMIT_B = {"transparent": 4096, "aggregating": 1024}
 RSS_N = {"transparent": 10_000, "aggregating": 100_000}
+# Overload (issue 11 item 7): QoS 0 offered at OVERLOAD_X x the broker-only msgs/s for a bounded
+# time. RSS stays flat: the largest 200 ms VmRSS sample of the measured phase at most
+# OVERLOAD_RSS_GROWTH_KB above the sample taken just before it (and the end sample likewise).
+# Latency: p99 publish -> subscriber (an upper bound of publish -> broker) of the messages that
+# arrived.
+OVERLOAD_RSS_GROWTH_KB, OVERLOAD_E2E_P99_US = 20 * 1024, 100_000.0
+# A row counts as overload only when it was offered more than the broker alone absorbs.
+OVERLOAD_MIN_OFFERED_RATIO = 1.0
 # "Stay where they are or improve", with room for run-to-run noise on a shared machine.
 PREVIOUS_RATE_RATIO, PREVIOUS_CPU_RATIO = 0.9, 1.1
 
@@ -264,6 +272,65 @@ def t_rss(run, client, mode):
     return text, MET if ok else NOT_MET
 
 
+def overload_row(run, client, mode):
+    rows = run.rows("overload", client, mode)
+    return rows[-1] if rows else None
+
+
+def overload_offered(s):
+    """'offered X/s = Yx broker-only' and whether the row really offered more than the broker takes."""
+    offered, base = overload_send_rate(s), s.get("baseline_per_s")
+    if offered is None:
+        return "no send rate", False
+    if not base:
+        return f"sent {fmt(offered)}/s (no broker-only rate recorded)", False
+    ratio = offered / base
+    return (f"sent {fmt(offered)}/s = {fmt(ratio, 1)}x broker-only {fmt(base)}/s",
+            ratio > OVERLOAD_MIN_OFFERED_RATIO)
+
+
+def overload_send_rate(s):
+    """What the clients really offered while they sent (send_per_s: first to last send); the
+    shared window of offered_per_s also spans the drain, which would understate it."""
+    return s.get("send_per_s") or s.get("offered_per_s")
+
+
+def t_overload_rss(run, client, mode):
+    s = overload_row(run, client, mode)
+    if not s:
+        return "no overload row", NOT_MEASURED
+    offered, overloaded = overload_offered(s)
+    start, peak, end = s.get("gw_rss_start_kb"), s.get("gw_rss_peak_kb"), s.get("gw_rss_end_kb")
+    if start is None or peak is None or end is None:
+        return offered + "; no RSS samples", NOT_MEASURED
+    text = (f"N={s['clients']}, {offered}: RSS start {mib(start)}, peak {mib(peak)} (+{mib(peak - start)}), "
+            f"end {mib(end)} MiB")
+    ok = peak - start <= OVERLOAD_RSS_GROWTH_KB and end - start <= OVERLOAD_RSS_GROWTH_KB
+    if not ok:
+        return text, NOT_MET
+    return (text, MET) if overloaded else (text + "; not offered above broker-only", NOT_MEASURED)
+
+
+def t_overload_latency(run, client, mode):
+    s = overload_row(run, client, mode)
+    if not s:
+        return "no overload row", NOT_MEASURED
+    offered, overloaded = overload_offered(s)
+    p99 = s.get("e2e_p99_us")
+    if p99 is None:
+        return offered + "; no message arrived", NOT_MEASURED
+    text = (f"N={s['clients']}, {offered}: p50 {fmt(s.get('e2e_p50_us') / 1000, 1)} ms, p99 "
+            f"{fmt(p99 / 1000, 1)} ms of {fmt(s.get('e2e_samples'))} delivered "
+            f"({fmt(s.get('delivered_per_s'))}/s)")
+    b = run.baseline.get((s["clients"], 0), {})
+    if b.get("e2e_p99_us") is not None:
+        # The subscriber's share: the broker alone, at its own maximum rate, already queues this much.
+        text += f"; broker-only QoS 0 N={s['clients']} e2e p99 {fmt(b['e2e_p99_us'] / 1000, 1)} ms"
+    if p99 >= OVERLOAD_E2E_P99_US:
+        return text, NOT_MET
+    return (text, MET) if overloaded else (text + "; not offered above broker-only", NOT_MEASURED)
+
+
 def t_previous(previous):
     def check(run, client, mode):
         if previous is None:
@@ -318,6 +385,12 @@ def target_list(previous):
                   "(fresh gateway)", ("transparent",), t_rss, None),
         ("A-rss", f"{fmt(RSS_N['aggregating'])} clients connected at <= {fmt(RSS_LIMIT_B['aggregating'])} B "
                   "RSS each (fresh gateway)", ("aggregating",), t_rss, None),
+        ("O-rss", f"overload (QoS 0 offered at ~10x broker-only): gateway RSS flat, i.e. peak and end of the "
+                  f"200 ms VmRSS samples <= start + {mib(OVERLOAD_RSS_GROWTH_KB)} MiB (target set for native)",
+         MODES, t_overload_rss, None),
+        ("O-lat", f"overload: publish -> subscriber p99 (bounds publish -> broker) < "
+                  f"{fmt(OVERLOAD_E2E_P99_US / 1000)} ms for the messages that arrived (target set for native)",
+         MODES, t_overload_latency, None),
         ("P-prev", f"Paho's figures stay or improve (msgs/s >= {PREVIOUS_RATE_RATIO}x, CPU/msg <= "
                    f"{PREVIOUS_CPU_RATIO}x the earlier results)", MODES, t_previous(previous), ("paho",)),
     ]
@@ -341,7 +414,11 @@ def print_targets(run, previous):
           "per upstream client of the gateway, against the broker-only rows of the same run "
           "(plain-socket MQTT clients straight to the broker). Loss (U0-loss) counts when a row was "
           "offered at most the broker-only msgs/s of the same N, or the gateway delivered less than "
-          "that baseline. *not measured*: the rows a target needs are not in this run.\n")
+          "that baseline. Overload (O-rss, O-lat): the overload row of the client and mode, sent "
+          "above the broker-only QoS 0 msgs/s measured at the start of the same run; its latency "
+          "is publish -> subscriber, an upper bound of publish -> broker that also holds the "
+          "broker's queue towards the subscriber (the broker-only row of the same N shows that "
+          "share). *not measured*: the rows a target needs are not in this run.\n")
     print(table(["target", "what", "client", "mode", "measured (rows)", "verdict"], rows))
     if not failed:
         return
@@ -513,6 +590,34 @@ def details(run):
         print(table(["scenario", "client", "mode", "N", "runs", "connected", "failed", "connects/s",
                      "connect p50 ms", "p99 ms", "gw RSS/client B", "fresh", "gw sockets",
                      "listen overflows", "idle gw CPU %", "gw peak RSS MiB", "notes"], rows))
+
+    over = by("overload")
+    if over:
+        print("## Overload (QoS 0 offered above what the broker alone absorbs, for a bounded time)\n")
+        print("*sent/s*: the clients' send rate while sending (`send_per_s`); *x*: that over the "
+              "broker-only QoS 0 msgs/s the rate was derived from "
+              "(`baseline_per_s`). RSS: VmRSS of the gateway sampled every 200 ms from just before "
+              "the first send to the end of the drain (start, largest, last). *e2e*: client send -> "
+              "subscriber arrival of the messages that arrived. Drops: the gateway's own counters "
+              "over the run (SIGUSR1 stats before and after): *upstream_publish* = QoS 0 refused by "
+              "the upstream client or beyond `upstream.max_queued_messages`; *udp rcvbuf*: the "
+              "kernel's UDP receive-buffer drops (system-wide) during the run.\n")
+        rows = []
+        for s in over:
+            base = s.get("baseline_per_s")
+            offered = overload_send_rate(s)
+            rows.append([s["client"], s.get("mode", "?"), fmt(s["clients"]), fmt(s.get("send_duration_s"), 1),
+                         fmt(offered), fmt(offered / base, 1) if offered and base else "-",
+                         fmt(s.get("sent")), fmt(s.get("gw_messages_in_qos0")), fmt(s.get("delivered")),
+                         fmt(s.get("delivered_per_s")), fmt(s.get("loss_pct"), 1),
+                         fmt(s.get("e2e_p50_us")), fmt(s.get("e2e_p99_us")),
+                         mib(s.get("gw_rss_start_kb")), mib(s.get("gw_rss_peak_kb")), mib(s.get("gw_rss_end_kb")),
+                         fmt(s.get("gw_drops_upstream_publish")), fmt(s.get("udp_rcvbuf_drops")),
+                         fmt(s.get("gw_cpu_us_per_msg"), 1), flag(s) or s.get("gw_stats_error", "")])
+        print(table(["client", "mode", "N", "send s", "sent/s", "x", "sent", "gw in", "delivered",
+                     "msgs/s", "loss %", "e2e p50 µs", "e2e p99 µs", "RSS start MiB", "RSS peak MiB",
+                     "RSS end MiB", "drops upstream_publish", "udp rcvbuf drops", "gw CPU µs/msg", "notes"],
+                    rows))
 
     down = by("downlink")
     if down:

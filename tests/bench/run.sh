@@ -8,6 +8,8 @@
 #                                       32-octet payloads, connect-storm 1k and 10k (100k
 #                                       aggregating), idle, downlink; once: the broker-only
 #                                       baseline and broker connect storm; median runs of 3
+#                                       and an overload row per client and mode (QoS 0 offered at
+#                                       10x the broker-only msgs/s measured first in the same run)
 #   BENCH_QUICK=1 tests/bench/run.sh    small matrix, one run each (a few minutes)
 #   tests/bench/run.sh --clients paho   only the Paho client (same as BENCH_CLIENTS=paho)
 #
@@ -18,7 +20,11 @@
 # BENCH_GATEWAY_NOTE (free text about that binary), BENCH_RUNS, BENCH_NS, BENCH_QOS, BENCH_STORM,
 # BENCH_TOTAL (messages per uplink run, split over the clients), BENCH_PERF (1: perf record of the
 # gateway during one extra QoS 0 uplink run per client and mode; default 1 when perf is installed,
-# 0 under BENCH_QUICK), BENCH_OUT (default tests/bench/RESULTS.md).
+# 0 under BENCH_QUICK), BENCH_OVERLOAD (0: no overload rows; default 1), BENCH_OVERLOAD_N (clients,
+# default 10), BENCH_OVERLOAD_S (seconds of sending, default 10, 5 under BENCH_QUICK),
+# BENCH_OVERLOAD_X (offered rate over the broker-only rate, default 10), BENCH_BROKER_NODELAY (1:
+# the broker sets TCP_NODELAY, see broker.sh), BENCH_OUT (default
+# tests/bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -36,7 +42,8 @@ done
 # The exact command, with the environment knobs that were set.
 command_line=
 for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BENCH_MODES BENCH_RUNS \
-           BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OUT; do
+           BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OVERLOAD BENCH_OVERLOAD_N \
+           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_BROKER_NODELAY BENCH_OUT; do
   [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
@@ -56,6 +63,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
   STORM=${BENCH_STORM:-"200"}
   IDLE_N=100 IDLE_S=5 DOWN_NS="10" DOWN_QOS="0 1"
   PERF=${BENCH_PERF:-0}
+  OVERLOAD_S=${BENCH_OVERLOAD_S:-5}
 else
   NS=${BENCH_NS:-"1 10 100 1000"}
   QOSS=${BENCH_QOS:-"0 1 2"}
@@ -64,7 +72,11 @@ else
   STORM=${BENCH_STORM:-"1000 10000"}
   IDLE_N=1000 IDLE_S=20 DOWN_NS="10 100" DOWN_QOS="0 1 2"
   PERF=${BENCH_PERF:-1}
+  OVERLOAD_S=${BENCH_OVERLOAD_S:-10}
 fi
+OVERLOAD=${BENCH_OVERLOAD:-1}
+OVERLOAD_N=${BENCH_OVERLOAD_N:-10}
+OVERLOAD_X=${BENCH_OVERLOAD_X:-10}
 command -v perf >/dev/null || PERF=0
 CLIENTS=${BENCH_CLIENTS:-"paho native"}
 for client in $CLIENTS; do
@@ -141,6 +153,26 @@ mode_supported() {
   return 0
 }
 
+# Overload: the offered rate is OVERLOAD_X times what the broker alone absorbs from the same
+# number of plain-socket QoS 0 publishers, measured now, in this run (its line stays out of the
+# results: the broker-only rows of the matrix come later).
+overload_base=
+overload_rate=
+if [ "$OVERLOAD" = 1 ]; then
+  rc=0
+  "$bench" baseline --broker "$broker" --broker-pid "$BROKER_PID" --json "$work/overload-baseline.jsonl" \
+    --size 32 -n "$OVERLOAD_N" \
+    -m "$(messages_for "$OVERLOAD_N")" -q 0 --runs 1 --timeout 60 --quiet --label overload-baseline || rc=$?
+  overload_base=$(sed -n '/"summary":true/s/.*"delivered_per_s":\([0-9.eE+-]*\).*/\1/p' \
+    "$work/overload-baseline.jsonl" 2>/dev/null | tail -n 1)
+  if [ "$rc" -ne 0 ] || [ -z "$overload_base" ]; then
+    notes+=("overload: the broker-only QoS 0 N=$OVERLOAD_N baseline failed (status $rc): no overload rows")
+  else
+    overload_rate=$(awk -v b="$overload_base" -v x="$OVERLOAD_X" 'BEGIN { printf "%.0f", b * x }')
+    echo "==> overload: broker alone $overload_base msgs/s at N=$OVERLOAD_N, offering $overload_rate msgs/s"
+  fi
+fi
+
 perf_n=100
 case " $NS " in *" 100 "*) ;; *) perf_n=${NS%% *} ;; esac
 
@@ -176,6 +208,11 @@ for client in $CLIENTS; do
       bench_run connect-storm "${gw[@]}" "${common[@]}" --runs "$runs" -n "$n" --timeout 300 \
         --connect-window 1000 --keepalive-s 600 --label "$label"
     done
+    if [ -n "$overload_rate" ]; then
+      bench_run overload "${gw[@]}" "${common[@]}" -n "$OVERLOAD_N" --rate "$overload_rate" \
+        --baseline-per-s "$overload_base" --duration-s "$OVERLOAD_S" --runs 1 \
+        --timeout $((OVERLOAD_S + 60)) --label "$label"
+    fi
     bench_run idle "${gw[@]}" "${common[@]}" --runs 1 -n "$IDLE_N" --keepalive-s 10 \
       --duration-s "$IDLE_S" --timeout 300 --label "$label"
     for n in $DOWN_NS; do
@@ -223,7 +260,7 @@ fi
   echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores available"
   echo "- Memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   echo "- Kernel: $(uname -sr)"
-  echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues: see tests/bench/broker.sh)"
+  echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues$([ "${BENCH_BROKER_NODELAY:-0}" = 1 ] && echo ", TCP_NODELAY on"): see tests/bench/broker.sh)"
   echo "- Upstream clients measured: $CLIENTS${failed_clients[*]:+ (FAILED: ${failed_clients[*]})}; Paho MQTT C $paho_version (the gateway's \"paho\" client only: the bench's own MQTT side is plain sockets)"
   echo "- Gateway: \`$GATEWAY_BIN\`${BENCH_GATEWAY_NOTE:+ ($BENCH_GATEWAY_NOTE)}, started by the bench with a generated config per invocation"
   echo

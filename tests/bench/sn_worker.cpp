@@ -102,7 +102,7 @@ class Worker {
         });
     open_sockets();
     uv_timer_start(&tick_, [](uv_timer_t* t) { self(t)->on_tick(); }, 50, 50);
-    if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::downlink) {
+    if (uplink_like() || o_.scenario == Scenario::downlink) {
       pump_connects();
     }
     check_setup();
@@ -120,6 +120,9 @@ class Worker {
   }
 
   bool measuring() const { return go_ns_ != 0; }
+
+  // overload is QoS 0 uplink, bounded in time as well as in count.
+  bool uplink_like() const { return o_.scenario == Scenario::uplink || o_.scenario == Scenario::overload; }
 
   // Clients per IPv4 source address: the kernel's ephemeral UDP ports (32768-60999 by default)
   // run out near 28k per address, so beyond that clients use 127.0.0.2, 127.0.0.3, ... (all of
@@ -247,7 +250,7 @@ class Worker {
   // ----- phases ----------------------------------------------------------------------------
   void check_setup() {
     if (ready_sent_) return;
-    if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::downlink) {
+    if (uplink_like() || o_.scenario == Scenario::downlink) {
       for (const Client& c : clients_) {
         if (c.state != State::ready && c.state != State::failed) return;
       }
@@ -262,6 +265,7 @@ class Worker {
     go_ns_ = now_ns();
     switch (o_.scenario) {
       case Scenario::uplink:
+      case Scenario::overload:
         for (Client& c : clients_) {
           if (c.state == State::ready) build_publish_template(c);
         }
@@ -300,6 +304,7 @@ class Worker {
     bool done = true;
     switch (o_.scenario) {
       case Scenario::uplink:
+      case Scenario::overload:
         for (const Client& c : clients_) {
           if (c.state != State::complete && c.state != State::failed && c.state != State::closed) {
             done = false;
@@ -366,6 +371,16 @@ class Worker {
 
   void send_qos0() {
     if (done_sent_) return;
+    if (o_.scenario == Scenario::overload &&
+        now_ns() - go_ns_ >= static_cast<Ns>(o_.duration_s * 1e9)) {
+      // The offered load lasts --duration-s; what is left unsent was never offered.
+      for (Client& c : clients_) {
+        if (c.state == State::ready) c.state = State::complete;
+      }
+      last_done_ns_ = now_ns();
+      check_done();
+      return;
+    }
     std::uint64_t budget = 256;
     if (rate_ > 0) {
       const double elapsed = static_cast<double>(now_ns() - go_ns_) / 1e9;
@@ -373,7 +388,10 @@ class Worker {
       budget = allowed <= 0 ? 0 : std::min<std::uint64_t>(static_cast<std::uint64_t>(allowed), 4096);
     }
     bool any_left = false;
-    for (std::size_t k = 0; k < clients_.size() && budget > 0; ++k) {
+    // At max speed one round over the clients per turn; paced, as many rounds as the budget of
+    // this 1 ms tick needs (one round would cap the rate at N messages per ms).
+    const std::size_t visits = rate_ > 0 ? clients_.size() * static_cast<std::size_t>(budget) : clients_.size();
+    for (std::size_t k = 0; k < visits && budget > 0; ++k) {
       cursor_ = (cursor_ + 1) % clients_.size();
       Client& c = clients_[cursor_];
       if (c.state != State::ready) continue;
@@ -681,7 +699,7 @@ void Worker::on_recv(Client& c, std::span<const std::uint8_t> bytes) {
             check_done();
             return;
           }
-          if (o_.scenario == Scenario::uplink) {
+          if (uplink_like()) {
             c.state = State::registering;
             const std::uint16_t id = next_id(c);
             send_request(c, sn::Register{0, id, topic_of(o_.tag, c.gid)}, sn::MsgType::regack, id);
