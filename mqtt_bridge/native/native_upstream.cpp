@@ -86,8 +86,9 @@ class NativeUpstream;
 // One connection: its handles, its session and what is being written. Heap-allocated; freed by
 // release() once no handle is open and no name lookup is running.
 struct Connection {
-  Connection(NativeUpstream* owner_in, const ConnectRequest& request, SessionOptions options)
-      : owner(owner_in), session(request.id, request, std::move(options)) {}
+  Connection(NativeUpstream* owner_in, const ConnectRequest& request, SessionOptions options,
+             SessionState resumed)
+      : owner(owner_in), session(request.id, request, std::move(options), std::move(resumed)) {}
 
   NativeUpstream* owner;  // null once the upstream is destroyed
   Session session;
@@ -102,6 +103,7 @@ struct Connection {
   bool closing = false;       // uv_close called on the handles
   bool writing = false;       // write_req in progress over `in_write`
   bool dirty = false;         // in the owner's flush list
+  bool state_kept = false;    // the finished session's state went to resumable_
   Bytes in_write;             // the buffer write_req writes
   Time connect_deadline{0};   // until Connected or the final event
   std::optional<Time> armed;  // when `timer` fires, if it runs
@@ -188,7 +190,15 @@ class NativeUpstream final : public Upstream {
                                              " is in use"});
       return;
     }
-    auto* c = new Connection(this, request, session_options_);
+    // MQTT 3.1.1 §3.1.2.4: a clean session discards the last one's state; otherwise the new
+    // connection completes what the last one of this ClientId left unfinished.
+    SessionState resumed;
+    if (request.clean_session) {
+      resumable_.erase(request.client_id);
+    } else if (auto node = resumable_.extract(request.client_id)) {
+      resumed = std::move(node.mapped());
+    }
+    auto* c = new Connection(this, request, session_options_, std::move(resumed));
     all_.insert(c);
     connections_.emplace(request.id, c);
     uv_tcp_init(loop_, &c->tcp);
@@ -373,6 +383,13 @@ class NativeUpstream final : public Upstream {
       // The id is free again the moment the final event is queued (upstream.hpp).
       const auto it = connections_.find(c->session.id());
       if (it != connections_.end() && it->second == c) connections_.erase(it);
+      if (!c->state_kept) {
+        c->state_kept = true;
+        // The latest connection of a ClientId wins: the broker, too, keeps one session per id.
+        if (auto state = c->session.take_state(); !state.empty()) {
+          resumable_.insert_or_assign(c->session.client_id(), std::move(state));
+        }
+      }
       uv_timer_stop(&c->timer);
       c->armed.reset();
     } else {
@@ -492,6 +509,10 @@ class NativeUpstream final : public Upstream {
   std::unordered_set<Connection*> all_;                        // every one not yet closing
   std::vector<Connection*> dirty_;
   std::vector<Event> events_;  // the loop-local queue: delivered at the end of the batch
+  // CleanSession=false sessions whose connection ended with something unfinished, by ClientId,
+  // until the next connection of that ClientId takes it. In memory only: a gateway restart loses
+  // it (the broker's half stays; see the README).
+  std::unordered_map<std::string, SessionState> resumable_;
 };
 
 }  // namespace

@@ -61,8 +61,14 @@ AckPacket make_ack(std::uint16_t packet_id, std::uint8_t reason_code = mc::reaso
 
 }  // namespace
 
-Session::Session(ConnectionId id, ConnectRequest request, SessionOptions options)
-    : id_(id), request_(std::move(request)), options_(std::move(options)) {}
+Session::Session(ConnectionId id, ConnectRequest request, SessionOptions options,
+                 SessionState resumed)
+    : id_(id), request_(std::move(request)), options_(std::move(options)) {
+  if (request_.clean_session) return;  // §3.1.2.4: a clean session starts from nothing
+  next_packet_id_ = resumed.next_packet_id;
+  qos2_received_ = std::move(resumed.qos2_received);
+  resumed_.outgoing = std::move(resumed.outgoing);
+}
 
 std::size_t Session::window() const {
   return std::min<std::size_t>(options_.send_window, broker_receive_maximum_);
@@ -219,6 +225,50 @@ void Session::on_connack(const mc::Connack& connack, Time now) {
     return;
   }
   events_.emplace_back(Connected{id_, connack.session_present});
+  if (!request_.clean_session) resume(connack.session_present, now);
+}
+
+void Session::resume(bool session_present, Time now) {
+  auto outgoing = std::move(resumed_.outgoing);
+  resumed_ = {};
+  // The broker has no session of ours (it expired, or the broker lost it): none of our QoS 2
+  // ids is pending there.
+  if (!session_present) qos2_received_.clear();
+  std::vector<mc::Publish> anew;
+  for (auto& unfinished : outgoing) {
+    mc::Publish& publish = unfinished.publish;
+    const std::uint16_t packet_id = publish.packet_id;
+    if (!session_present || packet_id == 0 || in_flight_.contains(packet_id)) {
+      // Nothing of it is at the broker (or it never left us). A QoS 1 message was failed when
+      // the connection dropped (the client got congestion and sends it again); a QoS 2 one was
+      // kept for the client (finish()), so it goes out again as a new message.
+      if (publish.qos == 2) anew.push_back(std::move(publish));
+      continue;
+    }
+    // MQTT 3.1.1 §4.4 [MQTT-4.4.0-1], MQTT 5 §4.4: resend every unacknowledged PUBLISH with DUP
+    // and every PUBREL, with their original packet ids, in their original order.
+    Stage stage = Stage::pubcomp;
+    if (unfinished.released) {
+      write(make_ack<mc::Pubrel>(packet_id), now);
+    } else {
+      publish.dup = true;
+      write(publish, now);
+      ++publishes_unsent_;
+      stage = publish.qos == 1 ? Stage::puback : Stage::pubrec;
+    }
+    in_flight_.emplace(packet_id, InFlight{0, next_seq_++, stage, std::move(publish), 0});
+    ++publishes_in_flight_;
+  }
+  // After the resent ones, whose packet ids are taken by now.
+  for (auto& publish : anew) {
+    publish.dup = false;
+    publish.packet_id = 0;
+    if (queued_.empty() && publishes_in_flight_ < window()) {
+      send_publish(0, std::move(publish), now);
+    } else {
+      queued_.push_back(Queued{0, std::move(publish)});
+    }
+  }
 }
 
 void Session::on_publish(mc::Publish&& publish, Time now) {
@@ -592,13 +642,38 @@ void Session::finish(Event final_event) {
   std::sort(open.begin(), open.end(),
             [](const InFlight& a, const InFlight& b) { return a.seq < b.seq; });
   const std::string reason = "connection closed";
-  for (const InFlight& flight : open) {
+  // CleanSession=false: the broker keeps its half of the session, and the next connection of
+  // this ClientId completes ours (resume()). What the last connection had not finished comes
+  // first.
+  const bool keep = !request_.clean_session;
+  if (keep) {
+    kept_.outgoing = std::move(resumed_.outgoing);
+    kept_.qos2_received = std::move(qos2_received_);
+    kept_.next_packet_id = next_packet_id_;
+  }
+  resumed_ = {};
+  for (InFlight& flight : open) {
     if (flight.is_will) continue;  // internal: nobody waits for it
     switch (flight.stage) {
       case Stage::puback:
       case Stage::pubrec:
       case Stage::pubcomp:
-        events_.emplace_back(PublishDone{id_, flight.request, false, reason});
+        if (!keep) {
+          events_.emplace_back(PublishDone{id_, flight.request, false, reason});
+          break;
+        }
+        if (flight.publish.qos == 2) {
+          // Kept, and reported as taken: the resumed session delivers it exactly once (resend
+          // with DUP, or PUBREL). Failing it would make the client send it again, and the broker
+          // might then have it twice.
+          if (flight.request != 0) events_.emplace_back(PublishDone{id_, flight.request, true, {}});
+        } else {
+          // QoS 1 may arrive twice: the client is told, sends it again, and the resumed session
+          // resends it too (§4.4 requires it; the broker may already have it).
+          events_.emplace_back(PublishDone{id_, flight.request, false, reason});
+        }
+        kept_.outgoing.push_back(
+            SessionState::Unfinished{flight.stage == Stage::pubcomp, std::move(flight.publish)});
         break;
       case Stage::suback:
         events_.emplace_back(SubscribeDone{id_, flight.request, false, kFirstFailureCode});
@@ -606,7 +681,13 @@ void Session::finish(Event final_event) {
       case Stage::unsuback: events_.emplace_back(UnsubscribeDone{id_, flight.request, false}); break;
     }
   }
-  for (const Queued& queued : queued_) {
+  for (Queued& queued : queued_) {
+    if (keep && queued.request == 0 && queued.publish.qos == 2) {
+      // A QoS 2 message kept from an earlier connection, still waiting for the window: never
+      // sent, so it has no packet id yet, and it stays kept.
+      kept_.outgoing.push_back(SessionState::Unfinished{false, std::move(queued.publish)});
+      continue;
+    }
     events_.emplace_back(PublishDone{id_, queued.request, false, reason});
   }
   queued_.clear();

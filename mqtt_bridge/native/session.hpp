@@ -47,9 +47,25 @@ struct SessionOptions {
   bool manual_acknowledgement = false;
 };
 
+// The client's half of a session that outlives its connection (MQTT 3.1.1 §4.1, MQTT 5 §4.1):
+// the driver keeps it per ClientId for CleanSession=false and hands it to the next connection of
+// that ClientId, which completes it when the broker says the session is present (§4.4).
+struct SessionState {
+  struct Unfinished {
+    bool released = false;        // PUBREC came: PUBREL is resent, not the PUBLISH
+    mqtt_codec::Publish publish;  // QoS 1 or 2, with its packet id
+  };
+  std::vector<Unfinished> outgoing;        // in the order they were first sent
+  std::set<std::uint16_t> qos2_received;   // PUBREC sent to the broker, PUBREL not yet received
+  std::uint16_t next_packet_id = 1;
+  bool empty() const { return outgoing.empty() && qos2_received.empty(); }
+};
+
 class Session {
  public:
-  Session(ConnectionId id, ConnectRequest request, SessionOptions options);
+  // `resumed`: what the last connection of this ClientId left unfinished (CleanSession=false).
+  Session(ConnectionId id, ConnectRequest request, SessionOptions options,
+          SessionState resumed = {});
 
   // The TCP connection is up: CONNECT goes out.
   void start(Time now);
@@ -80,6 +96,10 @@ class Session {
   bool finished() const { return state_ == State::finished; }
   bool connected() const { return state_ == State::connected; }
   ConnectionId id() const { return id_; }
+  const std::string& client_id() const { return request_.client_id; }
+  // Once finished(): what the next connection of this ClientId must complete; empty for
+  // CleanSession=true. Leaves nothing behind.
+  SessionState take_state() { return std::move(kept_); }
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t queued() const { return queued_.size(); }
   std::size_t unacknowledged() const { return unacknowledged_.size(); }
@@ -128,6 +148,8 @@ class Session {
   void send_publish(RequestId request, mqtt_codec::Publish&& publish, Time now);
   void pump_queue(Time now);
   void complete(InFlight&& flight, bool ok, const std::string& reason, Time now);
+  // CONNACK accepted a CleanSession=false connection: complete what the last one left (§4.4).
+  void resume(bool session_present, Time now);
   // Fails every request still open, then emits `final_event`. Idempotent.
   void finish(Event final_event);
   std::size_t window() const;
@@ -151,6 +173,8 @@ class Session {
   std::deque<Queued> queued_;                    // publishes waiting for the window
   std::set<std::uint16_t> qos2_received_;        // PUBREC sent, PUBREL not yet received
   std::map<std::uint16_t, std::uint8_t> unacknowledged_;  // delivered, acknowledge() pending: QoS
+  SessionState resumed_;  // from the last connection, until CONNACK says what the broker kept
+  SessionState kept_;     // for the next connection, filled by finish()
   std::uint16_t broker_receive_maximum_ = 65535;
   std::optional<std::size_t> broker_max_packet_size_;
   std::uint8_t broker_maximum_qos_ = 2;

@@ -25,18 +25,21 @@ using mqtt_bridge::SubscribeDone;
 using mqtt_bridge::UnsubscribeDone;
 using mqtt_bridge::native::Session;
 using mqtt_bridge::native::SessionOptions;
+using mqtt_bridge::native::SessionState;
 using mqtt_bridge::native::Time;
 using namespace std::chrono_literals;
 
 namespace {
+
+constexpr std::uint8_t kConnackServerUnavailableForTest = 3;  // MQTT 3.1.1 §3.2.2.3
 
 Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
 // A session with its fake broker end: what the session wrote is decoded back into packets.
 struct Rig {
   explicit Rig(mc::Version v = mc::Version::v311, ConnectRequest request = make_request(),
-               SessionOptions options = {})
-      : version(v), session(request.id, request, with_version(options, v)) {}
+               SessionOptions options = {}, SessionState resumed = {})
+      : version(v), session(request.id, request, with_version(options, v), std::move(resumed)) {}
 
   static ConnectRequest make_request() {
     ConnectRequest request;
@@ -604,4 +607,178 @@ TEST_CASE("native session: QoS 0 beyond max_queued unsent fails instead of queue
   rig.session.publish(0, "t", bytes("4"), 0, false, rig.now);
   CHECK(rig.events().empty());
   CHECK(rig.written().size() == 1);
+}
+
+// --- Session resumption (MQTT 3.1.1 §4.4, MQTT 5 §4.4) ---
+
+namespace {
+
+ConnectRequest persistent_request(mqtt_bridge::ConnectionId id = 9) {
+  ConnectRequest request = Rig::make_request();
+  request.id = id;
+  request.clean_session = false;
+  return request;
+}
+
+// Publishes `qos` with `request` on a connected rig; returns the PUBLISH written.
+mc::Publish publish_one(Rig& rig, mqtt_bridge::RequestId request, int qos,
+                        const std::string& payload) {
+  rig.session.publish(request, "t/" + payload, bytes(payload), qos, false, rig.now);
+  return rig.written_one<mc::Publish>();
+}
+
+}  // namespace
+
+TEST_CASE("native session: §4.4 a resumed session resends unacknowledged PUBLISH with DUP and "
+          "PUBREL, with their packet ids") {
+  for (const auto version : {mc::Version::v311, mc::Version::v5}) {
+    CAPTURE(static_cast<int>(version));
+    Rig first(version, persistent_request());
+    first.connect();
+    const auto q1 = publish_one(first, 1, 1, "one");
+    const auto q2_unacked = publish_one(first, 2, 2, "two");
+    const auto q2_received = publish_one(first, 3, 2, "three");
+    first.from_broker(ack<mc::Pubrec>(q2_received.packet_id));
+    CHECK(first.written_one<mc::Pubrel>().packet_id == q2_received.packet_id);
+    first.session.transport_closed("reset");
+    // QoS 1 fails (the client sends it again); QoS 2 is kept and reported taken, so that the
+    // client does not send it again and the broker never has it twice.
+    auto events = first.events();
+    REQUIRE(events.size() == 4);
+    CHECK(std::get<PublishDone>(events[0]).request == 1);
+    CHECK_FALSE(std::get<PublishDone>(events[0]).ok);
+    CHECK(std::get<PublishDone>(events[1]).request == 2);
+    CHECK(std::get<PublishDone>(events[1]).ok);
+    CHECK(std::get<PublishDone>(events[2]).request == 3);
+    CHECK(std::get<PublishDone>(events[2]).ok);
+    CHECK(std::holds_alternative<ConnectionLost>(events[3]));
+    auto state = first.session.take_state();
+    CHECK(state.outgoing.size() == 3);
+
+    Rig second(version, persistent_request(10), {}, std::move(state));
+    second.connect(mc::Connack{true, 0, {}});
+    const auto resent = second.written();
+    REQUIRE(resent.size() == 3);
+    const auto& p1 = std::get<mc::Publish>(resent[0]);
+    CHECK(p1.dup);
+    CHECK(p1.packet_id == q1.packet_id);
+    CHECK(p1.qos == 1);
+    CHECK(p1.payload == bytes("one"));
+    const auto& p2 = std::get<mc::Publish>(resent[1]);
+    CHECK(p2.dup);
+    CHECK(p2.packet_id == q2_unacked.packet_id);
+    CHECK(p2.topic == "t/two");
+    CHECK(std::get<mc::Pubrel>(resent[2]).packet_id == q2_received.packet_id);
+    // The broker completes them; nobody waits for them any more, so no event comes.
+    second.from_broker(ack<mc::Puback>(q1.packet_id));
+    second.from_broker(ack<mc::Pubrec>(q2_unacked.packet_id));
+    CHECK(second.written_one<mc::Pubrel>().packet_id == q2_unacked.packet_id);
+    second.from_broker(ack<mc::Pubcomp>(q2_unacked.packet_id));
+    second.from_broker(ack<mc::Pubcomp>(q2_received.packet_id));
+    CHECK(second.events().empty());
+    CHECK(second.session.in_flight() == 0);
+    // New messages take new packet ids, never one the broker may still hold.
+    const auto next = publish_one(second, 4, 2, "four");
+    CHECK(next.packet_id != q1.packet_id);
+    CHECK(next.packet_id != q2_unacked.packet_id);
+    CHECK(next.packet_id != q2_received.packet_id);
+    CHECK_FALSE(next.dup);
+  }
+}
+
+TEST_CASE("native session: §4.4 without the broker's session, kept QoS 2 messages go out anew") {
+  Rig first(mc::Version::v311, persistent_request());
+  first.connect();
+  (void)publish_one(first, 1, 1, "one");
+  (void)publish_one(first, 2, 2, "two");
+  const auto released = publish_one(first, 3, 2, "three");
+  first.from_broker(ack<mc::Pubrec>(released.packet_id));
+  (void)first.written();
+  first.session.transport_closed("reset");
+  (void)first.events();
+
+  // The broker lost the session (restarted without persistence): the QoS 1 message was failed
+  // to its client, the two QoS 2 ones were promised to theirs and are published as new messages.
+  Rig second(mc::Version::v311, persistent_request(10), {}, first.session.take_state());
+  second.connect(mc::Connack{false, 0, {}});
+  const auto sent = second.written();
+  REQUIRE(sent.size() == 2);
+  const auto& a = std::get<mc::Publish>(sent[0]);
+  const auto& b = std::get<mc::Publish>(sent[1]);
+  CHECK(a.payload == bytes("two"));
+  CHECK(b.payload == bytes("three"));
+  CHECK_FALSE(a.dup);
+  CHECK_FALSE(b.dup);
+  CHECK(a.qos == 2);
+  CHECK(b.qos == 2);
+}
+
+TEST_CASE("native session: §4.4 kept state survives a connect that fails, and a clean session "
+          "drops it") {
+  Rig first(mc::Version::v311, persistent_request());
+  first.connect();
+  const auto p = publish_one(first, 1, 2, "two");
+  first.session.transport_closed("reset");
+  (void)first.events();
+
+  Rig refused(mc::Version::v311, persistent_request(10), {}, first.session.take_state());
+  refused.session.start(refused.now);
+  (void)refused.written();
+  refused.from_broker(mc::Connack{false, kConnackServerUnavailableForTest, {}});
+  (void)refused.event_one<ConnectFailed>();
+  auto state = refused.session.take_state();
+  REQUIRE(state.outgoing.size() == 1);
+  CHECK(state.outgoing.front().publish.packet_id == p.packet_id);
+
+  ConnectRequest clean = persistent_request(11);
+  clean.clean_session = true;
+  Rig fresh(mc::Version::v311, clean, {}, std::move(state));
+  fresh.connect(mc::Connack{false, 0, {}});
+  CHECK(fresh.written().empty());
+  fresh.session.transport_closed("reset");
+  CHECK(fresh.session.take_state().empty());
+}
+
+TEST_CASE("native session: CleanSession=true fails every QoS 1/2 publish in flight and keeps "
+          "nothing") {
+  Rig rig;
+  rig.connect();
+  (void)publish_one(rig, 1, 2, "two");
+  rig.session.transport_closed("reset");
+  auto events = rig.events();
+  REQUIRE(events.size() == 2);
+  CHECK_FALSE(std::get<PublishDone>(events[0]).ok);
+  CHECK(rig.session.take_state().empty());
+}
+
+TEST_CASE("native session: §4.3.3 a QoS 2 message received before the connection dropped is "
+          "not delivered again on resumption") {
+  for (const auto version : {mc::Version::v311, mc::Version::v5}) {
+    CAPTURE(static_cast<int>(version));
+    Rig first(version, persistent_request());
+    first.connect();
+    mc::Publish incoming;
+    incoming.topic = "down";
+    incoming.payload = bytes("once");
+    incoming.qos = 2;
+    incoming.packet_id = 77;
+    first.from_broker(incoming);
+    (void)first.event_one<MessageArrived>();
+    CHECK(first.written_one<mc::Pubrec>().packet_id == 77);
+    first.session.transport_closed("reset");  // before the broker's PUBREL
+    (void)first.events();
+
+    Rig second(version, persistent_request(10), {}, first.session.take_state());
+    second.connect(mc::Connack{true, 0, {}});
+    (void)second.written();
+    // The broker may resend the PUBLISH (it missed our PUBREC) or go on with PUBREL.
+    incoming.dup = true;
+    second.from_broker(incoming);
+    CHECK(second.events().empty());
+    CHECK(second.written_one<mc::Pubrec>().packet_id == 77);
+    second.from_broker(ack<mc::Pubrel>(77));
+    const auto pubcomp = second.written_one<mc::Pubcomp>();
+    CHECK(pubcomp.packet_id == 77);
+    CHECK(pubcomp.reason_code == mc::reason::success);  // MQTT 5: not 0x92, the id was known
+  }
 }

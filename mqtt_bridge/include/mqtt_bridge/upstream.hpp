@@ -106,6 +106,9 @@ struct MessageArrived {
   AckToken ack = 0;
 };
 // QoS 0: the message left the client; QoS 1/2: the broker acknowledged it (PUBACK / PUBCOMP).
+// Native, CleanSession=false: a QoS 2 message in flight when the connection ends is ok as well:
+// it is kept and completed exactly once when the session resumes (README, "When the link to the
+// broker breaks").
 struct PublishDone {
   ConnectionId id;
   RequestId request;
