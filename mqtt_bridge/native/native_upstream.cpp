@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <list>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -104,6 +105,9 @@ struct Connection {
   bool writing = false;       // write_req in progress over `in_write`
   bool dirty = false;         // in the owner's flush list
   bool state_kept = false;    // the finished session's state went to resumable_
+  bool waiting = false;       // in the owner's waiting_ list (at wait_pos): no TCP connect yet
+  std::list<Connection*>::iterator wait_pos;
+  bool connecting = false;    // counted in the owner's connecting_: started, not yet connected
   Bytes in_write;             // the buffer write_req writes
   Time connect_deadline{0};   // until Connected or the final event
   std::optional<Time> armed;  // when `timer` fires, if it runs
@@ -173,6 +177,7 @@ class NativeUpstream final : public Upstream {
       close_handles(c);
     }
     all_.clear();
+    waiting_.clear();
     for (auto* h : {reinterpret_cast<uv_handle_t*>(&hooks_->prepare),
                     reinterpret_cast<uv_handle_t*>(&hooks_->check)}) {
       h->data = hooks_;
@@ -211,7 +216,19 @@ class NativeUpstream final : public Upstream {
     c->open_handles = 2;
     c->connect_deadline = now() + std::chrono::duration_cast<Time>(options_.connect_timeout);
     rearm(c);
+    if (connecting_ >= kMaxConnecting) {
+      c->waiting = true;
+      c->wait_pos = waiting_.insert(waiting_.end(), c);
+      return;
+    }
+    begin(c);
+  }
 
+  // Starts the name lookup or the TCP connect of `c`, which counts as connecting until it is
+  // connected or finished.
+  void begin(Connection* c) {
+    c->connecting = true;
+    ++connecting_;
     // A literal address needs no lookup (and no thread-pool round trip).
     sockaddr_storage address{};
     const int port = std::stoi(endpoint_.port);
@@ -237,6 +254,8 @@ class NativeUpstream final : public Upstream {
     Connection* c = find(id);
     if (c == nullptr) return;
     c->session.disconnect(fire_will, now());
+    // Still waiting for its turn to connect: there is no outcome to wait for.
+    if (c->waiting) c->session.transport_closed("disconnected before connecting");
     after(c);
   }
 
@@ -379,6 +398,11 @@ class NativeUpstream final : public Upstream {
       for (auto& event : produced) events_.push_back(std::move(event));
       produced.clear();
     }
+    if (c->connecting && (c->session.connected() || c->session.finished())) {
+      c->connecting = false;
+      --connecting_;
+      start_waiting();
+    }
     if (c->session.finished()) {
       // The id is free again the moment the final event is queued (upstream.hpp).
       const auto it = connections_.find(c->session.id());
@@ -398,6 +422,19 @@ class NativeUpstream final : public Upstream {
     if (!c->dirty) {
       c->dirty = true;
       dirty_.push_back(c);
+    }
+  }
+
+  // Connections wait for their TCP connect while kMaxConnecting others are connecting. One that
+  // finishes meanwhile (disconnect(), connect timeout) leaves the list when it retires, which is
+  // before its memory goes.
+  void start_waiting() {
+    while (connecting_ < kMaxConnecting && !waiting_.empty()) {
+      Connection* next = waiting_.front();
+      waiting_.pop_front();
+      next->waiting = false;
+      if (next->session.finished()) continue;  // timed out while waiting: retires by itself
+      begin(next);
     }
   }
 
@@ -488,6 +525,10 @@ class NativeUpstream final : public Upstream {
 
   void retire(Connection* c) {
     all_.erase(c);
+    if (c->waiting) {
+      waiting_.erase(c->wait_pos);
+      c->waiting = false;
+    }
     if (c->resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&c->resolve));
     close_handles(c);
   }
@@ -508,6 +549,13 @@ class NativeUpstream final : public Upstream {
   std::unordered_map<ConnectionId, Connection*> connections_;  // by id, until the final event
   std::unordered_set<Connection*> all_;                        // every one not yet closing
   std::vector<Connection*> dirty_;
+  // A connect storm (every node reconnecting after a power cut) would open thousands of TCP
+  // connections at once; a broker's listen backlog (mosquitto: 100) overflows, and every SYN
+  // beyond it waits one second or more for its retransmission. So at most kMaxConnecting
+  // connections are between their TCP connect and their CONNACK; the rest wait in order.
+  static constexpr std::size_t kMaxConnecting = 64;
+  std::size_t connecting_ = 0;
+  std::list<Connection*> waiting_;
   std::vector<Event> events_;  // the loop-local queue: delivered at the end of the batch
   // CleanSession=false sessions whose connection ended with something unfinished, by ClientId,
   // until the next connection of that ClientId takes it. In memory only: a gateway restart loses

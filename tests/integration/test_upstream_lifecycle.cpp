@@ -307,6 +307,36 @@ TEST_CASE("upstream: 200 connections at once connect and disconnect cleanly") {
   CHECK(events.count<ConnectionLost>() == 0);
 }
 
+TEST_CASE("upstream: a connect storm: connections disconnected before their turn end exactly once") {
+  // The native client has at most 64 connections between TCP connect and CONNACK; the rest wait
+  // their turn. Disconnecting one that waits ends it without a connect.
+  constexpr ConnectionId kConnections = 300;
+  Mosquitto broker;
+  UpstreamEvents events;
+  auto upstream = test_support::make_upstream(broker_options(broker.uri(), 4), events.sink());
+  for (ConnectionId id = 1; id <= kConnections; ++id) upstream->connect(connect_request(id));
+  for (ConnectionId id = 2; id <= kConnections; id += 2) upstream->disconnect(id, false);
+  for (ConnectionId id = 2; id <= kConnections; id += 2) {
+    REQUIRE_MESSAGE(events.next<Disconnected>(30s, [&](const Disconnected& e) { return e.id == id; }),
+                    "no Disconnected for " << id);
+  }
+  for (ConnectionId id = 1; id <= kConnections; id += 2) {
+    REQUIRE_MESSAGE(events.next<Connected>(30s, [&](const Connected& e) { return e.id == id; }),
+                    "no Connected for " << id);
+  }
+  for (ConnectionId id = 1; id <= kConnections; id += 2) upstream->disconnect(id, false);
+  for (ConnectionId id = 1; id <= kConnections; id += 2) {
+    REQUIRE_MESSAGE(events.next<Disconnected>(30s, [&](const Disconnected& e) { return e.id == id; }),
+                    "no Disconnected for " << id);
+  }
+  CHECK(upstream->connection_count() == 0);
+  // (An even one may have connected before its disconnect() came: Connected, then Disconnected.)
+  CHECK(events.count<Connected>() <= kConnections / 2);
+  CHECK(events.count<Disconnected>() == 0);
+  CHECK(events.count<ConnectFailed>() == 0);
+  CHECK(events.count<ConnectionLost>() == 0);
+}
+
 TEST_CASE("upstream: the Mosquitto fixture restarts on the same port") {
   Mosquitto broker;
   const auto port = broker.port();
