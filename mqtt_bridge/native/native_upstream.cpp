@@ -147,6 +147,7 @@ class NativeUpstream final : public Upstream {
     session_options_.password = options_.password;
     session_options_.manual_acknowledgement = options_.manual_acknowledgement;
     if (options_.max_queued_messages > 0) session_options_.max_queued = options_.max_queued_messages;
+    session_options_.max_broker_delay = options_.max_broker_delay;
     // The output of one loop iteration is bounded by what one iteration reads; beyond it, what
     // waits behind a full socket is bounded by max_queued.
     hooks_ = new Hooks;

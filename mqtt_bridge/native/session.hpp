@@ -45,6 +45,20 @@ struct SessionOptions {
   std::size_t max_packet_size = 1 << 20;
   // QoS 1/2 from the broker: PUBACK/PUBREC wait for acknowledge() (upstream.hpp).
   bool manual_acknowledgement = false;
+  // Bounds how far the broker may be behind on this connection before QoS 0 is dropped
+  // (PublishDone ok=false, "congestion"); zero: never. Without it, kernel socket buffers
+  // (megabytes) queue seconds of messages in front of an overloaded broker. The broker handles a
+  // connection's packets in order, so a PINGREQ written among the publishes (at most one at a
+  // time, one per kProbeEvery publishes) comes back after everything written before it; its
+  // round trip beyond the best one seen (CONNECT/CONNACK, then every PINGRESP) is the queue.
+  // QoS 0 is dropped while
+  //  - the PINGREQ out has waited longer than the best round trip plus this, or
+  //  - the broker is behind (a PINGRESP came this/4 or more late, and none since came less than
+  //    this/10 late) and more bytes went out since the last answered PINGREQ than the broker gets
+  //    through in half this time, at the rate measured between the last two answers. This keeps
+  //    the queue near half the bound instead of letting it grow by the overload factor while a
+  //    probe is out.
+  std::chrono::milliseconds max_broker_delay{50};
 };
 
 // The client's half of a session that outlives its connection (MQTT 3.1.1 §4.1, MQTT 5 §4.1):
@@ -181,7 +195,22 @@ class Session {
 
   std::chrono::seconds keep_alive_{0};
   Time last_sent_{0};
-  std::optional<Time> ping_sent_;
+  std::optional<Time> ping_sent_;  // the PINGREQ (keep-alive or delay probe) without PINGRESP yet
+  // The broker-delay probe (SessionOptions::max_broker_delay).
+  Time connect_sent_{0};
+  std::optional<Time> best_round_trip_;
+  Time last_probe_{0};
+  std::size_t published_since_probe_ = 0;
+  std::uint64_t written_total_ = 0;     // bytes written on this connection
+  std::uint64_t ping_mark_ = 0;         // written_total_ when the PINGREQ out was written
+  std::uint64_t confirmed_ = 0;         // the mark of the last answered PINGREQ
+  std::optional<Time> confirmed_at_;    // when it was answered
+  double drain_bytes_per_ms_ = 0;       // between the last two answers; 0: not known
+  bool behind_ = false;                 // see SessionOptions::max_broker_delay
+  bool broker_behind(Time now) const;
+  void send_pingreq(Time now);
+  void probe(Time now);
+  void on_pingresp(Time now);
 };
 
 }  // namespace mqtt_bridge::native

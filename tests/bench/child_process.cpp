@@ -244,6 +244,10 @@ GatewayProcess::GatewayProcess(const GatewayLaunch& launch) {
   // selected by leaving the key out; any other client must be named, and a gateway that does not
   // know it fails at start-up instead of silently running Paho.
   if (launch.client != "paho") upstream["client"] = launch.client;
+  // More upstream keys for an experiment, e.g. BENCH_UPSTREAM='{"max_broker_delay_ms": 0}'.
+  if (const char* extra = std::getenv("BENCH_UPSTREAM"); extra != nullptr && *extra != '\0') {
+    upstream.update(nlohmann::json::parse(extra));
+  }
   const nlohmann::json config = {
       {"gateway", {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000}}},
       {"upstream", upstream},

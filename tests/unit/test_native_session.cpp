@@ -782,3 +782,127 @@ TEST_CASE("native session: §4.3.3 a QoS 2 message received before the connectio
     CHECK(pubcomp.reason_code == mc::reason::success);  // MQTT 5: not 0x92, the id was known
   }
 }
+
+// --- The broker-delay bound for QoS 0 (SessionOptions::max_broker_delay) ---
+
+namespace {
+
+// Publishes QoS 0 messages until the session writes its delay probe; returns how many it took.
+int publish_until_probe(Rig& rig) {
+  for (int i = 1; i <= 1000; ++i) {
+    rig.session.publish(0, "t", bytes("x"), 0, false, rig.now);
+    for (const auto& packet : rig.written()) {
+      if (std::holds_alternative<mc::Pingreq>(packet)) return i;
+    }
+  }
+  FAIL("no PINGREQ among 1000 QoS 0 publishes");
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("native session: QoS 0 is dropped while the broker is more than max_broker_delay behind "
+          "a PINGREQ, and flows again on its PINGRESP") {
+  SessionOptions options;
+  options.max_broker_delay = 50ms;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();  // CONNACK in the same millisecond: the best round trip is 0
+  rig.now += 10ms;
+  CHECK(publish_until_probe(rig) == 32);
+  CHECK(rig.events().empty());
+  // 50 ms is still within the bound: the message goes out.
+  rig.now += 50ms;
+  rig.session.publish(0, "t", bytes("x"), 0, false, rig.now);
+  CHECK(rig.written_one<mc::Publish>().qos == 0);
+  rig.now += 1ms;
+  rig.session.publish(7, "t", bytes("late"), 0, false, rig.now);
+  CHECK(rig.written().empty());
+  const auto dropped = rig.event_one<PublishDone>();
+  CHECK(dropped.request == 7);
+  CHECK_FALSE(dropped.ok);
+  CHECK(dropped.reason.find("congestion") != std::string::npos);
+  // QoS 1 is not dropped: its window and its PUBACKs pace it.
+  rig.session.publish(8, "t", bytes("q1"), 1, false, rig.now);
+  CHECK(rig.written_one<mc::Publish>().qos == 1);
+  rig.from_broker(mc::Pingresp{});
+  rig.session.publish(9, "t", bytes("again"), 0, false, rig.now);
+  CHECK(rig.written_one<mc::Publish>().payload == bytes("again"));
+  CHECK(rig.event_one<PublishDone>().ok);
+}
+
+TEST_CASE("native session: the broker-delay bound counts from the best round trip, so a distant "
+          "broker is not taken for a slow one") {
+  SessionOptions options;
+  options.max_broker_delay = 50ms;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.session.start(rig.now);
+  (void)rig.written_one<mc::Connect>();
+  rig.now += 80ms;  // a broker across a WAN
+  rig.from_broker(mc::Connack{});
+  (void)rig.event_one<Connected>();
+  (void)publish_until_probe(rig);
+  rig.now += 120ms;  // 80 ms away + 40 ms of queue: within the bound
+  rig.session.publish(0, "t", bytes("x"), 0, false, rig.now);
+  CHECK(rig.written_one<mc::Publish>().qos == 0);
+  rig.now += 20ms;  // 140 ms: 60 ms more than the best round trip
+  rig.session.publish(5, "t", bytes("x"), 0, false, rig.now);
+  CHECK_FALSE(rig.event_one<PublishDone>().ok);
+}
+
+TEST_CASE("native session: max_broker_delay 0 never probes and never drops for delay") {
+  SessionOptions options;
+  options.max_broker_delay = 0ms;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  for (int i = 0; i < 200; ++i) {
+    rig.now += 1ms;
+    rig.session.publish(0, "t", bytes("x"), 0, false, rig.now);
+    CHECK(rig.written_one<mc::Publish>().qos == 0);
+  }
+  CHECK(rig.events().empty());
+}
+
+TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it drains in "
+          "max_broker_delay is dropped until it answers") {
+  SessionOptions options;
+  options.max_broker_delay = 50ms;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  const std::string payload(100, 'p');  // 106-byte PUBLISHes
+  auto publish = [&](mqtt_bridge::RequestId request) {
+    rig.session.publish(request, "t", bytes(payload), 0, false, rig.now);
+    auto events = rig.events();
+    return events.empty() || std::get<PublishDone>(events.front()).ok;
+  };
+  auto until_probe = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      REQUIRE(publish(1));
+      for (const auto& packet : rig.written()) {
+        if (std::holds_alternative<mc::Pingreq>(packet)) return;
+      }
+    }
+    FAIL("no PINGREQ");
+  };
+  // A probe answered 30 ms late (a quarter of the bound or more): the broker is behind. The next
+  // is answered 5 ms late (not less than a tenth: still behind), 5 ms after the first answer, so
+  // the broker got through 32 messages (3,394 bytes with the PINGREQ) in 5 ms.
+  rig.now += 10ms;
+  until_probe();
+  rig.now += 30ms;
+  rig.from_broker(mc::Pingresp{});
+  until_probe();
+  rig.now += 5ms;
+  rig.from_broker(mc::Pingresp{});
+  // Now it may take what it drains in 25 ms (half the bound): about 16,970 bytes, 160 messages;
+  // then drops begin.
+  int accepted = 0;
+  while (accepted < 1000 && publish(2)) ++accepted;
+  CHECK(accepted >= 155);
+  CHECK(accepted <= 165);
+  // The drop sent a PINGREQ (or one is out): its answer, on time, lets messages through again.
+  bool probe_out = false;
+  for (const auto& packet : rig.written()) probe_out |= std::holds_alternative<mc::Pingreq>(packet);
+  CHECK(probe_out);
+  rig.from_broker(mc::Pingresp{});
+  CHECK(publish(3));
+}

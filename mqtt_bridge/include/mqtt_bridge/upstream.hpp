@@ -68,6 +68,10 @@ struct BrokerOptions {
   // receiver has it. false: acknowledged on arrival. Paho always acknowledges on arrival (its
   // API has no manual acknowledgement) and hands out no tokens.
   bool manual_acknowledgement = false;
+  // Native client: QoS 0 is dropped (PublishDone ok=false) while the broker is this much further
+  // behind than its best round trip, as a PINGREQ among the publishes shows (native/session.hpp).
+  // Zero: never. Paho has no such bound (its send buffer is bounded by max_queued_messages).
+  std::chrono::milliseconds max_broker_delay{50};
 };
 
 // Why a connection attempt failed, in the terms the gateway answers its client with.
