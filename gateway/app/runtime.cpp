@@ -169,7 +169,9 @@ class Runtime::Impl {
     broker.uri = config_.upstream.uri;
     broker.username = config_.upstream.username;
     broker.password = config_.upstream.password;
+    broker.mqtt_version = config_.upstream.mqtt_version;
     broker.max_queued_messages = config_.upstream.max_queued_messages;
+    broker.max_broker_delay = config_.upstream.max_broker_delay;
     switch (config_.upstream.client) {
       case config::UpstreamClient::paho:
         upstream_ = mqtt_bridge::make_paho_upstream(broker, [this](mqtt_bridge::Event event) {

@@ -322,6 +322,30 @@ TEST_CASE("config: upstream.max_queued_messages bounds what waits for the broker
   });
 }
 
+TEST_CASE("config: upstream.max_broker_delay_ms bounds how far behind the broker may be for QoS 0") {
+  CHECK(cfg::parse_config("{}").upstream.max_broker_delay == std::chrono::milliseconds(50));
+  CHECK(cfg::parse_config(R"({"upstream": {"max_broker_delay_ms": 0}})")
+            .upstream.max_broker_delay == std::chrono::milliseconds(0));
+  check_errors({
+      {R"({"upstream": {"max_broker_delay_ms": -1}})",
+       "upstream.max_broker_delay_ms: expected an integer from 0 to 60000"},
+      {R"({"upstream": {"max_broker_delay_ms": 60001}})",
+       "upstream.max_broker_delay_ms: expected an integer from 0 to 60000"},
+  });
+}
+
+TEST_CASE("config: upstream.mqtt_version chooses MQTT 3.1.1 or 5 towards the broker") {
+  CHECK(cfg::parse_config("{}").upstream.mqtt_version == 4);
+  CHECK(cfg::parse_config(R"({"upstream": {"mqtt_version": "3.1.1"}})").upstream.mqtt_version == 4);
+  CHECK(cfg::parse_config(R"({"upstream": {"mqtt_version": "5"}})").upstream.mqtt_version == 5);
+  CHECK(cfg::parse_config(R"({"upstream": {"mqtt_version": "5.0"}})").upstream.mqtt_version == 5);
+  check_errors({
+      {R"({"upstream": {"mqtt_version": "3.1"}})",
+       "upstream.mqtt_version: unsupported MQTT version \"3.1\" (supported: \"3.1.1\", \"5\")"},
+      {R"({"upstream": {"mqtt_version": 5}})", "upstream.mqtt_version: expected a string"},
+  });
+}
+
 TEST_CASE("config: upstream credentials") {
   check_errors({
       {R"({"upstream": {"password": "x"}})",
@@ -416,7 +440,8 @@ TEST_CASE("config: ConfigError carries path and problem apart") {
 TEST_CASE("config: the rendered effective config reads back the same, password masked") {
   const char* text = R"({
     "gateway": {"id": 9, "mode": "aggregating"},
-    "upstream": {"uri": "ssl://[2001:db8::1]:8883", "username": "gw", "password": "secret"},
+    "upstream": {"uri": "ssl://[2001:db8::1]:8883", "username": "gw", "password": "secret",
+                 "mqtt_version": "5", "max_broker_delay_ms": 20},
     "transports": [{"name": "lan", "bind": "[::]:0"}, {"bind": "localhost:1884"}],
     "topics": {"predefined": [{"id": 3, "name": "x/y"}]},
     "retry": {"interval_ms": 250},

@@ -100,6 +100,17 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
            "unsupported client " + json_quoted(text) + " (supported: paho, native)");
     }
   }
+  if (const auto* version = section.find("mqtt_version")) {
+    const auto& text = detail::require_string(*version, section.path("mqtt_version"));
+    if (text == "3.1.1") {
+      upstream.mqtt_version = 4;
+    } else if (text == "5" || text == "5.0") {
+      upstream.mqtt_version = 5;
+    } else {
+      fail(section.path("mqtt_version"),
+           "unsupported MQTT version " + json_quoted(text) + " (supported: \"3.1.1\", \"5\")");
+    }
+  }
   if (upstream.client == UpstreamClient::native &&
       (upstream.scheme == UpstreamScheme::ssl || upstream.scheme == UpstreamScheme::mqtts)) {
     fail(section.path("uri"), "TLS (" + std::string(to_string(upstream.scheme)) +
@@ -108,6 +119,8 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
   }
   upstream.max_queued_messages = static_cast<std::uint32_t>(
       section.integer("max_queued_messages", 1, 1000000, upstream.max_queued_messages));
+  upstream.max_broker_delay = std::chrono::milliseconds(
+      section.integer("max_broker_delay_ms", 0, 60000, upstream.max_broker_delay.count()));
   upstream.client_id_prefix = read_mqtt_string(section, "client_id_prefix");
   upstream.username = read_mqtt_string(section, "username");
   // The password is binary data in MQTT (§3.1.3.5), so any string goes.
@@ -272,7 +285,7 @@ Config config_from_json(const Json& document) {
   if (const auto* section = root.find("upstream")) {
     config.upstream = read_upstream(
         ObjectReader(*section, "upstream",
-                     {"uri", "client", "max_queued_messages", "client_id_prefix", "username",
+                     {"uri", "client", "mqtt_version", "max_queued_messages", "max_broker_delay_ms", "client_id_prefix", "username",
                       "password", "reconnect_min_ms", "reconnect_max_ms"}));
   }
   if (const auto* section = root.find("transports")) {

@@ -23,6 +23,8 @@ struct GatewayOptions {
   std::string mode = default_mode();
   // upstream.client: $MQTTSN_TEST_CLIENT when set, else paho.
   std::string client = default_client();
+  // upstream.mqtt_version: 4 writes "3.1.1", 5 writes "5".
+  int mqtt_version = 4;
   int retry_interval_ms = 500;
   int retry_max_attempts = 2;
   bool qos_minus_one = true;

@@ -38,8 +38,13 @@ enum class UpstreamClient : std::uint8_t { paho, native };
 struct UpstreamSettings {
   std::string uri = "tcp://127.0.0.1:1883";  // as written; both clients take it verbatim
   UpstreamClient client = UpstreamClient::paho;
+  // The MQTT protocol level towards the broker: 4 (MQTT 3.1.1) or 5 (MQTT 5.0), as in
+  // mqtt_bridge::BrokerOptions; written "3.1.1" or "5" in the file.
+  int mqtt_version = 4;
   // Messages that may wait on their way to the broker per upstream connection (see configs/README).
   std::uint32_t max_queued_messages = 10000;
+  // Native client: QoS 0 is dropped while the broker is this much behind (see configs/README).
+  std::chrono::milliseconds max_broker_delay{50};
   UpstreamScheme scheme = UpstreamScheme::tcp;
   HostPort broker{"127.0.0.1", 1883, false};  // the host:port part of `uri`
   std::string client_id_prefix;
