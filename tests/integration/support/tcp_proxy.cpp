@@ -1,5 +1,7 @@
 #include "support/tcp_proxy.hpp"
 
+#include "support/tcp_listener.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,20 +33,9 @@ bool send_all(int fd, const char* data, std::size_t size) {
 }  // namespace
 
 TcpProxy::TcpProxy(std::uint16_t target_port) : target_port_(target_port) {
-  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (listener_ < 0 ||
-      ::bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::listen(listener_, 8) != 0 ||
-      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    const std::system_error error(errno, std::generic_category(), "TcpProxy: listen");
-    if (listener_ >= 0) ::close(listener_);
-    throw error;
-  }
-  port_ = ntohs(address.sin_port);
+  const auto listener = listen_on_loopback("TcpProxy");
+  listener_ = listener.fd;
+  port_ = listener.port;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -133,7 +124,9 @@ void TcpProxy::run() {
         }
       }
     }
-    for (std::size_t i = 0; i < pairs_.size(); ++i) {
+    // Only the pairs that were polled: one accepted just now has no entry in `fds`.
+    const std::size_t polled = (fds.size() - 1) / 2;
+    for (std::size_t i = 0; i < polled; ++i) {
       Pair& pair = pairs_[i];
       const pollfd& from_client = fds[1 + 2 * i];
       const pollfd& from_server = fds[2 + 2 * i];
