@@ -1,5 +1,7 @@
 #include "support/scripted_broker.hpp"
 
+#include "support/tcp_listener.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -79,20 +81,9 @@ std::uint8_t fixed_header(std::uint8_t type) { return static_cast<std::uint8_t>(
 }  // namespace
 
 ScriptedBroker::ScriptedBroker(Script script) : script_(script) {
-  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  if (listener_ < 0 ||
-      ::bind(listener_, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::listen(listener_, 8) != 0 ||
-      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    const std::system_error error(errno, std::generic_category(), "ScriptedBroker: listen");
-    if (listener_ >= 0) ::close(listener_);
-    throw error;
-  }
-  port_ = ntohs(address.sin_port);
+  const auto listener = listen_on_loopback("ScriptedBroker");
+  listener_ = listener.fd;
+  port_ = listener.port;
   thread_ = std::thread([this] { run(); });
 }
 
