@@ -26,6 +26,8 @@ constexpr Time kProbeGap{5};
 // The least the broker is trusted with while it is behind (about 100 small messages): a round
 // trip that came late by chance (a WAN's jitter) does not starve a slow connection.
 constexpr double kMinBehindBudgetBytes = 4096;
+// PINGRESPs in a row less than a tenth of max_broker_delay late that end "behind".
+constexpr int kQuickAnswersToCatchUp = 8;
 
 std::string hex(std::uint8_t code) {
   char text[8];
@@ -136,7 +138,12 @@ void Session::on_pingresp(Time now) {
   const Time bound = options_.max_broker_delay;
   if (excess * 4 >= bound) {
     behind_ = true;
-  } else if (excess * 10 < bound) {
+    quick_answers_ = 0;
+  } else if (excess * 10 >= bound) {
+    quick_answers_ = 0;
+  } else if (++quick_answers_ >= kQuickAnswersToCatchUp) {
+    // One quick answer only says the queue ran dry for a moment; letting everything through then
+    // refills it by the overload factor until a PINGREQ is overdue again.
     behind_ = false;
   }
   if (confirmed_at_ && now > *confirmed_at_) {

@@ -53,8 +53,8 @@ struct SessionOptions {
   // round trip beyond the best one seen (CONNECT/CONNACK, then every PINGRESP) is the queue.
   // QoS 0 is dropped while
   //  - the PINGREQ out has waited longer than the best round trip plus this, or
-  //  - the broker is behind (a PINGRESP came this/4 or more late, and none since came less than
-  //    this/10 late) and more bytes went out since the last answered PINGREQ than the broker gets
+  //  - the broker is behind (a PINGRESP came this/4 or more late, and since then not 8 in a row
+  //    came less than this/10 late) and more bytes went out since the last answered PINGREQ than the broker gets
   //    through in half this time, at the rate measured between the last two answers. This keeps
   //    the queue near half the bound instead of letting it grow by the overload factor while a
   //    probe is out.
@@ -207,6 +207,7 @@ class Session {
   std::optional<Time> confirmed_at_;    // when it was answered
   double drain_bytes_per_ms_ = 0;       // between the last two answers; 0: not known
   bool behind_ = false;                 // see SessionOptions::max_broker_delay
+  int quick_answers_ = 0;               // PINGRESPs in a row that came in time while behind_
   bool broker_behind(Time now) const;
   void send_pingreq(Time now);
   void probe(Time now);

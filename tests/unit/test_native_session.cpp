@@ -905,4 +905,24 @@ TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it drai
   CHECK(probe_out);
   rig.from_broker(mc::Pingresp{});
   CHECK(publish(3));
+  // One answer in time does not end "behind": the budget still holds.
+  int again = 1;
+  while (again < 1000 && publish(4)) ++again;
+  CHECK(again < 200);
+  // Eight in a row do; then a burst the budget would have stopped goes out whole.
+  int answers = 0;
+  for (int round = 0; round < 100 && answers < 8; ++round) {
+    rig.now += 5ms;
+    for (int k = 0; k < 32; ++k) (void)publish(5);
+    for (const auto& packet : rig.written()) {
+      if (std::holds_alternative<mc::Pingreq>(packet)) {
+        rig.from_broker(mc::Pingresp{});
+        ++answers;
+      }
+    }
+  }
+  REQUIRE(answers == 8);
+  int burst = 0;
+  while (burst < 400 && publish(6)) ++burst;
+  CHECK(burst == 400);
 }
