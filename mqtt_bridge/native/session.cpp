@@ -77,7 +77,7 @@ Session::Session(ConnectionId id, ConnectRequest request, SessionOptions options
   if (request_.clean_session) return;  // §3.1.2.4: a clean session starts from nothing
   next_packet_id_ = resumed.next_packet_id;
   qos2_received_ = std::move(resumed.qos2_received);
-  resumed_.outgoing = std::move(resumed.outgoing);
+  resumed_ = std::move(resumed.outgoing);
 }
 
 std::size_t Session::window() const {
@@ -168,6 +168,10 @@ bool Session::broker_behind(Time now) const {
 void Session::probe(Time now) {
   if (options_.max_broker_delay.count() <= 0 || ping_sent_) return;
   if (++published_since_probe_ < kProbeEvery || now - last_probe_ < kProbeGap) return;
+  send_probe(now);
+}
+
+void Session::send_probe(Time now) {
   send_pingreq(now);
   last_probe_ = now;
   published_since_probe_ = 0;
@@ -292,8 +296,7 @@ void Session::on_connack(const mc::Connack& connack, Time now) {
 }
 
 void Session::resume(bool session_present, Time now) {
-  auto outgoing = std::move(resumed_.outgoing);
-  resumed_ = {};
+  auto outgoing = std::exchange(resumed_, {});
   // The broker has no session of ours (it expired, or the broker lost it): none of our QoS 2
   // ids is pending there.
   if (!session_present) qos2_received_.clear();
@@ -609,11 +612,7 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
     }
     if (broker_behind(now)) {
       // Dropping needs an answer to end: a PINGREQ is out, or goes out now.
-      if (!ping_sent_ && now - last_probe_ >= kProbeGap) {
-        send_pingreq(now);
-        last_probe_ = now;
-        published_since_probe_ = 0;
-      }
+      if (!ping_sent_ && now - last_probe_ >= kProbeGap) send_probe(now);
       fail("congestion: the broker is more than " +
            std::to_string(options_.max_broker_delay.count()) + " ms behind");
       return;
@@ -722,11 +721,11 @@ void Session::finish(Event final_event) {
   // first.
   const bool keep = !request_.clean_session;
   if (keep) {
-    kept_.outgoing = std::move(resumed_.outgoing);
+    kept_.outgoing = std::move(resumed_);
     kept_.qos2_received = std::move(qos2_received_);
     kept_.next_packet_id = next_packet_id_;
   }
-  resumed_ = {};
+  resumed_.clear();
   for (InFlight& flight : open) {
     if (flight.is_will) continue;  // internal: nobody waits for it
     switch (flight.stage) {

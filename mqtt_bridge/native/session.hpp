@@ -187,7 +187,8 @@ class Session {
   std::deque<Queued> queued_;                    // publishes waiting for the window
   std::set<std::uint16_t> qos2_received_;        // PUBREC sent, PUBREL not yet received
   std::map<std::uint16_t, std::uint8_t> unacknowledged_;  // delivered, acknowledge() pending: QoS
-  SessionState resumed_;  // from the last connection, until CONNACK says what the broker kept
+  // The last connection's unfinished exchanges, until CONNACK says what the broker kept.
+  std::vector<SessionState::Unfinished> resumed_;
   SessionState kept_;     // for the next connection, filled by finish()
   std::uint16_t broker_receive_maximum_ = 65535;
   std::optional<std::size_t> broker_max_packet_size_;
@@ -211,6 +212,7 @@ class Session {
   bool broker_behind(Time now) const;
   void send_pingreq(Time now);
   void probe(Time now);
+  void send_probe(Time now);  // a PINGREQ that also restarts the probe's count and gap
   void on_pingresp(Time now);
 };
 
