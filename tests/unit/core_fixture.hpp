@@ -277,6 +277,14 @@ class CoreFixture {
     core_.start(now_, started_);
   }
 
+  // Every change of state a case caused is one the transition table lists (session_state.cpp).
+  ~CoreFixture() {
+    CHECK_MESSAGE(core_.counters().unlisted_transitions == 0,
+                  "a session changed state in a way the transition table does not list");
+  }
+  CoreFixture(const CoreFixture&) = delete;
+  CoreFixture& operator=(const CoreFixture&) = delete;
+
   Core& core() { return core_; }
   const CoreConfig& config() const { return config_; }
   Time now() const { return now_; }

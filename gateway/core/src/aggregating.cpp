@@ -56,7 +56,7 @@ void Core::Impl::aggregate_subscribe_done(const Pending& pending, const Upstream
   }
   if (pending.kind != Pending::Kind::suback) return;
   Session* s = by_id(pending.session);
-  if (s == nullptr || s->state == ClientState::disconnected || s->state == ClientState::lost) {
+  if (s == nullptr || is_away(s->kind())) {
     // The client left meanwhile; a filter nobody wants any more goes upstream too.
     if (it != filters_.end() && it->second.subscribers.empty()) {
       out_->push_back(UpstreamUnsubscribe{kQosMinusOneConn, 0, pending.filter});
@@ -117,11 +117,12 @@ void Core::Impl::route(UpstreamMessage&& e, const AckShare& ack) {
     ++counters_.downlink_dropped;
     return;
   }
+  const InputScope scope(*this, Input::upstream_message);
   for (const auto& [id, granted] : targets) {
     Session* s = by_id(id);
-    if (s == nullptr) continue;
+    if (s == nullptr || disposition(*s, Input::upstream_message) != Disposition::handle) continue;
     const std::uint8_t qos = std::min<std::uint8_t>(std::min<std::uint8_t>(e.qos, 2), granted);
-    if (s->state == ClientState::disconnected || s->state == ClientState::lost) {
+    if (is_away(s->kind())) {
       // A CleanSession=false client that is away: QoS 1/2 wait for its return (as a broker keeps
       // them for a persistent session); QoS 0 is not kept.
       if (qos == 0) continue;
@@ -132,7 +133,6 @@ void Core::Impl::route(UpstreamMessage&& e, const AckShare& ack) {
       s->queue.push_back(Outgoing{e.topic, e.payload, qos, e.retain, false, ack});
       continue;
     }
-    if (s->state != ClientState::active && !is_sleeping(s->state)) continue;
     deliver(*s, e.topic, e.payload, qos, e.retain, ack);
   }
 }

@@ -31,14 +31,18 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
   if (const auto it = client_ids_.find(connect.client_id); it != client_ids_.end()) {
     s = by_id(it->second);
   }
-  if (s != nullptr && s->state == ClientState::connecting && s->peer == peer && !connect.will &&
+  if (s != nullptr && s->kind() == StateKind::connecting && s->peer == peer && !connect.will &&
       connect.clean_session == s->clean_session && connect.duration_s == s->keep_alive_s) {
     // The client resent its CONNECT (§6.13) while the broker is still answering: the CONNACK of
     // the attempt under way will serve, so do not start over.
     return;
   }
   // One client per address: another client id seen here before has left.
-  if (Session* other = by_peer(peer); other != nullptr && other != s) end_session(*other, false);
+  if (Session* other = by_peer(peer); other != nullptr && other != s) {
+    const InputScope displaced(*this, Input::displaced);
+    end_session(*other, false);
+  }
+  bool resumed = false;
 
   if (s == nullptr) {
     if (sessions_.size() >= config_.max_clients) {
@@ -55,7 +59,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     s->client_id = connect.client_id;
     client_ids_.emplace(connect.client_id, id);
   } else {
-    if (s->peer != peer && s->state != ClientState::disconnected && s->state != ClientState::lost) {
+    if (s->peer != peer && !is_away(s->kind())) {
       log(LogLevel::info, [&] {
         return "client " + s->client_id + " moved from " + sn::to_string(s->peer) + " to " +
                sn::to_string(peer);
@@ -64,20 +68,12 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     if (const auto it = peers_.find(s->peer); it != peers_.end() && it->second == s->id) {
       peers_.erase(it);
     }
+    resumed = s->established();
     // A repeated CONNECT starts the connection over: the old upstream connection ends cleanly
-    // (no will) and a new one carries this CONNECT's flags and will.
-    if (s->conn) {
-      out_->push_back(UpstreamDisconnect{*s->conn, false});
-      conns_.erase(*s->conn);
-      s->conn.reset();
-    }
-    drop_switch(*s);  // a will update under way is abandoned with the connection
-    s->released = false;
-    stop_fetch(*s);
-    cancel(*s, TimerKind::keep_alive);
-    cancel(*s, TimerKind::retry);
-    cancel(*s, TimerKind::handshake);
-    cancel(*s, TimerKind::sleep);
+    // (no will) and a new one carries this CONNECT's flags and will. A will update or a
+    // sleeper's wake-up under way is abandoned with it (the state is replaced below).
+    let_go(*s, false);
+    cancel_session_timers(*s);
     // Requests of the old connection will never be answered on the new one; QoS 2 messages that
     // did not reach the broker must be accepted again when the client resends them.
     const SessionId id = s->id;
@@ -102,19 +98,19 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     s->next_msg_id = 1;
   }
   if (connect.will) {
-    s->state = ClientState::will_topic;
+    enter(*s, state::WillTopic{resumed});
     send(peer, sn::WillTopicReq{});
     arm(*s, TimerKind::handshake, now_ + config_.retry_interval * (config_.max_retries + 1));
     return;
   }
-  connect_upstream(*s);
+  connect_upstream(*s, resumed);
 }
 
 void Core::Impl::on_will_topic(Session& s, const sn::WillTopic& will_topic) {
   if (will_topic.topic.empty()) {
     s.will.reset();  // §6.3: the empty WILLTOPIC means no will
     cancel(s, TimerKind::handshake);
-    connect_upstream(s);
+    connect_upstream(s, s.established());
     return;
   }
   if (!sn::is_valid_topic_name(will_topic.topic)) {
@@ -126,17 +122,19 @@ void Core::Impl::on_will_topic(Session& s, const sn::WillTopic& will_topic) {
     return;
   }
   s.will = Will{will_topic.topic, {}, static_cast<std::uint8_t>(will_topic.qos), will_topic.retain};
-  s.state = ClientState::will_msg;
+  enter(s, state::WillMsg{s.established()});
   send(s.peer, sn::WillMsgReq{});
 }
 
 void Core::Impl::on_will_msg(Session& s, const sn::WillMsg& will_msg) {
   if (s.will) s.will->payload = will_msg.message;
   cancel(s, TimerKind::handshake);
-  connect_upstream(s);
+  connect_upstream(s, s.established());
 }
 
-void Core::Impl::connect_upstream(Session& s) {
+// The client's upstream connection is asked for (the connecting state), or in aggregating mode
+// the client is answered at once. `resumed`: a session from an earlier connection exists.
+void Core::Impl::connect_upstream(Session& s, bool resumed) {
   if (aggregating()) {
     // The shared connection serves everyone: nothing to set up, unless the broker is away.
     if (!qos_minus_one_up_) {
@@ -151,9 +149,8 @@ void Core::Impl::connect_upstream(Session& s) {
     return;
   }
   const ConnId conn = next_conn_++;
-  s.conn = conn;
+  enter(s, state::Connecting{resumed, conn});
   conns_[conn] = s.id;
-  s.state = ClientState::connecting;
   out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
                                   s.clean_session, s.will});
 }
@@ -163,7 +160,7 @@ void Core::Impl::on_disconnect(Session& s, const sn::Disconnect& disconnect) {
   // §6.14: a duration puts a connected client asleep, or changes the duration of a sleeping one.
   // A zero duration is no sleep at all: the client is disconnected.
   if (disconnect.duration_s.value_or(0) > 0 &&
-      (s.state == ClientState::active || is_sleeping(s.state))) {
+      (s.kind() == StateKind::active || is_sleeping(s.kind()))) {
     fall_asleep(s, *disconnect.duration_s);
     return;
   }
@@ -180,24 +177,30 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
     return;
   }
   Session* s = by_conn(e.conn);
-  if (s != nullptr && s->switching == Session::Switch::opening && s->conn == e.conn) {
-    finish_switch(*s);  // the connection carrying an updated will (§6.4)
+  if (s == nullptr || s->conn() != e.conn) return;
+  const InputScope scope(*this, Input::upstream_connected);
+  if (disposition(*s, Input::upstream_connected) != Disposition::handle) return;
+  if (const auto* active = s->in<state::Active>()) {
+    // The connection carrying an updated will (§6.4).
+    if (active->change && active->change->stage == state::WillChange::Stage::opening) {
+      finish_switch(*s);
+    }
     return;
   }
-  if (s != nullptr && s->fetch == Session::Fetch::connecting && s->conn == e.conn) {
+  if (auto* awake = s->in<state::Awake>()) {
     // A sleeper's wake-up: the broker now sends its backlog (§6.14 flush).
-    s->fetch = Session::Fetch::draining;
-    arm(*s, TimerKind::settle, now_ + config_.wake_settle);
+    if (awake->fetch == state::Fetch::connecting) {
+      awake->fetch = state::Fetch::draining;
+      arm(*s, TimerKind::settle, now_ + config_.wake_settle);
+    }
     return;
   }
-  if (s == nullptr || s->state != ClientState::connecting) return;
   accept_connection(*s);
 }
 
 void Core::Impl::accept_connection(Session& session) {
   Session* s = &session;
-  s->state = ClientState::active;
-  s->established = true;
+  enter(*s, state::Active{s->conn(), std::nullopt});
   // The client's keep-alive period starts with the CONNACK: a slow broker is not its silence.
   s->last_seen = now_;
   send(s->peer, sn::ConnAck{sn::ReturnCode::accepted});
@@ -220,17 +223,18 @@ void Core::Impl::on_upstream_connect_failed(const UpstreamConnectFailed& e) {
   }
   Session* s = by_conn(e.conn);
   if (s == nullptr) return;
-  if (s->conn != e.conn) {
+  if (s->conn() != e.conn) {
     conns_.erase(e.conn);  // one the session already let go of
     return;
   }
+  const InputScope scope(*this, Input::upstream_failed);
+  if (disposition(*s, Input::upstream_failed) != Disposition::handle) return;
   if (resume_failed(*s, e.reason)) return;
-  if (s->state != ClientState::connecting) {
+  if (s->kind() != StateKind::connecting) {
     upstream_gone(*s, e.reason);
     return;
   }
-  conns_.erase(e.conn);
-  s->conn.reset();
+  forget_conn(*s);
   // A broker refusal cannot be fixed by retrying; an unreachable broker can (§5.3.10).
   const auto code = e.refused ? sn::ReturnCode::not_supported : sn::ReturnCode::congestion;
   log(LogLevel::warn, [&] {
@@ -247,30 +251,29 @@ void Core::Impl::on_upstream_lost(const UpstreamConnectionLost& e) {
   }
   Session* s = by_conn(e.conn);
   if (s == nullptr) return;
-  if (s->retiring == e.conn) {
+  if (s->retiring() == e.conn) {
     // Closing anyway for a will update: go on with the new connection.
     on_upstream_disconnected(UpstreamDisconnected{e.conn});
     return;
   }
-  if (s->conn != e.conn) {
+  if (s->conn() != e.conn) {
     conns_.erase(e.conn);  // released while the client sleeps, or replaced
     return;
   }
+  const InputScope scope(*this, Input::upstream_failed);
+  if (disposition(*s, Input::upstream_failed) != Disposition::handle) return;
   if (resume_failed(*s, e.reason)) return;
   upstream_gone(*s, e.reason);
 }
 
 void Core::Impl::upstream_gone(Session& s, const std::string& reason) {
-  if (s.conn) {
-    conns_.erase(*s.conn);
-    s.conn.reset();
-  }
+  forget_conn(s);
   log(LogLevel::warn, [&] {
     return "client " + s.client_id + ": upstream connection lost (" + reason +
            "); asking the client to reconnect";
   });
   // §6.12: an unsolicited DISCONNECT makes the client set up its connection again.
-  if (s.state == ClientState::connecting) {
+  if (s.kind() == StateKind::connecting) {
     send(s.peer, sn::ConnAck{sn::ReturnCode::congestion});
   } else {
     send(s.peer, sn::Disconnect{});
@@ -279,7 +282,7 @@ void Core::Impl::upstream_gone(Session& s, const std::string& reason) {
 }
 
 void Core::Impl::on_keep_alive_timer(Session& s) {
-  if (s.state != ClientState::active || s.keep_alive_s == 0) return;
+  if (s.keep_alive_s == 0) return;
   const Time deadline = s.last_seen + with_tolerance(s.keep_alive_s);
   if (now_ >= deadline) {
     lose(s, "keep-alive expired");
@@ -292,8 +295,7 @@ void Core::Impl::on_transport_down(const TransportDown& e) {
   std::vector<SessionId> reached;
   for (const auto& [id, s] : sessions_) {
     // Clients that are already gone (kept for CleanSession=false) have nothing left to lose.
-    if (s.peer.transport_id == e.transport_id && s.state != ClientState::disconnected &&
-        s.state != ClientState::lost) {
+    if (s.peer.transport_id == e.transport_id && !is_away(s.kind())) {
       reached.push_back(id);
     }
   }
@@ -301,6 +303,7 @@ void Core::Impl::on_transport_down(const TransportDown& e) {
     return "transport " + std::to_string(e.transport_id) + " is down (" + e.reason + "); " +
            std::to_string(reached.size()) + " client(s) lost";
   });
+  const InputScope scope(*this, Input::transport_down);
   for (const SessionId id : reached) {
     if (Session* s = by_id(id)) lose(*s, "its transport is down");
   }
@@ -310,7 +313,7 @@ void Core::Impl::lose(Session& s, const char* why) {
   ++counters_.clients_lost;
   // Without an upstream connection of its own (aggregating mode, a released sleeper), the gateway
   // publishes the will itself.
-  const bool by_gateway = aggregating() || s.released;
+  const bool by_gateway = aggregating() || released(s);
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " lost: " + why +
            (s.will ? (by_gateway ? "; publishing its will on "
@@ -323,32 +326,38 @@ void Core::Impl::lose(Session& s, const char* why) {
 }
 
 void Core::Impl::end_session(Session& s, bool fire_will) {
-  drop_switch(s);
-  s.released = false;
-  stop_fetch(s);
-  if (s.conn) {
-    out_->push_back(UpstreamDisconnect{*s.conn, fire_will});
-    conns_.erase(*s.conn);
-    s.conn.reset();
-  }
-  cancel(s, TimerKind::keep_alive);
-  cancel(s, TimerKind::retry);
-  cancel(s, TimerKind::handshake);
-  cancel(s, TimerKind::sleep);
+  let_go(s, fire_will);
+  cancel_session_timers(s);
   if (const auto it = peers_.find(s.peer); it != peers_.end() && it->second == s.id) {
     peers_.erase(it);
   }
-  if (!s.clean_session && s.established) {
+  if (!s.clean_session && s.established()) {
     // §6.3/§6.12: without CleanSession the will data, topic ids, queued messages and the exchange
     // in flight outlive the connection. A session never accepted has nothing to keep.
-    s.state = fire_will ? ClientState::lost : ClientState::disconnected;
+    if (fire_will) {
+      enter(s, state::Lost{});
+    } else {
+      enter(s, state::Disconnected{});
+    }
     return;
   }
+  allowed(s, kGone);
   drop_subscriptions(s);
   const SessionId id = s.id;
   std::erase_if(pending_, [id](const auto& entry) { return entry.second.session == id; });
   client_ids_.erase(s.client_id);
   sessions_.erase(s.id);  // `s` dangles from here on
+}
+
+void Core::Impl::forget_conn(Session& s) {
+  std::visit(
+      [this](auto& st) {
+        if constexpr (requires { st.conn; }) {
+          if (st.conn) conns_.erase(*st.conn);
+          st.conn.reset();
+        }
+      },
+      s.state);
 }
 
 }  // namespace gateway::core

@@ -1,6 +1,7 @@
 // Dispatch: frames to handlers through the client state table, upstream events to sessions,
 // timers, and the one place frames are encoded and sent.
 
+#include <bit>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -48,9 +49,9 @@ void Core::Impl::shutdown(Time now, Actions& out) {
   now_ = now;
   out_ = &out;
   for (auto& [id, s] : sessions_) {
-    if (s.conn) out.push_back(UpstreamDisconnect{*s.conn, false});
+    if (const auto conn = s.conn()) out.push_back(UpstreamDisconnect{*conn, false});
     // An asleep client's radio is off: it learns at its next PINGREQ, which finds no session.
-    if (s.state == ClientState::active || s.state == ClientState::awake) {
+    if (s.kind() == StateKind::active || s.kind() == StateKind::awake) {
       send(s.peer, sn::Disconnect{});
     }
   }
@@ -159,6 +160,7 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     return;
   }
   if (type == sn::MsgType::connect) {
+    const InputScope scope(*this, Input::connect);
     on_connect(peer, std::get<sn::Connect>(message));
     return;
   }
@@ -169,16 +171,27 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
   }
   if (auto* ping = std::get_if<sn::PingReq>(&message); ping != nullptr && ping->client_id) {
     // §6.14: a PINGREQ naming its client wakes that client wherever it comes from.
+    const InputScope scope(*this, Input::pingreq);
     if (on_named_pingreq(peer, *ping->client_id)) return;
   }
 
+  const auto input = input_of(type);
+  if (!input) {
+    // A message only a gateway sends (or GWINFO, ADVERTISE): no meaning coming from a client.
+    ++counters_.unexpected;
+    log(LogLevel::debug, [&] {
+      return std::string("ignored ") + sn::to_string(type) + " from " + sn::to_string(peer);
+    });
+    return;
+  }
+  // Without a session, a frame is treated as in the disconnected state.
   const Disposition what =
-      s != nullptr ? disposition(s->state, type) : disposition(ClientState::disconnected, type);
+      s != nullptr ? disposition(*s, *input) : rule(*input, StateKind::disconnected).what;
   if (what == Disposition::ignore) {
     ++counters_.unexpected;
     log(LogLevel::debug, [&] {
       return std::string("ignored ") + sn::to_string(type) + " from " + sn::to_string(peer) +
-             (s != nullptr ? std::string(" in state ") + to_string(s->state) : " (no session)");
+             (s != nullptr ? std::string(" in state ") + to_string(s->kind()) : " (no session)");
     });
     return;
   }
@@ -186,10 +199,10 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     // §6.12: the gateway cannot tell which connection this belongs to; a sleeping client must
     // CONNECT before it asks anything of the broker (§6.14).
     ++counters_.no_session;
-    if (s != nullptr && is_sleeping(s->state)) {
+    if (s != nullptr && is_sleeping(s->kind())) {
       log(LogLevel::debug, [&] {
         return std::string("refused ") + sn::to_string(type) + " from client " + s->client_id +
-               " while " + to_string(s->state) + ": it must CONNECT first";
+               " while " + to_string(s->kind()) + ": it must CONNECT first";
       });
     }
     send(peer, sn::Disconnect{});
@@ -200,10 +213,11 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     send(peer, sn::Disconnect{});
     return;
   }
-  if (s->switching != Session::Switch::none && held_during_switch(type)) {
+  if (auto* active = s->in<state::Active>(); active != nullptr && active->change &&
+                                             held_during_switch(type)) {
     // The upstream connection is being replaced for a will update (§6.4): wait for the new one.
-    if (s->held.size() < config_.max_queued_per_client) {
-      s->held.push_back(std::move(message));
+    if (active->change->held.size() < config_.max_queued_per_client) {
+      active->change->held.push_back(std::move(message));
       return;
     }
     ++counters_.unexpected;
@@ -217,6 +231,7 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     }
     return;
   }
+  const InputScope scope(*this, *input);
   std::visit(
       [this, s](auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -309,24 +324,68 @@ void Core::Impl::on_timer() {
     if (s == nullptr || s->timer_gen[static_cast<std::size_t>(entry.kind)] != entry.generation) {
       continue;  // stale: the session or the timer is gone
     }
+    Input input = Input::keep_alive_timer;
     switch (entry.kind) {
-      case TimerKind::keep_alive: on_keep_alive_timer(*s); break;
-      case TimerKind::retry: on_retry_timer(*s); break;
-      case TimerKind::sleep: on_sleep_timer(*s); break;
-      case TimerKind::settle: on_settle_timer(*s); break;
-      case TimerKind::handshake:
-        if (s->state == ClientState::will_topic || s->state == ClientState::will_msg) {
-          log(LogLevel::info, [&] {
-            return "client " + s->client_id + " abandoned the will handshake";
-          });
-          end_session(*s, false);
-        }
-        break;
+      case TimerKind::keep_alive: input = Input::keep_alive_timer; break;
+      case TimerKind::retry: input = Input::retry_timer; break;
+      case TimerKind::sleep: input = Input::sleep_timer; break;
+      case TimerKind::settle: input = Input::settle_timer; break;
+      case TimerKind::handshake: input = Input::handshake_timer; break;
       case TimerKind::qos_minus_one_reconnect:
       case TimerKind::advertise:
-      case TimerKind::stats: break;
+      case TimerKind::stats: continue;
+    }
+    if (disposition(*s, input) != Disposition::handle) continue;
+    const InputScope scope(*this, input);
+    switch (input) {
+      case Input::keep_alive_timer: on_keep_alive_timer(*s); break;
+      case Input::retry_timer: on_retry_timer(*s); break;
+      case Input::sleep_timer: on_sleep_timer(*s); break;
+      case Input::settle_timer: on_settle_timer(*s); break;
+      default:
+        log(LogLevel::info, [&] {
+          return "client " + s->client_id + " abandoned the will handshake";
+        });
+        end_session(*s, false);
+        break;
     }
   }
+}
+
+bool Core::Impl::allowed(const Session& s, Targets to_kind) {
+  const StateKind from = s.kind();
+  if (to_kind == to(from) || (rule(input_, from).next & to_kind) != 0) return true;
+  ++counters_.unlisted_transitions;
+  out_->push_back(Log{LogLevel::error,
+                      "client " + s.client_id + ": " + to_string(input_) + " in state " +
+                          to_string(from) + " led to " +
+                          (to_kind == kGone ? std::string("the end of the session")
+                                            : std::string("state ") +
+                                                  to_string(static_cast<StateKind>(
+                                                      std::countr_zero(to_kind)))) +
+                          ", which the transition table does not list"});
+  return false;
+}
+
+void Core::Impl::enter(Session& s, SessionState next) {
+  allowed(s, to(kind_of(next)));
+  s.state = std::move(next);
+}
+
+void Core::Impl::let_go(Session& s, bool fire_will) {
+  if (const auto retiring = s.retiring()) conns_.erase(*retiring);
+  if (const auto conn = s.conn()) {
+    out_->push_back(UpstreamDisconnect{*conn, fire_will});
+    conns_.erase(*conn);
+  }
+}
+
+void Core::Impl::cancel_session_timers(Session& s) {
+  cancel(s, TimerKind::keep_alive);
+  cancel(s, TimerKind::retry);
+  cancel(s, TimerKind::handshake);
+  cancel(s, TimerKind::sleep);
+  cancel(s, TimerKind::settle);
 }
 
 void Core::Impl::log(LogLevel level, const std::function<std::string()>& text) {

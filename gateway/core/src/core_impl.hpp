@@ -15,8 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "client_state.hpp"
 #include "gateway/core/core.hpp"
+#include "session_state.hpp"
 #include "sn_protocol/codec.hpp"
 #include "sn_protocol/packet.hpp"
 #include "sn_protocol/peer.hpp"
@@ -76,13 +76,11 @@ struct Session {
   SessionId id = 0;
   std::string client_id;
   sn::Peer peer;
-  ClientState state = ClientState::connecting;
+  // Where the client stands (session_state.hpp); changed only by Core::Impl::enter().
+  SessionState state{state::Connecting{}};
   bool clean_session = true;
   std::uint16_t keep_alive_s = 0;
-  std::uint16_t sleep_s = 0;  // the duration of the last DISCONNECT that put the client asleep
   std::optional<Will> will;
-  std::optional<ConnId> conn;  // the upstream connection, while one exists
-  bool established = false;    // CONNACK accepted was sent at least once
   Time last_seen{0};
   TopicRegistry topics;
   // §6.6 QoS 2 uplink: msg ids received and not yet released; true once the broker has it.
@@ -102,25 +100,44 @@ struct Session {
   // connection that starts without them (a will update of a CleanSession=true client).
   std::map<std::string, std::uint8_t> subscriptions;
 
-  // §6.4 will update (WILLTOPICUPD / WILLMSGUPD). An MQTT will can only change with a new
-  // connection, so the upstream connection is replaced: closing (clean DISCONNECT of `retiring`,
-  // completions of its requests still answered), then opening (a new connection with the new will),
-  // then the WILLTOPICRESP / WILLMSGRESP in `will_resps` go out and the frames `held` meanwhile are
-  // handled in order.
-  enum class Switch : std::uint8_t { none, closing, opening };
-  Switch switching = Switch::none;
-  std::optional<ConnId> retiring;
-  bool will_dirty = false;  // the will changed after the opening connection was asked for
-  std::vector<sn::Message> will_resps;
-  std::list<sn::Message> held;
-
-  // §6.14, transparent mode, CleanSession=false (CoreConfig::release_sleeper_upstream): asleep
-  // with no upstream connection (`released`); at the wake-up the connection is opened again
-  // (`connecting`) and the broker's backlog arrives until it has been quiet for wake_settle
-  // (`draining`); PINGRESP waits for both.
-  enum class Fetch : std::uint8_t { none, connecting, draining };
-  bool released = false;
-  Fetch fetch = Fetch::none;
+  StateKind kind() const { return kind_of(state); }
+  template <typename T>
+  T* in() {
+    return std::get_if<T>(&state);
+  }
+  template <typename T>
+  const T* in() const {
+    return std::get_if<T>(&state);
+  }
+  // The session's own upstream connection (transparent mode), in the states that have one.
+  std::optional<ConnId> conn() const {
+    return std::visit(
+        [](const auto& st) -> std::optional<ConnId> {
+          if constexpr (requires { st.conn; }) {
+            return st.conn;
+          } else {
+            return std::nullopt;
+          }
+        },
+        state);
+  }
+  // The connection a will update is closing (§6.4), if any.
+  std::optional<ConnId> retiring() const {
+    const auto* active = in<state::Active>();
+    return active != nullptr && active->change ? active->change->retiring : std::nullopt;
+  }
+  // A CONNACK accepted was sent at least once: there is a session to keep (§6.3).
+  bool established() const {
+    return std::visit(
+        [](const auto& st) {
+          if constexpr (requires { st.resumed; }) {
+            return st.resumed;
+          } else {
+            return true;
+          }
+        },
+        state);
+  }
 };
 
 // What to answer when an upstream request completes.
@@ -192,13 +209,41 @@ class Core::Impl {
   Session* by_conn(ConnId conn);
   Session* by_id(SessionId id);
   std::size_t max_frame(const sn::Peer& peer) const;
+  // The one way a session changes state: refused (counted, logged) unless the table allows it for
+  // the input being handled. Same-kind changes (new data in the same state) are always allowed.
+  void enter(Session& s, SessionState next);
+  // Checks a change of `s` to `to` (kGone when it is about to be forgotten).
+  bool allowed(const Session& s, Targets to);
+  // What the table says about `input` for `s` now.
+  Disposition disposition(const Session& s, Input input) const {
+    return rule(input, s.kind()).what;
+  }
+  // The input being handled, for enter(); nested inputs (held frames replayed, another session
+  // displaced) restore the outer one when they end.
+  class InputScope {
+   public:
+    InputScope(Impl& impl, Input input) : impl_(impl), outer_(impl.input_) { impl.input_ = input; }
+    ~InputScope() { impl_.input_ = outer_; }
+    InputScope(const InputScope&) = delete;
+    InputScope& operator=(const InputScope&) = delete;
+
+   private:
+    Impl& impl_;
+    Input outer_;
+  };
+  // Lets go of the session's upstream connections: its own gets DISCONNECT (with or without the
+  // will), one a will update is retiring is already closing; the session keeps no connection.
+  void let_go(Session& s, bool fire_will);
+  // Forgets the session's own upstream connection without a word to it (it failed or is gone).
+  void forget_conn(Session& s);
+  void cancel_session_timers(Session& s);
 
   // connect.cpp: CONNECT, the will handshake, DISCONNECT, the upstream connection's life.
   void on_connect(const sn::Peer& peer, const sn::Connect& connect);
   void on_will_topic(Session& s, const sn::WillTopic& will_topic);
   void on_will_msg(Session& s, const sn::WillMsg& will_msg);
   void on_disconnect(Session& s, const sn::Disconnect& disconnect);
-  void connect_upstream(Session& s);
+  void connect_upstream(Session& s, bool resumed);
   void on_upstream_connected(const UpstreamConnected& e);
   void on_upstream_connect_failed(const UpstreamConnectFailed& e);
   void on_upstream_lost(const UpstreamConnectionLost& e);
@@ -211,9 +256,9 @@ class Core::Impl {
   // aggregating.cpp: the shared connection, shared subscriptions, routing and wills.
   bool aggregating() const { return config_.mode == Mode::aggregating; }
   // The upstream connection that carries this client's requests.
-  ConnId upstream_of(const Session& s) const { return aggregating() ? kQosMinusOneConn : *s.conn; }
+  ConnId upstream_of(const Session& s) const { return aggregating() ? kQosMinusOneConn : *s.conn(); }
   bool upstream_ready(const Session& s) const {
-    return aggregating() ? qos_minus_one_up_ : s.conn.has_value();
+    return aggregating() ? qos_minus_one_up_ : s.conn().has_value();
   }
   void accept_connection(Session& s);
   void aggregate_subscribe(Session& s, std::string filter, std::uint16_t topic_id,
@@ -238,7 +283,7 @@ class Core::Impl {
   void begin_switch(Session& s);
   void on_upstream_disconnected(const UpstreamDisconnected& e);
   void finish_switch(Session& s);
-  void drop_switch(Session& s);
+  void close_for_switch(state::Active& active);
   static bool held_during_switch(sn::MsgType type);
 
   // discovery.cpp: ADVERTISE and SEARCHGW / GWINFO (§6.1), and the gateway's own connection.
@@ -259,7 +304,10 @@ class Core::Impl {
   void wake(Session& s, const sn::Peer& peer);
   void end_flush(Session& s);
   void end_flush_if_done(Session& s);
-  void stop_fetch(Session& s);
+  // A sleeper without its upstream connection (transparent mode): the broker holds its messages.
+  bool released(const Session& s) const {
+    return !aggregating() && is_sleeping(s.kind()) && !s.conn();
+  }
   void on_sleep_timer(Session& s);
   bool make_room_while_asleep(Session& s, std::uint8_t incoming_qos);
   bool releasable(const Session& s) const;
@@ -300,6 +348,7 @@ class Core::Impl {
 
   Time now_{0};
   Actions* out_ = nullptr;
+  Input input_ = Input::connect;
   // Before the sessions: their queued messages hold shares that report to it as they go.
   AckLedger ack_ledger_;
   SessionId next_session_ = 1;

@@ -16,12 +16,14 @@ void Core::Impl::on_upstream_message(UpstreamMessage&& e) {
     return;
   }
   Session* s = by_conn(e.conn);
-  if (s == nullptr || (s->state != ClientState::active && s->state != ClientState::connecting &&
-                       !is_sleeping(s->state))) {
+  // A session away has no connection of its own in transparent mode; the check is cheap.
+  if (s == nullptr || disposition(*s, Input::upstream_message) != Disposition::handle ||
+      is_away(s->kind())) {
     ++counters_.downlink_dropped;
     return;
   }
-  if (s->conn == e.conn) on_backlog_message(*s);
+  const InputScope scope(*this, Input::upstream_message);
+  if (s->conn() == e.conn) on_backlog_message(*s);
   deliver(*s, std::move(e.topic), std::move(e.payload), e.qos, e.retain, std::move(ack));
 }
 
@@ -35,7 +37,7 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
     return;
   }
   const std::uint8_t qos = std::min<std::uint8_t>(qos_in, 2);
-  if (is_sleeping(s->state)) {
+  if (is_sleeping(s->kind())) {
     // §6.14: buffered for the next wake-up; while awake, delivered in the flush under way.
     if (!make_room_while_asleep(*s, qos)) return;
   } else if (s->queue.size() >= config_.max_queued_per_client) {
@@ -60,7 +62,7 @@ std::uint16_t Core::Impl::next_msg_id(Session& s) {
 // awake clients only; an awake client whose queue is done gets PINGRESP and sleeps again.
 void Core::Impl::pump(Session& s) {
   const std::size_t limit = max_frame(s.peer);
-  const bool listening = s.state == ClientState::active || s.state == ClientState::awake;
+  const bool listening = s.kind() == StateKind::active || s.kind() == StateKind::awake;
   while (listening && !s.inflight && !s.queue.empty()) {
     Outgoing& m = s.queue.front();
     sn::Publish publish;
@@ -132,7 +134,7 @@ void Core::Impl::send_inflight(Session& s) {
 }
 
 void Core::Impl::on_retry_timer(Session& s) {
-  if (!s.inflight || (s.state != ClientState::active && s.state != ClientState::awake)) return;
+  if (!s.inflight) return;  // the table: active or awake
   if (s.inflight->retransmissions >= config_.max_retries) {
     lose(s, "no answer to a retransmitted message");
     return;

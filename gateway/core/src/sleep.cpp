@@ -19,7 +19,7 @@
 namespace gateway::core {
 
 void Core::Impl::on_pingreq(Session& s) {
-  if (is_sleeping(s.state)) {
+  if (is_sleeping(s.kind())) {
     // §6.14: a PINGREQ without client id from the sleeping client's own address wakes it too.
     wake(s, s.peer);
     return;
@@ -34,7 +34,7 @@ bool Core::Impl::on_named_pingreq(const sn::Peer& peer, const std::string& clien
   if (const auto it = client_ids_.find(client_id); it != client_ids_.end()) {
     named = by_id(it->second);
   }
-  if (named != nullptr && is_sleeping(named->state)) {
+  if (named != nullptr && is_sleeping(named->kind())) {
     wake(*named, peer);
     return true;
   }
@@ -50,23 +50,19 @@ bool Core::Impl::on_named_pingreq(const sn::Peer& peer, const std::string& clien
 }
 
 void Core::Impl::fall_asleep(Session& s, std::uint16_t duration_s) {
-  const bool again = is_sleeping(s.state);
+  const bool again = is_sleeping(s.kind());
   // From awake the flush stops where it is: the rest (and the exchange in flight, resent with
-  // DUP) waits for the next wake-up.
-  s.state = ClientState::asleep;
-  s.sleep_s = duration_s;
+  // DUP) waits for the next wake-up. Back to sleep before the backlog was in: the connection
+  // opened for it closes again (release_upstream below).
+  enter(s, state::Asleep{duration_s, s.conn()});
   s.last_seen = now_;
-  cancel(s, TimerKind::keep_alive);
-  cancel(s, TimerKind::retry);
-  cancel(s, TimerKind::sleep);
+  cancel_session_timers(s);
   arm(s, TimerKind::sleep, now_ + with_tolerance(duration_s));
   log(LogLevel::info, [&] {
     return "client " + s.client_id + (again ? " sleeps on, now for " : " asleep for ") +
            std::to_string(duration_s) + " s (" + std::to_string(s.queue.size()) +
            " message(s) buffered)";
   });
-  // Back to sleep before the backlog was in: the connection opened for it closes again.
-  stop_fetch(s);
   release_upstream(s);
 }
 
@@ -74,7 +70,10 @@ void Core::Impl::wake(Session& s, const sn::Peer& peer) {
   if (s.peer != peer) {
     // NAT rebinding or a new radio route: the session follows the client id, and the address it
     // takes over has no other client any more (as with CONNECT).
-    if (Session* other = by_peer(peer); other != nullptr && other != &s) end_session(*other, false);
+    if (Session* other = by_peer(peer); other != nullptr && other != &s) {
+      const InputScope displaced(*this, Input::displaced);
+      end_session(*other, false);
+    }
     log(LogLevel::info, [&] {
       return "client " + s.client_id + " moved from " + sn::to_string(s.peer) + " to " +
              sn::to_string(peer);
@@ -87,15 +86,17 @@ void Core::Impl::wake(Session& s, const sn::Peer& peer) {
   }
   s.last_seen = now_;
   // A repeated PINGREQ while awake: the flush under way goes on; T_retry resends what was lost.
-  if (s.state == ClientState::awake) return;
-  s.state = ClientState::awake;
+  if (s.kind() == StateKind::awake) return;
+  const bool was_released = released(s);
+  const auto& asleep = std::get<state::Asleep>(s.state);
+  enter(s, state::Awake{asleep.duration_s, asleep.conn, state::Fetch::none});
   cancel(s, TimerKind::sleep);  // §6.14: the sleep timer stops with the PINGREQ
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " awake at " + sn::to_string(s.peer) + " (" +
            std::to_string(s.queue.size()) + " message(s) buffered" +
-           (s.released ? ", fetching the rest from the broker)" : ")");
+           (was_released ? ", fetching the rest from the broker)" : ")");
   });
-  if (s.released) resume_upstream(s);
+  if (was_released) resume_upstream(s);
   resume_delivery(s);  // ends with end_flush() once the queue is empty (and the backlog is in)
 }
 
@@ -103,25 +104,22 @@ void Core::Impl::wake(Session& s, const sn::Peer& peer) {
 // restarts.
 void Core::Impl::end_flush(Session& s) {
   send(s.peer, sn::PingResp{});
-  s.state = ClientState::asleep;
+  const auto& awake = std::get<state::Awake>(s.state);
+  const std::uint16_t duration_s = awake.duration_s;
+  enter(s, state::Asleep{duration_s, awake.conn});
   s.last_seen = now_;
   cancel(s, TimerKind::sleep);
-  arm(s, TimerKind::sleep, now_ + with_tolerance(s.sleep_s));
+  arm(s, TimerKind::sleep, now_ + with_tolerance(duration_s));
   log(LogLevel::debug, [&] { return "client " + s.client_id + " asleep again"; });
   release_upstream(s);
 }
 
 // The flush is over once nothing is queued or in flight and no broker backlog is still expected.
 void Core::Impl::end_flush_if_done(Session& s) {
-  if (s.state == ClientState::awake && !s.inflight && s.queue.empty() &&
-      s.fetch == Session::Fetch::none) {
+  const auto* awake = s.in<state::Awake>();
+  if (awake != nullptr && awake->fetch == state::Fetch::none && !s.inflight && s.queue.empty()) {
     end_flush(s);
   }
-}
-
-void Core::Impl::stop_fetch(Session& s) {
-  s.fetch = Session::Fetch::none;
-  cancel(s, TimerKind::settle);
 }
 
 bool Core::Impl::releasable(const Session& s) const {
@@ -132,8 +130,7 @@ bool Core::Impl::releasable(const Session& s) const {
 }
 
 bool Core::Impl::may_release(const Session& s) const {
-  return releasable(s) && s.state == ClientState::asleep && s.conn &&
-         s.switching == Session::Switch::none;
+  return releasable(s) && s.kind() == StateKind::asleep && s.conn();
 }
 
 void Core::Impl::release_upstream(Session& s) {
@@ -141,9 +138,9 @@ void Core::Impl::release_upstream(Session& s) {
   // A clean DISCONNECT: no will, the broker's session stays. conns_ keeps the connection until
   // Disconnected, so what the broker sent before it took the DISCONNECT (acknowledged already)
   // still reaches the sleep buffer.
-  out_->push_back(UpstreamDisconnect{*s.conn, false});
-  s.conn.reset();
-  s.released = true;
+  auto& asleep = std::get<state::Asleep>(s.state);
+  out_->push_back(UpstreamDisconnect{*asleep.conn, false});
+  asleep.conn.reset();
   ++counters_.sleeper_upstream_released;
   log(LogLevel::debug, [&] {
     return "client " + s.client_id + ": upstream connection closed while it sleeps";
@@ -153,10 +150,10 @@ void Core::Impl::release_upstream(Session& s) {
 // The wake-up of a released sleeper: the same client id, CleanSession=false and will as before.
 void Core::Impl::resume_upstream(Session& s) {
   const ConnId conn = next_conn_++;
-  s.conn = conn;
+  auto& awake = std::get<state::Awake>(s.state);
+  awake.conn = conn;
+  awake.fetch = state::Fetch::connecting;
   conns_[conn] = s.id;
-  s.released = false;
-  s.fetch = Session::Fetch::connecting;
   ++counters_.sleeper_upstream_resumed;
   out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
                                   false, s.will});
@@ -164,14 +161,16 @@ void Core::Impl::resume_upstream(Session& s) {
 
 // A message of the backlog: the flush goes on at least wake_settle longer.
 void Core::Impl::on_backlog_message(Session& s) {
-  if (s.fetch != Session::Fetch::draining) return;
+  const auto* awake = s.in<state::Awake>();
+  if (awake == nullptr || awake->fetch != state::Fetch::draining) return;
   cancel(s, TimerKind::settle);
   arm(s, TimerKind::settle, now_ + config_.wake_settle);
 }
 
 void Core::Impl::on_settle_timer(Session& s) {
-  if (s.fetch != Session::Fetch::draining) return;
-  s.fetch = Session::Fetch::none;
+  auto& awake = std::get<state::Awake>(s.state);  // the table: only awake
+  if (awake.fetch != state::Fetch::draining) return;
+  awake.fetch = state::Fetch::none;
   end_flush_if_done(s);
 }
 
@@ -179,13 +178,10 @@ void Core::Impl::on_settle_timer(Session& s) {
 // broker keeps the backlog for the next wake-up, and a flush under way ends with what the gateway
 // has. false: not such a session; the caller handles it.
 bool Core::Impl::resume_failed(Session& s, const std::string& reason) {
-  if (!releasable(s) || !is_sleeping(s.state)) return false;
-  if (s.conn) {
-    conns_.erase(*s.conn);
-    s.conn.reset();
-  }
-  s.released = true;
-  stop_fetch(s);
+  if (!releasable(s) || !is_sleeping(s.kind())) return false;
+  forget_conn(s);
+  if (auto* awake = s.in<state::Awake>()) awake->fetch = state::Fetch::none;
+  cancel(s, TimerKind::settle);
   log(LogLevel::warn, [&] {
     return "client " + s.client_id + ": upstream connection failed while it sleeps (" + reason +
            "); the broker keeps its messages for the next wake-up";
@@ -195,8 +191,8 @@ bool Core::Impl::resume_failed(Session& s, const std::string& reason) {
 }
 
 void Core::Impl::on_sleep_timer(Session& s) {
-  if (s.state != ClientState::asleep) return;
-  const Time deadline = s.last_seen + with_tolerance(s.sleep_s);
+  const Time deadline =
+      s.last_seen + with_tolerance(std::get<state::Asleep>(s.state).duration_s);  // the table
   if (now_ >= deadline) {
     lose(s, "silent past its sleep duration");
     return;

@@ -7,18 +7,18 @@
 namespace gateway::core {
 
 std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
-  std::array<std::uint64_t, 8> by_state{};
-  for (const auto& [id, s] : sessions_) ++by_state[static_cast<std::size_t>(s.state)];
-  const auto state = [&](ClientState st) { return by_state[static_cast<std::size_t>(st)]; };
+  std::array<std::uint64_t, kStateCount> by_state{};
+  for (const auto& [id, s] : sessions_) ++by_state[s.state.index()];
+  const auto state = [&](StateKind k) { return by_state[static_cast<std::size_t>(k)]; };
   const Counters& c = counters_;
   return {
-      {"clients/connecting", state(ClientState::will_topic) + state(ClientState::will_msg) +
-                                 state(ClientState::connecting)},
-      {"clients/active", state(ClientState::active)},
-      {"clients/asleep", state(ClientState::asleep)},
-      {"clients/awake", state(ClientState::awake)},
-      {"clients/disconnected", state(ClientState::disconnected)},
-      {"clients/lost", state(ClientState::lost)},
+      {"clients/connecting", state(StateKind::will_topic) + state(StateKind::will_msg) +
+                                 state(StateKind::connecting)},
+      {"clients/active", state(StateKind::active)},
+      {"clients/asleep", state(StateKind::asleep)},
+      {"clients/awake", state(StateKind::awake)},
+      {"clients/disconnected", state(StateKind::disconnected)},
+      {"clients/lost", state(StateKind::lost)},
       {"clients/lost_total", c.clients_lost},
       {"messages/in/qos0", c.publish_in[0]},
       {"messages/in/qos1", c.publish_in[1]},
@@ -44,6 +44,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"upstream/reconnects", c.upstream_reconnects},
       {"discovery/advertise", c.advertise_sent},
       {"discovery/gwinfo", c.gwinfo_sent},
+      {"errors/unlisted_transitions", c.unlisted_transitions},
   };
 }
 

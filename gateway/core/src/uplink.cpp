@@ -164,10 +164,10 @@ Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
   pending = it->second;
   pending_.erase(it);
   Session* s = by_id(pending.session);
-  if (s == nullptr || s->state != ClientState::active) return nullptr;
+  if (s == nullptr || disposition(*s, Input::upstream_done) != Disposition::handle) return nullptr;
   // The connection a will update is closing still completes what it was asked (§6.4).
   if (aggregating()) return pending.conn == kQosMinusOneConn ? s : nullptr;
-  if (s->conn != pending.conn && s->retiring != pending.conn) return nullptr;
+  if (s->conn() != pending.conn && s->retiring() != pending.conn) return nullptr;
   return s;
 }
 
@@ -255,8 +255,8 @@ void Core::Impl::on_subscribe(Session& s, const sn::Subscribe& subscribe) {
   const ReqId req = next_req_++;
   const auto qos = static_cast<std::uint8_t>(subscribe.qos);
   pending_.emplace(
-      req, Pending{Pending::Kind::suback, s.id, *s.conn, subscribe.msg_id, topic_id, filter, qos});
-  out_->push_back(UpstreamSubscribe{*s.conn, req, std::move(filter), qos});
+      req, Pending{Pending::Kind::suback, s.id, *s.conn(), subscribe.msg_id, topic_id, filter, qos});
+  out_->push_back(UpstreamSubscribe{*s.conn(), req, std::move(filter), qos});
 }
 
 void Core::Impl::on_subscribe_done(const UpstreamSubscribeDone& e) {
@@ -312,8 +312,8 @@ void Core::Impl::on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe) 
   }
   const ReqId req = next_req_++;
   pending_.emplace(
-      req, Pending{Pending::Kind::unsuback, s.id, *s.conn, unsubscribe.msg_id, 0, filter, 0});
-  out_->push_back(UpstreamUnsubscribe{*s.conn, req, std::move(filter)});
+      req, Pending{Pending::Kind::unsuback, s.id, *s.conn(), unsubscribe.msg_id, 0, filter, 0});
+  out_->push_back(UpstreamUnsubscribe{*s.conn(), req, std::move(filter)});
 }
 
 void Core::Impl::on_unsubscribe_done(const UpstreamUnsubscribeDone& e) {

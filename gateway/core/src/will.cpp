@@ -57,8 +57,9 @@ void Core::Impl::on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd) {
     send(s.peer, sn::WillTopicResp{sn::ReturnCode::accepted});
     return;
   }
-  s.will_resps.emplace_back(sn::WillTopicResp{sn::ReturnCode::accepted});
   begin_switch(s);
+  std::get<state::Active>(s.state).change->resps.emplace_back(
+      sn::WillTopicResp{sn::ReturnCode::accepted});
 }
 
 void Core::Impl::on_will_msg_upd(Session& s, const sn::WillMsgUpd& upd) {
@@ -77,40 +78,49 @@ void Core::Impl::on_will_msg_upd(Session& s, const sn::WillMsgUpd& upd) {
     send(s.peer, sn::WillMsgResp{sn::ReturnCode::accepted});
     return;
   }
-  s.will_resps.emplace_back(sn::WillMsgResp{sn::ReturnCode::accepted});
   begin_switch(s);
+  std::get<state::Active>(s.state).change->resps.emplace_back(
+      sn::WillMsgResp{sn::ReturnCode::accepted});
 }
 
+// Only an active client updates its will (the state table).
 void Core::Impl::begin_switch(Session& s) {
-  switch (s.switching) {
-    case Session::Switch::closing:
-      return;  // the connection about to be opened will carry the will as it is now
-    case Session::Switch::opening:
-      s.will_dirty = true;  // asked for with the older will: switch again once it is up
-      return;
-    case Session::Switch::none: break;
+  auto& active = std::get<state::Active>(s.state);
+  if (active.change) {
+    // Closing: the connection about to be opened will carry the will as it is now. Opening: it
+    // was asked for with the older will: switch again once it is up.
+    if (active.change->stage == state::WillChange::Stage::opening) active.change->dirty = true;
+    return;
   }
-  s.switching = Session::Switch::closing;
-  s.retiring = s.conn;
-  s.conn.reset();
-  // conns_ keeps the retiring connection: its completions, messages and Disconnected find `s`.
-  out_->push_back(UpstreamDisconnect{*s.retiring, false});
+  active.change.emplace();
+  close_for_switch(active);
+}
+
+void Core::Impl::close_for_switch(state::Active& active) {
+  active.change->stage = state::WillChange::Stage::closing;
+  active.change->retiring = active.conn;
+  active.conn.reset();
+  // conns_ keeps the retiring connection: its completions, messages and Disconnected find the
+  // session.
+  out_->push_back(UpstreamDisconnect{*active.change->retiring, false});
 }
 
 void Core::Impl::on_upstream_disconnected(const UpstreamDisconnected& e) {
   Session* s = by_conn(e.conn);
   if (s == nullptr) return;
-  if (s->retiring != e.conn) {
+  if (s->retiring() != e.conn) {
     // The session let go of this connection when it asked for the disconnect.
-    if (s->conn != e.conn) conns_.erase(e.conn);
+    if (s->conn() != e.conn) conns_.erase(e.conn);
     return;
   }
+  const InputScope scope(*this, Input::upstream_disconnected);
   conns_.erase(e.conn);
-  s->retiring.reset();
-  s->switching = Session::Switch::opening;
-  s->will_dirty = false;
+  auto& active = std::get<state::Active>(s->state);
+  active.change->retiring.reset();
+  active.change->stage = state::WillChange::Stage::opening;
+  active.change->dirty = false;
   const ConnId conn = next_conn_++;
-  s->conn = conn;
+  active.conn = conn;
   conns_[conn] = s->id;
   log(LogLevel::debug, [&] {
     return "client " + s->client_id + ": reconnecting upstream to change the will";
@@ -120,45 +130,38 @@ void Core::Impl::on_upstream_disconnected(const UpstreamDisconnected& e) {
 }
 
 void Core::Impl::finish_switch(Session& s) {
-  if (s.will_dirty) {
+  auto& active = std::get<state::Active>(s.state);
+  if (active.change->dirty) {
     // The will changed again while this connection was being opened.
-    s.switching = Session::Switch::none;
-    begin_switch(s);
+    active.change->dirty = false;
+    close_for_switch(active);
     return;
   }
-  s.switching = Session::Switch::none;
-  for (const auto& resp : s.will_resps) send(s.peer, resp);
-  s.will_resps.clear();
+  std::list<sn::Message> held = std::move(active.change->held);
+  for (const auto& resp : active.change->resps) send(s.peer, resp);
+  active.change.reset();
   if (s.clean_session) {
     // The old connection's session ended with it; the broker keeps no subscription for us.
     for (const auto& [filter, qos] : s.subscriptions) {
       const ReqId req = next_req_++;
-      pending_.emplace(req, Pending{Pending::Kind::resubscribe, s.id, *s.conn, 0, 0, filter, 0});
-      out_->push_back(UpstreamSubscribe{*s.conn, req, filter, qos});
+      pending_.emplace(req, Pending{Pending::Kind::resubscribe, s.id, *active.conn, 0, 0, filter, 0});
+      out_->push_back(UpstreamSubscribe{*active.conn, req, filter, qos});
     }
   }
-  // Handle what waited, in order; a will update among it may start another switch, and then the
-  // rest waits again.
+  // Handle what waited, in order. Should another will update start meanwhile, the rest waits
+  // again, ahead of anything held later.
   const SessionId id = s.id;
-  while (true) {
+  while (!held.empty()) {
     Session* current = by_id(id);
-    if (current == nullptr || current->switching != Session::Switch::none ||
-        current->held.empty()) {
+    if (current == nullptr) return;
+    if (auto* now_active = current->in<state::Active>(); now_active != nullptr && now_active->change) {
+      now_active->change->held.splice(now_active->change->held.begin(), held);
       return;
     }
-    sn::Message message = std::move(current->held.front());
-    current->held.pop_front();
+    sn::Message message = std::move(held.front());
+    held.pop_front();
     on_message(current->peer, std::move(message));
   }
-}
-
-void Core::Impl::drop_switch(Session& s) {
-  if (s.retiring) conns_.erase(*s.retiring);
-  s.retiring.reset();
-  s.switching = Session::Switch::none;
-  s.will_dirty = false;
-  s.will_resps.clear();
-  s.held.clear();
 }
 
 }  // namespace gateway::core

@@ -124,6 +124,9 @@ struct Counters {
   std::uint64_t upstream_congested = 0;
   std::uint64_t advertise_sent = 0;
   std::uint64_t gwinfo_sent = 0;
+  // Changes of a session's state the transition table does not allow (a defect: logged as an
+  // error, and the change is made anyway so the session is not stuck).
+  std::uint64_t unlisted_transitions = 0;
 };
 
 class Core {
