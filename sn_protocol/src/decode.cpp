@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <string>
 
 #include "sn_protocol/codec.hpp"
@@ -113,12 +114,16 @@ Result<Message> empty_body(const Reader& r) {
   return Message{T{}};
 }
 
-// WILLTOPIC (§5.4.7) and WILLTOPICUPD (§5.4.22) share a layout. Length 2 is the empty one; Flags
-// with no topic octets is read the same way.
+// WILLTOPIC (§5.4.7) and WILLTOPICUPD (§5.4.22) share a layout. Length 2 is the empty one. A
+// WILLTOPIC of Flags with no topic octets is read the same way; a WILLTOPICUPD like that is
+// malformed: it must not delete the will its sender meant to change.
 template <typename T>
 Result<Message> will_topic(Reader& r) {
   T msg{};
   if (r.remaining() == 0) return Message{msg};
+  if constexpr (std::is_same_v<T, WillTopicUpd>) {
+    if (r.remaining() == 1) return DecodeError::empty_field;
+  }
   const Flags flags = parse_flags(r.u8());
   if (flags.qos == QoS::minus_one) return DecodeError::bad_flags;
   if (auto err = read_text(r.rest(), msg.topic, true)) return *err;
@@ -329,6 +334,52 @@ Result<Packet> decode(Span frame) {
   auto message = decode_message(frame);
   if (!message) return message.error();
   return to_packet(std::move(message).value());
+}
+
+std::optional<Refusal> refusal_of(Span frame) {
+  Refusal refusal{};
+  Span inner = frame;
+  if (is_encapsulation(frame)) {
+    const std::size_t header_size = frame[0];
+    if (header_size < 4 || header_size > frame.size()) return std::nullopt;
+    refusal.node_id.assign(frame.begin() + 3, frame.begin() + static_cast<std::ptrdiff_t>(header_size));
+    inner = frame.subspan(header_size);
+    if (is_encapsulation(inner)) return std::nullopt;
+  }
+  auto header = split_header(inner);
+  if (!header) return std::nullopt;
+  auto decoded = decode_body(header->type, header->body);
+  if (decoded) return std::nullopt;
+  switch (decoded.error()) {
+    case DecodeError::invalid_utf8:
+    case DecodeError::empty_field:
+    case DecodeError::bad_flags:
+    case DecodeError::bad_protocol_id: break;
+    default: return std::nullopt;  // the layout itself is broken: nothing to trust
+  }
+  refusal.error = decoded.error();
+  refusal.type = static_cast<MsgType>(header->type);
+  // decode_body checked the fixed part's size before it looked at the faulty field.
+  Reader r(header->body);
+  switch (refusal.type) {
+    case MsgType::reg:  // TopicId, MsgId, TopicName (§5.4.10)
+      refusal.topic_id = r.u16();
+      refusal.msg_id = r.u16();
+      break;
+    case MsgType::publish:  // Flags, TopicId, MsgId, Data (§5.4.12)
+      refusal.flags = r.u8();
+      refusal.topic_id = r.u16();
+      refusal.msg_id = r.u16();
+      break;
+    case MsgType::subscribe:  // Flags, MsgId, TopicName or TopicId (§5.4.15, §5.4.17)
+    case MsgType::unsubscribe:
+      refusal.flags = r.u8();
+      refusal.msg_id = r.u16();
+      if (r.remaining() == 2) refusal.topic_id = r.u16();
+      break;
+    default: break;
+  }
+  return refusal;
 }
 
 std::ptrdiff_t frame_size_from_prefix(Span prefix) {

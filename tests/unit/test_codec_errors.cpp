@@ -608,8 +608,10 @@ TEST_CASE("§5.4.22 WILLTOPICUPD with invalid UTF-8 is invalid_utf8") {
   }
 }
 
-TEST_CASE("§5.4.22 WILLTOPICUPD with Flags but no topic is the empty WILLTOPICUPD") {
-  check_decodes({0x03, 0x1A, 0x30}, sn::WillTopicUpd{}, {0x02, 0x1A});
+TEST_CASE("§5.4.22 WILLTOPICUPD with Flags but no topic is empty_field, not the will's deletion") {
+  // Only the 2-octet WILLTOPICUPD deletes the will; Flags without a topic is malformed.
+  check_rejected({0x03, 0x1A, 0x30}, DecodeError::empty_field);
+  check_decodes({0x02, 0x1A}, sn::WillTopicUpd{});
 }
 
 TEST_CASE("§5.4.23 WILLMSGUPD carries any octets") {

@@ -74,10 +74,11 @@ TEST_CASE("core state table: §6.12 requests from a client without a connection 
       CAPTURE(std::string(to_string(k)));
       CHECK(rule(request, k).what == Disposition::disconnect);
     }
-    // Before CONNACK nothing but the will handshake means anything.
-    for (const StateKind k : {StateKind::will_topic, StateKind::will_msg, StateKind::connecting}) {
-      CHECK(rule(request, k).what == Disposition::ignore);
-    }
+    // The will handshake takes only what it asked for; while the broker answers CONNECT,
+    // nothing else means anything yet.
+    CHECK(rule(request, StateKind::will_topic).what == Disposition::abort);
+    CHECK(rule(request, StateKind::will_msg).what == Disposition::abort);
+    CHECK(rule(request, StateKind::connecting).what == Disposition::ignore);
   }
 }
 
@@ -125,7 +126,12 @@ TEST_CASE("core state table: every cell that leads somewhere is handled, and eve
       const auto cell = rule(input(i), kind(k));
       CAPTURE(std::string(to_string(input(i))));
       CAPTURE(std::string(to_string(kind(k))));
-      if (cell.what != Disposition::handle) CHECK(cell.next == 0);
+      // An aborted will handshake ends the attempt; ignoring or refusing changes nothing.
+      if (cell.what == Disposition::abort) {
+        CHECK(cell.next == (to(StateKind::disconnected) | kGone));
+      } else if (cell.what != Disposition::handle) {
+        CHECK(cell.next == 0);
+      }
       CHECK(cell.next < (kGone << 1));
       for (std::size_t j = 0; j < kStateCount; ++j) {
         if ((cell.next & to(kind(j))) != 0) reachable[j] = true;
@@ -143,4 +149,17 @@ TEST_CASE("core state table: every cell that leads somewhere is handled, and eve
   CHECK_FALSE(gateway::core::input_of(sn::MsgType::gwinfo).has_value());
   CHECK_FALSE(gateway::core::input_of(sn::MsgType::connack).has_value());
   for (const Input frame : kFrames) CHECK(static_cast<std::size_t>(frame) < kInputCount);
+}
+
+TEST_CASE("core state table: §6.2 the will handshake takes only the WILLTOPIC / WILLMSG it asked "
+          "for, CONNECT and DISCONNECT; anything else aborts it") {
+  for (const Input frame : kFrames) {
+    CAPTURE(std::string(to_string(frame)));
+    const bool topic_ok = frame == Input::willtopic || frame == Input::connect ||
+                          frame == Input::disconnect;
+    // WILLTOPIC again while WILLMSG is awaited: the WILLMSGREQ was lost and the client resends.
+    const bool msg_ok = topic_ok || frame == Input::willmsg;
+    CHECK((rule(frame, StateKind::will_topic).what == Disposition::abort) == !topic_ok);
+    CHECK((rule(frame, StateKind::will_msg).what == Disposition::abort) == !msg_ok);
+  }
 }

@@ -116,6 +116,10 @@ void Core::Impl::on_frame(const FrameReceived& frame) {
   auto decoded = sn::decode(frame.bytes);
   if (!decoded) {
     ++counters_.malformed;
+    if (auto refusal = sn::refusal_of(frame.bytes)) {
+      on_refused(frame.peer, std::move(*refusal));
+      return;
+    }
     log(LogLevel::debug, [&] {
       return "dropped malformed frame from " + sn::to_string(frame.peer) + ": " +
              sn::to_string(decoded.error());
@@ -213,6 +217,10 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     send(peer, sn::Disconnect{});
     return;
   }
+  if (what == Disposition::abort) {
+    abort_handshake(*s, *input);
+    return;
+  }
   if (auto* active = s->in<state::Active>(); active != nullptr && active->change &&
                                              held_during_switch(type)) {
     // The upstream connection is being replaced for a will update (§6.4): wait for the new one.
@@ -268,6 +276,79 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
         }
       },
       message);
+}
+
+// A request whose content is invalid (decode() refused it, but its type and ids are sound) gets
+// the rejection the spec provides, never silence: its sender would retransmit and finally
+// declare the gateway lost (§6.13). The session's state decides as for a valid frame: DISCONNECT
+// without a connection (§6.12), an aborted will handshake, nothing where it means nothing.
+void Core::Impl::on_refused(const sn::Peer& from, sn::Refusal&& refusal) {
+  sn::Peer peer = from;
+  if (!refusal.node_id.empty()) {
+    // §5.5: the node behind the forwarder is the client.
+    if (!admit_forwarder(config_, from, *out_)) return;
+    if (from.forwarded() || !peer.set_node_id(refusal.node_id)) return;
+  }
+  log(LogLevel::info, [&] {
+    return std::string("refused ") + sn::to_string(refusal.type) + " from " +
+           sn::to_string(peer) + ": " + sn::to_string(refusal.error);
+  });
+  if (refusal.type == sn::MsgType::connect) {
+    // An empty or ill-formed client id, or another protocol (§5.3.8): no session is touched and
+    // no upstream connection opened.
+    send(peer, sn::ConnAck{sn::ReturnCode::not_supported});
+    return;
+  }
+  const auto input = input_of(refusal.type);
+  if (!input) return;  // a message only gateways send
+  const bool qos_minus_one = (refusal.flags & 0x60U) == 0x60U;  // §5.3.4 QoS bits 0b11
+  if (refusal.type == sn::MsgType::publish && qos_minus_one) {
+    ++counters_.qos_minus_one_dropped;  // no session to answer (§6.8)
+    return;
+  }
+  Session* s = by_peer(peer);
+  if (s != nullptr) s->last_seen = now_;
+  const Disposition what =
+      s != nullptr ? disposition(*s, *input) : rule(*input, StateKind::disconnected).what;
+  if (what == Disposition::ignore) return;
+  if (what == Disposition::disconnect || s == nullptr) {
+    ++counters_.no_session;
+    send(peer, sn::Disconnect{});
+    return;
+  }
+  if (what == Disposition::abort) {
+    abort_handshake(*s, *input);
+    return;
+  }
+  const auto no = sn::ReturnCode::not_supported;
+  switch (refusal.type) {
+    case sn::MsgType::willtopic: {
+      // An ill-formed will topic ends the attempt, as an invalid one does.
+      const InputScope scope(*this, *input);
+      send(peer, sn::ConnAck{no});
+      end_session(*s, false);
+      return;
+    }
+    case sn::MsgType::reg: send(peer, sn::RegAck{0, refusal.msg_id, no}); return;
+    case sn::MsgType::publish:
+      send(peer, sn::PubAck{refusal.topic_id, refusal.msg_id, no});
+      return;
+    case sn::MsgType::subscribe: send(peer, sn::SubAck{sn::QoS::qos0, 0, refusal.msg_id, no}); return;
+    case sn::MsgType::unsubscribe: send(peer, sn::UnsubAck{refusal.msg_id}); return;  // no code
+    case sn::MsgType::willtopicupd: send(peer, sn::WillTopicResp{no}); return;  // will unchanged
+    default: return;  // acks and PINGREQ with an ill-formed field: nothing to answer
+  }
+}
+
+void Core::Impl::abort_handshake(Session& s, Input input) {
+  const InputScope scope(*this, input);
+  ++counters_.unexpected;
+  log(LogLevel::info, [&] {
+    return std::string("client ") + s.client_id + " sent " + to_string(input) + " while " +
+           to_string(s.kind()) + "; will handshake aborted";
+  });
+  send(s.peer, sn::Disconnect{});
+  end_session(s, false);
 }
 
 void Core::Impl::send(const sn::Peer& peer, const sn::Message& message) {

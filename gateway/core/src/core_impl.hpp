@@ -200,6 +200,8 @@ class Core::Impl {
   // core.cpp: dispatch, sending, timers, logging.
   void on_frame(const FrameReceived& frame);
   void on_message(const sn::Peer& peer, sn::Message&& message);
+  void on_refused(const sn::Peer& from, sn::Refusal&& refusal);
+  void abort_handshake(Session& s, Input input);
   void on_timer();
   void send(const sn::Peer& peer, const sn::Message& message);
   void arm(Session& s, TimerKind kind, Time at);

@@ -20,6 +20,9 @@ constexpr Targets G = kGone;
 constexpr Rule H(Targets next = 0) { return Rule{Disposition::handle, next}; }
 constexpr Rule I{Disposition::ignore, 0};
 constexpr Rule X{Disposition::disconnect, 0};
+// The will handshake (§6.2) takes only the WILLTOPIC or WILLMSG it asked for: anything else ends
+// the attempt with DISCONNECT (a CleanSession=false session from before stays disconnected).
+constexpr Rule B{Disposition::abort, D | G};
 
 struct Row {
   Input input;
@@ -31,7 +34,9 @@ struct Row {
 // connection, or at once in aggregating mode; a refusal ends the attempt (a CleanSession=false
 // session from before stays disconnected). Until CONNACK only the will handshake (and a
 // DISCONNECT that abandons it) means anything; after DISCONNECT the client must CONNECT again
-// (§6.12). Gateway-to-client messages a client sends are not inputs at all.
+// (§6.12); the will handshake is aborted by anything but what it asked for (a WILLTOPIC again
+// while WILLMSG is awaited is taken: the WILLMSGREQ was lost). Gateway-to-client messages a
+// client sends are not inputs at all.
 //
 // A sleeping client (§6.14) may wake up with PINGREQ, change its sleep duration or leave with
 // DISCONNECT, and come back with CONNECT. It may also settle exchanges already under way (the acks
@@ -55,23 +60,23 @@ constexpr std::array kTable{
                          H(kConnectTo), H(kConnectTo), H(kConnectTo)}},
     // Again in will_msg: the WILLMSGREQ was lost.
     Row{Input::willtopic, {H(WM | C | A | D | G), H(C | A | D | G), I, I, I, I, I, I}},
-    Row{Input::willmsg, {I, H(C | A | D | G), I, I, I, I, I, I}},
-    Row{Input::reg, {I, I, I, H(), X, X, X, X}},
-    Row{Input::regack, {I, I, I, H(), H(), H(S), X, X}},
-    Row{Input::publish, {I, I, I, H(), X, X, X, X}},
-    Row{Input::puback, {I, I, I, H(), H(), H(S), X, X}},
-    Row{Input::pubrec, {I, I, I, H(), H(), H(), X, X}},
-    Row{Input::pubrel, {I, I, I, H(), H(), H(), X, X}},
-    Row{Input::pubcomp, {I, I, I, H(), H(), H(S), X, X}},
-    Row{Input::subscribe, {I, I, I, H(), X, X, X, X}},
-    Row{Input::unsubscribe, {I, I, I, H(), X, X, X, X}},
+    Row{Input::willmsg, {B, H(C | A | D | G), I, I, I, I, I, I}},
+    Row{Input::reg, {B, B, I, H(), X, X, X, X}},
+    Row{Input::regack, {B, B, I, H(), H(), H(S), X, X}},
+    Row{Input::publish, {B, B, I, H(), X, X, X, X}},
+    Row{Input::puback, {B, B, I, H(), H(), H(S), X, X}},
+    Row{Input::pubrec, {B, B, I, H(), H(), H(), X, X}},
+    Row{Input::pubrel, {B, B, I, H(), H(), H(), X, X}},
+    Row{Input::pubcomp, {B, B, I, H(), H(), H(S), X, X}},
+    Row{Input::subscribe, {B, B, I, H(), X, X, X, X}},
+    Row{Input::unsubscribe, {B, B, I, H(), X, X, X, X}},
     // Asleep: the wake-up, and PINGRESP at once when nothing is buffered.
-    Row{Input::pingreq, {I, I, I, H(), H(W), H(S), X, X}},
+    Row{Input::pingreq, {B, B, I, H(), H(W), H(S), X, X}},
     // A duration puts a connected client asleep or changes a sleeper's duration; none ends it.
     Row{Input::disconnect, {H(D | G), H(D | G), H(D | G), H(S | D | G), H(D | G), H(S | D | G),
                             H(), H(D)}},
-    Row{Input::willtopicupd, {I, I, I, H(), X, X, X, X}},
-    Row{Input::willmsgupd, {I, I, I, H(), X, X, X, X}},
+    Row{Input::willtopicupd, {B, B, I, H(), X, X, X, X}},
+    Row{Input::willmsgupd, {B, B, I, H(), X, X, X, X}},
 
     // Connecting: CONNACK. Active: the connection carrying an updated will is up. Awake: the
     // released connection is up again and the backlog comes.

@@ -165,6 +165,7 @@ enum class Disposition : std::uint8_t {
   handle,      // run the handler
   ignore,      // drop it (a frame is counted as unexpected): it has no meaning in this state
   disconnect,  // a frame: answer DISCONNECT, the gateway has no connection for it (§6.12)
+  abort,       // a frame out of turn in the will handshake: DISCONNECT, and the attempt ends
 };
 
 // Where a transition may lead: a set of StateKind, plus `gone` (the session is forgotten).

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 #include <variant>
@@ -57,6 +58,22 @@ Result<Packet> decode(std::span<const std::uint8_t> frame);
 
 // Decodes one plain message; an encapsulated frame is bad_encapsulation here.
 Result<Message> decode_message(std::span<const std::uint8_t> frame);
+
+// What a frame decode() refused for its content still says: its type and the ids that precede
+// the faulty field, enough to answer a request (CONNACK, REGACK, SUBACK, ... "not supported",
+// §5.3.10) instead of leaving its sender to retransmit into silence.
+struct Refusal {
+  DecodeError error = DecodeError::truncated;
+  MsgType type = MsgType::connect;
+  std::uint16_t msg_id = 0;    // REGISTER, PUBLISH, SUBSCRIBE, UNSUBSCRIBE
+  std::uint16_t topic_id = 0;  // REGISTER, PUBLISH, SUBSCRIBE/UNSUBSCRIBE by id
+  std::uint8_t flags = 0;      // PUBLISH, SUBSCRIBE, UNSUBSCRIBE: the Flags octet as sent
+  Bytes node_id;               // the wireless node behind a forwarder (§5.5); empty if none
+};
+// Only for content errors (invalid_utf8, empty_field, bad_flags, bad_protocol_id) in a frame whose
+// Length, encapsulation and fixed part are sound; nullopt for a frame that decodes, or whose layout
+// is broken (those are dropped without an answer).
+std::optional<Refusal> refusal_of(std::span<const std::uint8_t> frame);
 
 // How many octets the frame at the start of `prefix` occupies, judged from its header alone, for
 // stream framers (serial, RFCOMM) that cut frames out of a byte stream. Returns 0 while `prefix`
