@@ -338,6 +338,38 @@ TEST_CASE("fleet: auth.allow_qos_minus_one_from - a listed address publishes at 
   CHECK(arrived);
 }
 
+TEST_CASE("fleet: auth.allowed_clients without an address list - QoS -1 is accepted from no one") {
+  GatewayOptions options;
+  options.extra_sections = R"("auth": {"allowed_clients": ["badge-ok"]})";
+  Rig rig(options);
+  TestSubscriber sub(rig.broker.uri(), "#");
+  auto node = rig.client();
+  for (int i = 0; i < 10; ++i) {
+    node.publish(sn::TopicIdType::predefined, 1, bytes("nope"), sn::QoS::minus_one, false);
+  }
+  const bool refused = rig.gateway.wait_for_log("may not publish at QoS -1", 5s);
+  CAPTURE(rig.gateway.log());
+  CHECK(refused);
+  CHECK_FALSE(sub.wait_for(1, 500ms));
+  // The listed client is served as usual.
+  CHECK(node.connect("badge-ok", 30, true) == sn::ReturnCode::accepted);
+}
+
+TEST_CASE("fleet: auth.allowed_clients with an address list - QoS -1 from a listed address") {
+  GatewayOptions options;
+  options.extra_sections =
+      R"("auth": {"allowed_clients": ["badge-ok"], "allow_qos_minus_one_from": ["127.0.0.1"]})";
+  Rig rig(options);
+  TestSubscriber sub(rig.broker.uri(), "#");
+  auto node = rig.client();
+  bool arrived = false;
+  for (int i = 0; i < 50 && !arrived; ++i) {
+    node.publish(sn::TopicIdType::predefined, 1, bytes("yes"), sn::QoS::minus_one, false);
+    arrived = sub.wait_for(1, 100ms);
+  }
+  CHECK(arrived);
+}
+
 TEST_CASE("fleet: §6.4 will updated while connected, then the client is lost -> the updated will") {
   Rig rig;
   TestSubscriber wills(rig.broker.uri(), "will/#");

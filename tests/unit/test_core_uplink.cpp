@@ -552,3 +552,46 @@ TEST_CASE("core: a QoS 0 PUBLISH the broker connection did not take is counted")
   CHECK(show(f.event(UpstreamPublishDone{conn, 0, false})) == show({}));
   CHECK(f.counters().upstream_publish_failed == 1);
 }
+
+TEST_CASE("core: §6.8 with auth.allowed_clients and no address list, QoS -1 is accepted from no "
+          "one") {
+  CoreConfig config = default_config();
+  config.allowed_clients = std::unordered_set<std::string>{"node-1"};
+  CoreFixture f(config);
+  f.qos_minus_one_up();
+  CHECK(show(f.feed(udp(6001), minus_one(sn::TopicIdType::predefined, kPredefinedId, "no"))) ==
+        show({}));
+  // Not even from a serial line, which has no address to list.
+  const auto line = sn::Peer::make(1, sn::PeerKind::serial, {});
+  CHECK(show(f.feed(line, minus_one(sn::TopicIdType::predefined, kPredefinedId, "no"))) ==
+        show({}));
+  CHECK(f.counters().qos_minus_one_dropped == 2);
+}
+
+TEST_CASE("core: §6.8 with auth.allowed_clients, QoS -1 only from the listed addresses") {
+  CoreConfig config = default_config();
+  config.allowed_clients = std::unordered_set<std::string>{"node-1"};
+  config.qos_minus_one_from = std::vector<sn::Bytes>{sn::Bytes{127, 0, 0, 1}};
+  CoreFixture f(config);
+  f.qos_minus_one_up();
+  CHECK(show(f.feed(udp(6001), minus_one(sn::TopicIdType::predefined, kPredefinedId, "ok"))) ==
+        show({UpstreamPublish{kQosMinusOneConn, 0, kPredefinedName, bytes("ok"), 0, false}}));
+  const std::array<std::uint8_t, 6> other{127, 0, 0, 2, 0x17, 0x71};
+  CHECK(show(f.feed(sn::Peer::make(0, sn::PeerKind::ipv4, other),
+                    minus_one(sn::TopicIdType::predefined, kPredefinedId, "no"))) == show({}));
+  const auto line = sn::Peer::make(1, sn::PeerKind::serial, {});
+  CHECK(show(f.feed(line, minus_one(sn::TopicIdType::predefined, kPredefinedId, "no"))) ==
+        show({}));
+  CHECK(f.counters().qos_minus_one_dropped == 2);
+}
+
+TEST_CASE("core: §6.8 without auth.allowed_clients, a serial line publishes at QoS -1 despite an "
+          "address list (as before)") {
+  CoreConfig config = default_config();
+  config.qos_minus_one_from = std::vector<sn::Bytes>{sn::Bytes{127, 0, 0, 1}};
+  CoreFixture f(config);
+  f.qos_minus_one_up();
+  const auto line = sn::Peer::make(1, sn::PeerKind::serial, {});
+  CHECK(show(f.feed(line, minus_one(sn::TopicIdType::predefined, kPredefinedId, "ok"))) ==
+        show({UpstreamPublish{kQosMinusOneConn, 0, kPredefinedName, bytes("ok"), 0, false}}));
+}

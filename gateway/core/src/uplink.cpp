@@ -23,12 +23,18 @@ std::span<const std::uint8_t> unmapped(std::span<const std::uint8_t> ip) {
 
 }  // namespace
 
+// Secure default: a gateway that admits only listed clients (auth.allowed_clients) takes QoS -1,
+// which needs no CONNECT, only from listed addresses (absent list: none); without the client
+// allow-list, from everyone unless the address list says otherwise.
 bool Core::Impl::qos_minus_one_allowed_from(const sn::Peer& peer) const {
-  if (!config_.qos_minus_one_from) return true;
+  const bool locked = config_.allowed_clients.has_value();
+  if (!config_.qos_minus_one_from) return !locked;
   std::size_t ip_size = 0;
   if (peer.kind == sn::PeerKind::ipv4) ip_size = 4;
   if (peer.kind == sn::PeerKind::ipv6) ip_size = 16;
-  if (ip_size == 0) return true;  // serial and radio links have no IP address to filter on
+  // Serial and radio links have no IP address to list: filtered out only behind a client
+  // allow-list.
+  if (ip_size == 0) return !locked;
   if (peer.address_size < ip_size) return false;
   const auto ip = unmapped(peer.address_bytes().first(ip_size));
   return std::any_of(config_.qos_minus_one_from->begin(), config_.qos_minus_one_from->end(),

@@ -53,8 +53,9 @@ struct CoreConfig {
   std::optional<std::unordered_set<std::string>> allowed_clients;
   // Source addresses whose QoS -1 PUBLISH is accepted, as address octets: 4 (IPv4) or 16 (IPv6;
   // an IPv4-mapped ::ffff:a.b.c.d matches a.b.c.d either way). Applies to peers on IP transports
-  // (a forwarded client by its forwarder's address); serial and radio peers have no IP address
-  // and are not filtered. nullopt: every address.
+  // (a forwarded client by its forwarder's address). nullopt: every address, unless
+  // allowed_clients is set: then none. Serial and radio peers have no IP address: accepted
+  // unless allowed_clients is set.
   std::optional<std::vector<sn::Bytes>> qos_minus_one_from;
   // §6.1 ADVERTISE period (T_ADV, also its Duration field); zero: no ADVERTISE. Sent only while
   // the gateway's own upstream connection is up ("only if it is connected to a server").
