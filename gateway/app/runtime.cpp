@@ -121,7 +121,7 @@ core::Event to_core(mqtt_bridge::Event&& event) {
       [](auto&& e) -> core::Event {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, mqtt_bridge::Connected>) {
-          return core::UpstreamConnected{e.id};
+          return core::UpstreamConnected{e.id, e.session_present};
         } else if constexpr (std::is_same_v<T, mqtt_bridge::ConnectFailed>) {
           return core::UpstreamConnectFailed{
               e.id, e.failure == mqtt_bridge::ConnectFailure::refused, std::move(e.reason)};

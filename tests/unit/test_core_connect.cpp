@@ -495,16 +495,6 @@ TEST_CASE(
   CHECK(show(f.feed(c, sn::PingReq{})) == show({to(c, sn::Disconnect{})}));
 }
 
-TEST_CASE("core: §6.12 upstream connection lost -> the client is told to reconnect") {
-  CoreFixture f;
-  const auto c = udp(5001);
-  const ConnId conn = f.connect(c, "node-1");
-  CHECK(show(f.event(UpstreamConnectionLost{conn, "broker went away"})) ==
-        show({to(c, sn::Disconnect{})}));
-  CHECK(f.sessions() == 0);
-  CHECK(show(f.feed(c, sn::PingReq{})) == show({to(c, sn::Disconnect{})}));
-}
-
 TEST_CASE("core: upstream connection lost before CONNACK -> CONNACK congestion") {
   CoreFixture f;
   const auto c = udp(5001);

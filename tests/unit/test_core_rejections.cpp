@@ -125,7 +125,7 @@ TEST_CASE("core: §5.4.17 an UNSUBSCRIBE with TopicIdType 0b11 or an invalid fil
   CHECK(f.upstream<UpstreamUnsubscribe>().empty());
 }
 
-TEST_CASE("core: §5.4.12 a PUBLISH with TopicIdType 0b11 gets PUBACK 0x03; at QoS -1 it is "
+TEST_CASE("core: §5.4.12 a PUBLISH with TopicIdType 0b11 gets PUBACK 0x03, at QoS -1 it is "
           "dropped") {
   CoreFixture f;
   const auto c = udp(5001);
@@ -150,7 +150,7 @@ TEST_CASE("core: §6.2 anything but the WILLTOPIC asked for aborts the will hand
   CHECK(show(f.feed(c, sn::WillTopic{sn::QoS::qos0, false, "w"})) == "(nothing)\n");
 }
 
-TEST_CASE("core: §6.2 anything but the WILLMSG asked for aborts the will handshake; WILLTOPIC "
+TEST_CASE("core: §6.2 anything but the WILLMSG asked for aborts the will handshake, WILLTOPIC "
           "again is taken (the WILLMSGREQ was lost)") {
   CoreFixture f;
   const auto c = udp(5001);

@@ -64,7 +64,7 @@ TEST_CASE("core state table: §6.2 a session enters the will handshake or connec
   }
 }
 
-TEST_CASE("core state table: §6.12 requests from a client without a connection get DISCONNECT; "
+TEST_CASE("core state table: §6.12 requests from a client without a connection get DISCONNECT, "
           "§6.14 a sleeper must CONNECT before it asks the broker anything") {
   for (const Input request : kRequests) {
     CAPTURE(std::string(to_string(request)));
@@ -152,7 +152,7 @@ TEST_CASE("core state table: every cell that leads somewhere is handled, and eve
 }
 
 TEST_CASE("core state table: §6.2 the will handshake takes only the WILLTOPIC / WILLMSG it asked "
-          "for, CONNECT and DISCONNECT; anything else aborts it") {
+          "for, CONNECT and DISCONNECT, anything else aborts it") {
   for (const Input frame : kFrames) {
     CAPTURE(std::string(to_string(frame)));
     const bool topic_ok = frame == Input::willtopic || frame == Input::connect ||

@@ -181,9 +181,10 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
   const InputScope scope(*this, Input::upstream_connected);
   if (disposition(*s, Input::upstream_connected) != Disposition::handle) return;
   if (const auto* active = s->in<state::Active>()) {
-    // The connection carrying an updated will (§6.4).
-    if (active->change && active->change->stage == state::WillChange::Stage::opening) {
-      finish_switch(*s);
+    if (active->outage) {
+      outage_over(*s, e.session_present);
+    } else if (active->change && active->change->stage == state::WillChange::Stage::opening) {
+      finish_switch(*s);  // the connection carrying an updated will (§6.4)
     }
     return;
   }
@@ -192,6 +193,8 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
     if (awake->fetch == state::Fetch::connecting) {
       awake->fetch = state::Fetch::draining;
       arm(*s, TimerKind::settle, now_ + config_.wake_settle);
+      // Fallen asleep during an outage with CleanSession=true: the broker kept nothing.
+      if (s->clean_session) restore_subscriptions(*s, e.conn);
     }
     return;
   }
@@ -200,7 +203,7 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
 
 void Core::Impl::accept_connection(Session& session) {
   Session* s = &session;
-  enter(*s, state::Active{s->conn(), std::nullopt});
+  enter(*s, state::Active{s->conn(), std::nullopt, std::nullopt});
   // The client's keep-alive period starts with the CONNACK: a slow broker is not its silence.
   s->last_seen = now_;
   send(s->peer, sn::ConnAck{sn::ReturnCode::accepted});
@@ -230,6 +233,10 @@ void Core::Impl::on_upstream_connect_failed(const UpstreamConnectFailed& e) {
   const InputScope scope(*this, Input::upstream_failed);
   if (disposition(*s, Input::upstream_failed) != Disposition::handle) return;
   if (resume_failed(*s, e.reason)) return;
+  if (in_outage(*s)) {
+    reconnect_later(*s, e.reason);
+    return;
+  }
   if (s->kind() != StateKind::connecting) {
     upstream_gone(*s, e.reason);
     return;
@@ -263,6 +270,11 @@ void Core::Impl::on_upstream_lost(const UpstreamConnectionLost& e) {
   const InputScope scope(*this, Input::upstream_failed);
   if (disposition(*s, Input::upstream_failed) != Disposition::handle) return;
   if (resume_failed(*s, e.reason)) return;
+  if (const auto* active = s->in<state::Active>(); active != nullptr && !active->change) {
+    // The broker restarted or the network dropped: the client keeps its session.
+    reconnect_later(*s, e.reason);
+    return;
+  }
   upstream_gone(*s, e.reason);
 }
 
@@ -313,7 +325,7 @@ void Core::Impl::lose(Session& s, const char* why) {
   ++counters_.clients_lost;
   // Without an upstream connection of its own (aggregating mode, a released sleeper), the gateway
   // publishes the will itself.
-  const bool by_gateway = aggregating() || released(s);
+  const bool by_gateway = aggregating() || released(s) || in_outage(s);
   log(LogLevel::info, [&] {
     return "client " + s.client_id + " lost: " + why +
            (s.will ? (by_gateway ? "; publishing its will on "
@@ -342,11 +354,76 @@ void Core::Impl::end_session(Session& s, bool fire_will) {
     return;
   }
   allowed(s, kGone);
+  leave_outage(s);
   drop_subscriptions(s);
   const SessionId id = s.id;
   std::erase_if(pending_, [id](const auto& entry) { return entry.second.session == id; });
   client_ids_.erase(s.client_id);
   sessions_.erase(s.id);  // `s` dangles from here on
+}
+
+void Core::Impl::reconnect_later(Session& s, const std::string& reason) {
+  forget_conn(s);
+  auto& active = std::get<state::Active>(s.state);
+  if (!active.outage) {
+    active.outage.emplace();
+    ++counters_.client_upstream_outages;
+    log(LogLevel::warn, [&] {
+      return "client " + s.client_id + ": upstream connection lost (" + reason +
+             "); reconnecting, the client stays connected";
+    });
+  } else {
+    if (active.outage->connecting) --reconnects_in_flight_;
+    active.outage->connecting = false;
+    ++active.outage->attempts;
+    log(LogLevel::debug, [&] {
+      return "client " + s.client_id + ": upstream reconnect failed (" + reason + ")";
+    });
+  }
+  cancel(s, TimerKind::reconnect);
+  arm(s, TimerKind::reconnect, now_ + backoff(active.outage->attempts));
+}
+
+void Core::Impl::on_reconnect_timer(Session& s) {
+  auto& active = std::get<state::Active>(s.state);  // the table: only active
+  if (!active.outage || active.outage->connecting) return;
+  if (reconnects_in_flight_ >= kMaxReconnectsInFlight) {
+    arm(s, TimerKind::reconnect, now_ + backoff(0));  // others first; try again soon
+    return;
+  }
+  const ConnId conn = next_conn_++;
+  active.conn = conn;
+  active.outage->connecting = true;
+  ++reconnects_in_flight_;
+  conns_[conn] = s.id;
+  out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
+                                  s.clean_session, s.will});
+}
+
+void Core::Impl::outage_over(Session& s, bool session_present) {
+  auto& active = std::get<state::Active>(s.state);
+  std::vector<std::string> unsubscribe = std::move(active.outage->unsubscribe_later);
+  leave_outage(s);
+  ++counters_.client_upstream_reconnects;
+  log(LogLevel::info, [&] { return "client " + s.client_id + ": upstream connection is back"; });
+  if (!session_present) {
+    // CleanSession=true, or a broker that lost the session (restarted without persistence): it
+    // has no subscription for this client any more.
+    restore_subscriptions(s, *active.conn);
+  } else {
+    // The broker kept the session and its subscriptions; undo what the client gave up meanwhile.
+    for (auto& filter : unsubscribe) {
+      out_->push_back(UpstreamUnsubscribe{*active.conn, 0, std::move(filter)});
+    }
+  }
+}
+
+void Core::Impl::restore_subscriptions(Session& s, ConnId conn) {
+  for (const auto& [filter, qos] : s.subscriptions) {
+    const ReqId req = next_req_++;
+    pending_.emplace(req, Pending{Pending::Kind::resubscribe, s.id, conn, 0, 0, filter, 0});
+    out_->push_back(UpstreamSubscribe{conn, req, filter, qos});
+  }
 }
 
 void Core::Impl::forget_conn(Session& s) {

@@ -411,6 +411,7 @@ void Core::Impl::on_timer() {
       case TimerKind::retry: input = Input::retry_timer; break;
       case TimerKind::sleep: input = Input::sleep_timer; break;
       case TimerKind::settle: input = Input::settle_timer; break;
+      case TimerKind::reconnect: input = Input::reconnect_timer; break;
       case TimerKind::handshake: input = Input::handshake_timer; break;
       case TimerKind::qos_minus_one_reconnect:
       case TimerKind::advertise:
@@ -423,6 +424,7 @@ void Core::Impl::on_timer() {
       case Input::retry_timer: on_retry_timer(*s); break;
       case Input::sleep_timer: on_sleep_timer(*s); break;
       case Input::settle_timer: on_settle_timer(*s); break;
+      case Input::reconnect_timer: on_reconnect_timer(*s); break;
       default:
         log(LogLevel::info, [&] {
           return "client " + s->client_id + " abandoned the will handshake";
@@ -450,7 +452,15 @@ bool Core::Impl::allowed(const Session& s, Targets to_kind) {
 
 void Core::Impl::enter(Session& s, SessionState next) {
   allowed(s, to(kind_of(next)));
+  leave_outage(s);
   s.state = std::move(next);
+}
+
+void Core::Impl::leave_outage(Session& s) {
+  auto* active = s.in<state::Active>();
+  if (active == nullptr || !active->outage) return;
+  if (active->outage->connecting) --reconnects_in_flight_;
+  active->outage.reset();
 }
 
 void Core::Impl::let_go(Session& s, bool fire_will) {
@@ -467,6 +477,7 @@ void Core::Impl::cancel_session_timers(Session& s) {
   cancel(s, TimerKind::handshake);
   cancel(s, TimerKind::sleep);
   cancel(s, TimerKind::settle);
+  cancel(s, TimerKind::reconnect);
 }
 
 void Core::Impl::log(LogLevel level, const std::function<std::string()>& text) {

@@ -95,7 +95,7 @@ struct Session {
   std::unordered_set<std::string> rejected_topics;
   // One generation per TimerKind (below qos_minus_one_reconnect): cancel() bumps it, and a timer
   // entry whose generation differs is stale.
-  std::array<std::uint32_t, 5> timer_gen{};
+  std::array<std::uint32_t, 6> timer_gen{};
   // Filters the broker granted this connection, with the granted QoS: restored on a new upstream
   // connection that starts without them (a will update of a CleanSession=true client).
   std::map<std::string, std::uint8_t> subscriptions;
@@ -166,10 +166,15 @@ enum class TimerKind : std::uint8_t {
   handshake,
   sleep,
   settle,                   // the broker's backlog at a wake-up has been quiet long enough
+  reconnect,                // transparent mode: the next attempt after an outage
   qos_minus_one_reconnect,  // gateway-wide timers from here on (no session)
   advertise,
   stats
 };
+
+static_assert(std::tuple_size_v<decltype(Session::timer_gen)> ==
+                  static_cast<std::size_t>(TimerKind::qos_minus_one_reconnect),
+              "one timer generation per session timer");
 
 // §7.2: how long the gateway waits for a client that announced `duration_s` (keep-alive or sleep):
 // plus 50% below one minute, plus 10% above.
@@ -260,8 +265,23 @@ class Core::Impl {
   // The upstream connection that carries this client's requests.
   ConnId upstream_of(const Session& s) const { return aggregating() ? kQosMinusOneConn : *s.conn(); }
   bool upstream_ready(const Session& s) const {
-    return aggregating() ? qos_minus_one_up_ : s.conn().has_value();
+    return aggregating() ? qos_minus_one_up_ : s.conn().has_value() && !in_outage(s);
   }
+  static bool in_outage(const Session& s) {
+    const auto* active = s.in<state::Active>();
+    return active != nullptr && active->outage.has_value();
+  }
+  // Transparent mode: an active client's connection dropped or an attempt failed; the next
+  // attempt is timed with backoff and jitter, and the client stays.
+  void reconnect_later(Session& s, const std::string& reason);
+  void on_reconnect_timer(Session& s);
+  void outage_over(Session& s, bool session_present);
+  // Ends an outage (an attempt under way no longer counts against the bound).
+  void leave_outage(Session& s);
+  // Subscribes the new connection of a CleanSession=true client to what it had.
+  void restore_subscriptions(Session& s, ConnId conn);
+  // reconnect_min doubled `attempts` times, capped at reconnect_max, minus up to a half at random.
+  Time backoff(unsigned attempts);
   void accept_connection(Session& s);
   void aggregate_subscribe(Session& s, std::string filter, std::uint16_t topic_id,
                            const sn::Subscribe& subscribe);
@@ -372,6 +392,10 @@ class Core::Impl {
   std::uint32_t advertise_generation_ = 0;
   std::map<std::string, FilterEntry> filters_;  // aggregating mode
   unsigned reconnect_attempts_ = 0;             // failures of the gateway connection in a row
+  // Transparent mode: outage attempts under way, at most kMaxReconnectsInFlight (a broker restart
+  // must not bring every client's connect at once).
+  std::size_t reconnects_in_flight_ = 0;
+  static constexpr std::size_t kMaxReconnectsInFlight = 64;
   bool gateway_connection_was_up_ = false;
   std::string qos_minus_one_client_id_;  // upstream client id of the shared QoS -1 connection
   std::minstd_rand random_;              // reconnect jitter

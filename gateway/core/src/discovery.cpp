@@ -42,16 +42,17 @@ void Core::Impl::gateway_connection_down(const std::string& what, const std::str
 
 // reconnect_min doubled per failure in a row, capped at reconnect_max, minus up to a half at
 // random ("equal jitter").
-Time Core::Impl::next_reconnect_delay() {
+Time Core::Impl::backoff(unsigned attempts) {
   const auto lo = std::max<std::int64_t>(1, config_.reconnect_min.count());
   const auto hi = std::max<std::int64_t>(lo, config_.reconnect_max.count());
   std::int64_t ceiling = lo;
-  for (unsigned i = 0; i < reconnect_attempts_ && ceiling < hi; ++i) ceiling *= 2;
+  for (unsigned i = 0; i < attempts && ceiling < hi; ++i) ceiling *= 2;
   ceiling = std::min(ceiling, hi);
-  ++reconnect_attempts_;
   std::uniform_int_distribution<std::int64_t> jitter(0, ceiling / 2);
   return Time(ceiling - jitter(random_));
 }
+
+Time Core::Impl::next_reconnect_delay() { return backoff(reconnect_attempts_++); }
 
 void Core::Impl::advertise() {
   ++counters_.advertise_sent;

@@ -47,9 +47,10 @@ struct Row {
 // table; neither does a PINGREQ naming a client that is not asleep here.
 //
 // Upstream events concern the session's own connection: the one it connects with, the one a will
-// update opens (§6.4), the one a sleeper's wake-up opens again. A failure before CONNACK refuses
-// the client; afterwards it ends the session with DISCONNECT, except for a released sleeper,
-// which stays asleep (the broker keeps its messages).
+// update opens (§6.4), the one a sleeper's wake-up opens again, the one an outage reconnects. A
+// failure before CONNACK refuses the client; an active client's connection that drops is set up
+// again while the client stays (transparent mode); a released sleeper stays asleep (the broker
+// keeps its messages); otherwise the session ends with DISCONNECT.
 //
 // Timers: keep-alive (§6.11) and sleep (§6.14) supervision lose the client, T_retry resends or
 // loses it (§6.13), the will handshake times out, and the wake-up backlog settles.
@@ -92,6 +93,8 @@ constexpr std::array kTable{
     Row{Input::retry_timer, {I, I, I, H(L | G), I, H(L | G), I, I}},
     Row{Input::handshake_timer, {H(D | G), H(D | G), I, I, I, I, I, I}},
     Row{Input::sleep_timer, {I, I, I, I, H(L | G), I, I, I}},
+    // An active client's upstream connection is tried again after an outage.
+    Row{Input::reconnect_timer, {I, I, I, H(), I, I, I, I}},
     Row{Input::settle_timer, {I, I, I, I, I, H(S), I, I}},
 
     Row{Input::transport_down, {H(L | G), H(L | G), H(L | G), H(L | G), H(L | G), H(L | G), I, I}},
@@ -176,6 +179,7 @@ const char* to_string(Input input) {
     case Input::retry_timer: return "retry timer";
     case Input::handshake_timer: return "will handshake timer";
     case Input::sleep_timer: return "sleep timer";
+    case Input::reconnect_timer: return "reconnect timer";
     case Input::settle_timer: return "settle timer";
     case Input::transport_down: return "transport down";
     case Input::displaced: return "displaced";

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <list>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -51,10 +52,23 @@ struct WillChange {
   std::list<sn::Message> held;         // frames that need the new connection, in order
 };
 
+// Transparent mode: the client's upstream connection dropped (a broker restart, a network cut)
+// and is being set up again with the same ClientId, will and CleanSession, with backoff. The
+// client keeps its session meanwhile; what needs the broker is answered with congestion.
+struct Outage {
+  unsigned attempts = 0;     // failed attempts so far (the backoff's exponent)
+  bool connecting = false;   // an attempt is under way (the session's `conn`)
+  // CleanSession=false: filters the client unsubscribed from meanwhile, to undo at the broker.
+  std::vector<std::string> unsubscribe_later;
+};
+
 // CONNACK accepted sent; supervised by the keep-alive timer (§6.11).
 struct Active {
-  std::optional<ConnId> conn;  // transparent mode; none while a will change closes the old one
+  // Transparent mode; none while a will change closes the old one or while an outage waits for
+  // its next attempt.
+  std::optional<ConnId> conn;
   std::optional<WillChange> change;
+  std::optional<Outage> outage;
 };
 
 // §6.14, transparent mode, CleanSession=false with release_sleeper_upstream: how the upstream
@@ -153,6 +167,7 @@ enum class Input : std::uint8_t {
   retry_timer,
   handshake_timer,
   sleep_timer,
+  reconnect_timer,
   settle_timer,
   // the client's transport went down
   transport_down,

@@ -54,7 +54,14 @@ void Core::Impl::fall_asleep(Session& s, std::uint16_t duration_s) {
   // From awake the flush stops where it is: the rest (and the exchange in flight, resent with
   // DUP) waits for the next wake-up. Back to sleep before the backlog was in: the connection
   // opened for it closes again (release_upstream below).
-  enter(s, state::Asleep{duration_s, s.conn()});
+  std::optional<ConnId> conn = s.conn();
+  if (in_outage(s) && conn) {
+    // Asleep during an outage: the attempt under way is dropped; the wake-up connects again.
+    out_->push_back(UpstreamDisconnect{*conn, false});
+    conns_.erase(*conn);
+    conn.reset();
+  }
+  enter(s, state::Asleep{duration_s, conn});
   s.last_seen = now_;
   cancel_session_timers(s);
   arm(s, TimerKind::sleep, now_ + with_tolerance(duration_s));
@@ -147,7 +154,8 @@ void Core::Impl::release_upstream(Session& s) {
   });
 }
 
-// The wake-up of a released sleeper: the same client id, CleanSession=false and will as before.
+// The wake-up of a sleeper without its upstream connection (released, or fallen asleep during an
+// outage): the same client id, CleanSession and will as before.
 void Core::Impl::resume_upstream(Session& s) {
   const ConnId conn = next_conn_++;
   auto& awake = std::get<state::Awake>(s.state);
@@ -156,7 +164,7 @@ void Core::Impl::resume_upstream(Session& s) {
   conns_[conn] = s.id;
   ++counters_.sleeper_upstream_resumed;
   out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
-                                  false, s.will});
+                                  s.clean_session, s.will});
 }
 
 // A message of the backlog: the flush goes on at least wake_settle longer.

@@ -42,6 +42,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"sleep/upstream_resumed", c.sleeper_upstream_resumed},
       {"upstream/connected", qos_minus_one_up_ ? 1U : 0U},
       {"upstream/reconnects", c.upstream_reconnects},
+      {"upstream/client_outages", c.client_upstream_outages},
+      {"upstream/client_reconnects", c.client_upstream_reconnects},
       {"discovery/advertise", c.advertise_sent},
       {"discovery/gwinfo", c.gwinfo_sent},
       {"errors/unlisted_transitions", c.unlisted_transitions},

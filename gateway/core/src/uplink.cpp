@@ -316,6 +316,15 @@ void Core::Impl::on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe) 
     aggregate_unsubscribe(s, filter, unsubscribe.msg_id);
     return;
   }
+  if (auto* active = s.in<state::Active>(); active != nullptr && active->outage) {
+    // The broker is away: the subscription ends here at once (a CleanSession=true connection
+    // restores only what is left; a CleanSession=false session is told once it is back).
+    if (s.subscriptions.erase(filter) != 0 && !s.clean_session) {
+      active->outage->unsubscribe_later.push_back(filter);
+    }
+    send(s.peer, sn::UnsubAck{unsubscribe.msg_id});
+    return;
+  }
   const ReqId req = next_req_++;
   pending_.emplace(
       req, Pending{Pending::Kind::unsuback, s.id, *s.conn(), unsubscribe.msg_id, 0, filter, 0});

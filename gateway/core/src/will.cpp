@@ -33,6 +33,11 @@ bool Core::Impl::held_during_switch(sn::MsgType type) {
 }
 
 void Core::Impl::on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd) {
+  if (in_outage(s)) {
+    // The broker is away: the will cannot change with it; the client tries again later.
+    send(s.peer, sn::WillTopicResp{sn::ReturnCode::congestion});
+    return;
+  }
   std::optional<Will> will;
   if (!upd.topic.empty()) {
     if (!sn::is_valid_topic_name(upd.topic) || upd.qos == sn::QoS::minus_one) {
@@ -63,6 +68,10 @@ void Core::Impl::on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd) {
 }
 
 void Core::Impl::on_will_msg_upd(Session& s, const sn::WillMsgUpd& upd) {
+  if (in_outage(s)) {
+    send(s.peer, sn::WillMsgResp{sn::ReturnCode::congestion});
+    return;
+  }
   if (!s.will) {
     // Nothing to attach the message to: the client deleted its will or never had one.
     send(s.peer, sn::WillMsgResp{sn::ReturnCode::not_supported});
@@ -140,14 +149,8 @@ void Core::Impl::finish_switch(Session& s) {
   std::list<sn::Message> held = std::move(active.change->held);
   for (const auto& resp : active.change->resps) send(s.peer, resp);
   active.change.reset();
-  if (s.clean_session) {
-    // The old connection's session ended with it; the broker keeps no subscription for us.
-    for (const auto& [filter, qos] : s.subscriptions) {
-      const ReqId req = next_req_++;
-      pending_.emplace(req, Pending{Pending::Kind::resubscribe, s.id, *active.conn, 0, 0, filter, 0});
-      out_->push_back(UpstreamSubscribe{*active.conn, req, filter, qos});
-    }
-  }
+  // The old connection's session ended with it; the broker keeps no subscription for us.
+  if (s.clean_session) restore_subscriptions(s, *active.conn);
   // Handle what waited, in order. Should another will update start meanwhile, the rest waits
   // again, ahead of anything held later.
   const SessionId id = s.id;

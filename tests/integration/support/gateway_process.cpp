@@ -79,7 +79,8 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
         << options.max_clients << "},\n"
         << R"(  "upstream": {"uri": ")" << options.upstream_uri << R"(", "client": ")"
         << options.client << R"(", "mqtt_version": ")" << (options.mqtt_version == 5 ? "5" : "3.1.1")
-        << R"(", "client_id_prefix": ")" << options.client_id_prefix << "\"},\n"
+        << R"(", "client_id_prefix": ")" << options.client_id_prefix << "\""
+        << (options.upstream_extra.empty() ? "" : ", " + options.upstream_extra) << "},\n"
         << R"(  "transports": [{"type": "udp", "bind": "127.0.0.1:)" << port_ << "\"}";
     for (const auto& transport : options.extra_transports) out << ",\n    " << transport;
     out << "],\n"

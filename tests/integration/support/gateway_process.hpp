@@ -30,6 +30,8 @@ struct GatewayOptions {
   bool qos_minus_one = true;
   int max_clients = 10000;
   std::string client_id_prefix;
+  // More members of "upstream", written verbatim, e.g. R"("reconnect_min_ms": 200)".
+  std::string upstream_extra;
   std::string log_level = "debug";
   // More top-level members, written verbatim, e.g. R"("auth": {"allowed_clients": ["a"]})".
   std::string extra_sections;

@@ -120,6 +120,9 @@ struct Counters {
   std::uint64_t sleeper_upstream_released = 0;
   std::uint64_t sleeper_upstream_resumed = 0;
   std::uint64_t upstream_reconnects = 0;  // the gateway's own connection came back
+  // Transparent mode: a client's upstream connection dropped under it, and came back.
+  std::uint64_t client_upstream_outages = 0;
+  std::uint64_t client_upstream_reconnects = 0;
   std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
   // QoS 1/2 PUBLISH refused (PUBACK congestion) because max_queued_upstream were under way.
   std::uint64_t upstream_congested = 0;

@@ -28,6 +28,9 @@ struct FrameReceived {
 
 struct UpstreamConnected {
   ConnId conn;
+  // The broker resumed a session of this ClientId (CONNACK session present, MQTT 3.1.1
+  // §3.2.2.2): its subscriptions are still there.
+  bool session_present = false;
 };
 struct UpstreamConnectFailed {
   ConnId conn;
