@@ -252,8 +252,11 @@ void uplink(int qos, std::uint32_t seed) {
     CHECK(stream.in_order);
     if (qos == 2) {
       // DESIGN.md: "QoS 2 uplink: exactly one copy reaches the broker even if the radio
-      // duplicates or reorders."
-      CHECK_MESSAGE(stream.duplicates == 0, "seed " << seed << ": QoS 2 delivered more than once");
+      // duplicates or reorders." Fails when a copy arrives after its PUBREL (depends on timing as
+      // well as the seed): the gateway bug pinned by the case "... not forwarded again" below.
+      CHECK_MESSAGE(stream.duplicates == 0,
+                    "GATEWAY BUG (a QoS 2 copy held back past PUBREL is forwarded again), seed "
+                        << seed << ": " << stream.duplicates << " duplicate(s) at the broker");
     }
     publish_retransmissions += run.counts.publish_retransmissions;
   }
@@ -345,33 +348,16 @@ void downlink(int qos, std::uint32_t seed) {
   CHECK(stat(stats, "clients/lost_total") == 0);
 }
 
-}  // namespace
-
-TEST_CASE("gateway: lossy radio §6.6 §6.13: 1000 QoS 1 messages uplink arrive at least once "
-          "and in order per client") {
-  uplink(1, seed_or(1201));
-}
-
-TEST_CASE("gateway: lossy radio §6.10 §6.13: 1000 QoS 1 messages downlink arrive at least once "
-          "and in order per client") {
-  downlink(1, seed_or(1202));
-}
-
-TEST_CASE("gateway: lossy radio §6.6 §6.13: 1000 QoS 2 messages uplink arrive exactly once") {
-  uplink(2, seed_or(1203));
-}
-
-TEST_CASE("gateway: lossy radio §6.10 §6.13: 1000 QoS 2 messages downlink arrive exactly once") {
-  downlink(2, seed_or(1204));
-}
-
-TEST_CASE("gateway: lossy radio §6.14: a sleeper wakes and gets its buffer through the loss") {
-  const std::uint32_t seed = seed_or(1205);
+// A node subscribes, sleeps (§6.14), messages arrive for it, and it wakes until it has them all.
+// CleanSession=true: the gateway buffers them. CleanSession=false in transparent mode: the gateway
+// closes the node's broker connection while it sleeps (sleep.release_upstream), and the wake-up
+// opens it again and fetches the broker's backlog before the flush.
+void sleeper(bool clean_session, std::uint32_t seed) {
   LossyRig lossy(seed);
   constexpr int kBuffered = 60;  // within sleep.max_buffered_messages (100)
-  const std::string id = "lossy-sleeper";
+  const std::string id = clean_session ? "lossy-sleeper" : "lossy-sleeper-kept";
   RetryingSnClient node(lossy.relay.port(), kClientRetry);
-  REQUIRE(node.connect(id, 60, true) == sn::ReturnCode::accepted);
+  REQUIRE(node.connect(id, 60, clean_session) == sn::ReturnCode::accepted);
   const auto suback = node.subscribe("lossy/sleep", sn::QoS::qos2);
   REQUIRE(suback.has_value());
   REQUIRE(suback->return_code == sn::ReturnCode::accepted);
@@ -417,6 +403,39 @@ TEST_CASE("gateway: lossy radio §6.14: a sleeper wakes and gets its buffer thro
   const auto stats = lossy.gateway_stats();
   CHECK(stat(stats, "clients/lost_total") == 0);
   CHECK(stat(stats, "drops/sleep_buffer") == 0);
+  if (!clean_session && lossy.rig.gateway_mode == "transparent") {
+    CHECK(stat(stats, "sleep/upstream_released") >= 1);
+    CHECK(stat(stats, "sleep/upstream_resumed") >= 1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gateway: lossy radio §6.6 §6.13: 1000 QoS 1 messages uplink arrive at least once "
+          "and in order per client") {
+  uplink(1, seed_or(1201));
+}
+
+TEST_CASE("gateway: lossy radio §6.10 §6.13: 1000 QoS 1 messages downlink arrive at least once "
+          "and in order per client") {
+  downlink(1, seed_or(1202));
+}
+
+TEST_CASE("gateway: lossy radio §6.6 §6.13: 1000 QoS 2 messages uplink arrive exactly once") {
+  uplink(2, seed_or(1203));
+}
+
+TEST_CASE("gateway: lossy radio §6.10 §6.13: 1000 QoS 2 messages downlink arrive exactly once") {
+  downlink(2, seed_or(1204));
+}
+
+TEST_CASE("gateway: lossy radio §6.14: a sleeper wakes and gets its buffer through the loss") {
+  sleeper(true, seed_or(1205));
+}
+
+TEST_CASE("gateway: lossy radio §6.14: a CleanSession=false sleeper wakes and gets its messages "
+          "through the loss") {
+  sleeper(false, seed_or(1207));
 }
 
 TEST_CASE("gateway: lossy radio §6.5 §6.9 §6.13: REGISTER and SUBSCRIBE survive retransmission") {
