@@ -2,8 +2,8 @@
 // A lossy radio on loopback: a UDP relay between MQTT-SN test clients and the gateway's UDP port
 // that drops, duplicates, reorders and delays datagrams, both ways, driven by one seeded
 // std::mt19937 so a failing run can be replayed with its seed. Every client source address gets
-// its own upstream socket, so the gateway sees as many peers as there are clients. One thread
-// polls every socket; the destructor stops it.
+// its own upstream socket, so the gateway sees as many peers as there are clients. One thread of
+// its own polls every socket; the destructor stops it. Any thread may read the counts.
 //
 // What the PRNG decides depends only on the order datagrams reach the relay; when that order
 // itself depends on timing (retransmissions after T_retry), a seed replays the same impairment
