@@ -324,6 +324,7 @@ TEST_CASE(
   const auto c = udp(5001);
   const ConnId old_conn = f.connect(c, "node-1");
 
+  f.advance(10s);  // past T_retry: not a copy of the first CONNECT (§6.13)
   f.feed(c, connect_msg("node-1", 60, true));
   const ConnId new_conn = f.connect_conn();
   CHECK(new_conn != old_conn);
@@ -359,6 +360,7 @@ TEST_CASE(
   const ReqId old_req = f.req_of<UpstreamPublish>();
 
   // The client restarts (clean session) and, numbering from scratch, sends a new msg id 5.
+  f.advance(10s);
   const ConnId new_conn = f.connect(c, "node-1");
   f.feed(c, publish_msg(sn::QoS::qos1, sn::TopicIdType::predefined, kPredefinedId, 5, "new"));
   const ReqId new_req = f.req_of<UpstreamPublish>();
@@ -382,6 +384,7 @@ TEST_CASE(
   const ReqId old_req = f.req_of<UpstreamSubscribe>();
 
   // Clean restart: the old subscription died with the old connection; no SUBACK may claim it.
+  f.advance(10s);
   f.connect(c, "node-1");
   CHECK(show(f.event(UpstreamSubscribeDone{old_conn, old_req, true, 1})) == show({}));
 }

@@ -304,6 +304,7 @@ TEST_CASE(
   CHECK(id == sent.topic_id);
   // The client has the message (PUBREC); our PUBREL gets lost and the client reconnects.
   CHECK(show(f.feed(c, sn::PubRec{sent.msg_id})) == show({to(c, sn::PubRel{sent.msg_id})}));
+  f.advance(10s);  // T_retry resends it; the CONNECT that follows is no copy of the first
   f.feed(c, connect_msg("node-1", 600, /*clean=*/false));
   const ConnId again = f.connect_conn();
   // MQTT (which §6.6 defers to) resends the PUBREL with the original id; sending the PUBLISH
@@ -462,4 +463,21 @@ TEST_CASE("core: §5.5 the encapsulation header counts against the transport's f
         show({to_node(fwd, node,
                       down(sn::QoS::qos0, sn::TopicIdType::predefined, kPredefinedId, 0,
                            std::string(28, 'x')))}));
+}
+
+TEST_CASE("core: §6.13 retransmissions are counted (retransmissions/out)") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe(f, c, conn, "a/b");
+  f.event(message(conn, "a/b", "m", 1));
+  CHECK(f.counters().retransmissions_out == 0);
+  f.advance(10s);
+  f.advance(10s);
+  CHECK(f.counters().retransmissions_out == 2);
+  bool listed = false;
+  for (const auto& [name, value] : f.core().stats()) {
+    if (name == "retransmissions/out") listed = value == 2;
+  }
+  CHECK(listed);
 }

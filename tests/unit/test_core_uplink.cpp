@@ -595,3 +595,40 @@ TEST_CASE("core: §6.8 without auth.allowed_clients, a serial line publishes at 
   CHECK(show(f.feed(line, minus_one(sn::TopicIdType::predefined, kPredefinedId, "ok"))) ==
         show({UpstreamPublish{kQosMinusOneConn, 0, kPredefinedName, bytes("ok"), 0, false}}));
 }
+
+TEST_CASE("core: §6.6 a QoS 2 PUBLISH copy that arrives after its PUBREL is not forwarded again") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  const auto first = publish_msg(sn::QoS::qos2, sn::TopicIdType::predefined, kPredefinedId, 9, "once");
+  f.feed(c, first);
+  f.event(UpstreamPublishDone{conn, f.req_of<UpstreamPublish>(), true});
+  CHECK(show(f.feed(c, sn::PubRel{9})) == show({to(c, sn::PubComp{9})}));
+  // The radio delivers the retransmitted copy late: nothing goes upstream, nothing is answered.
+  auto late = first;
+  late.dup = true;
+  CHECK(show(f.feed(c, late)) == "(nothing)\n");
+  CHECK(f.counters().duplicates_in == 1);
+  // A new message that reuses the id (not a DUP) is a new message.
+  f.feed(c, publish_msg(sn::QoS::qos2, sn::TopicIdType::predefined, kPredefinedId, 9, "again"));
+  CHECK(f.upstream<UpstreamPublish>().size() == 1);
+}
+
+TEST_CASE("core: §6.13 a copy of CONNECT within T_retry of its CONNACK is answered again, the "
+          "session kept") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  const auto topic = f.register_topic(c, "a/b", 1);
+  f.advance(2s);
+  // The CONNACK was lost or the radio held a copy back: CONNACK again, the registration stays.
+  CHECK(show(f.feed(c, connect_msg("node-1"))) ==
+        show({to(c, sn::ConnAck{sn::ReturnCode::accepted})}));
+  CHECK(f.counters().duplicates_in == 1);
+  CHECK(show(f.feed(c, publish_msg(sn::QoS::qos0, sn::TopicIdType::normal, topic, 0, "x"))) ==
+        show({UpstreamPublish{conn, 0, "a/b", bytes("x"), 0, false}}));
+  // Past T_retry (10 s here) it is a new connection.
+  f.advance(9s);
+  f.feed(c, connect_msg("node-1"));
+  CHECK(f.upstream<UpstreamConnect>().size() == 1);
+}

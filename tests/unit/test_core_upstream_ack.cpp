@@ -212,3 +212,36 @@ TEST_CASE("core: §5.3.10 QoS 1/2 beyond upstream.max_queued_messages under way 
   f.feed(c, publish_msg(sn::QoS::qos1, sn::TopicIdType::normal, topic, 13, "x"));
   CHECK(f.upstream<UpstreamPublish>().size() == 1);
 }
+
+TEST_CASE("core ack: aggregating - a sleeper's or an absent client's copy does not hold the shared "
+          "connection, the gateway takes it at once") {
+  CoreFixture f{aggregating()};
+  f.qos_minus_one_up();
+  const auto sleeper = udp(5001);
+  const auto away = udp(5002);
+  const auto awake = udp(5003);
+  f.feed(sleeper, connect_msg("sleeper", 60, /*clean=*/false));
+  f.feed(away, connect_msg("away", 60, /*clean=*/false));
+  f.feed(awake, connect_msg("awake", 60, true));
+  for (const auto& c : {sleeper, away, awake}) subscribe_short(f, c, kShared, sn::QoS::qos1);
+  f.feed(sleeper, sn::Disconnect{600});
+  f.feed(away, sn::Disconnect{});
+
+  // Only the awake client's copy is waited for.
+  f.event(message(kShared, "ab", "x", 1, 51));
+  CHECK(acks(f).empty());
+  const auto publish = published(f, awake);
+  f.feed(awake, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::accepted});
+  REQUIRE(acks(f).size() == 1);
+  CHECK(acks(f)[0].ack == 51);
+
+  // With only the sleeper and the absent client subscribed: acknowledged at once, and kept.
+  f.feed(awake, sn::Disconnect{});
+  f.event(message(kShared, "ab", "y", 1, 52));
+  REQUIRE(acks(f).size() == 1);
+  CHECK(acks(f)[0].ack == 52);
+  // The sleeper still gets both when it wakes.
+  f.feed(sleeper, sn::PingReq{"sleeper"});
+  const auto first = published(f, sleeper);
+  CHECK(std::string(first.data.begin(), first.data.end()) == "x");
+}

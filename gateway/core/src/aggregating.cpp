@@ -124,13 +124,14 @@ void Core::Impl::route(UpstreamMessage&& e, const AckShare& ack) {
     const std::uint8_t qos = std::min<std::uint8_t>(std::min<std::uint8_t>(e.qos, 2), granted);
     if (is_away(s->kind())) {
       // A CleanSession=false client that is away: QoS 1/2 wait for its return (as a broker keeps
-      // them for a persistent session); QoS 0 is not kept.
+      // them for a persistent session); QoS 0 is not kept. The gateway keeps them: the broker is
+      // acknowledged at once (waiting would stall the shared connection, see deliver()).
       if (qos == 0) continue;
       if (s->queue.size() >= config_.max_queued_per_client) {
         s->queue.pop_front();
         ++counters_.downlink_dropped;
       }
-      s->queue.push_back(Outgoing{e.topic, e.payload, qos, e.retain, false, ack});
+      s->queue.push_back(Outgoing{e.topic, e.payload, qos, e.retain, false, nullptr});
       continue;
     }
     deliver(*s, e.topic, e.payload, qos, e.retain, ack);

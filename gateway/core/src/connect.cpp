@@ -35,6 +35,19 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
       connect.clean_session == s->clean_session && connect.duration_s == s->keep_alive_s) {
     // The client resent its CONNECT (§6.13) while the broker is still answering: the CONNACK of
     // the attempt under way will serve, so do not start over.
+    ++counters_.duplicates_in;
+    return;
+  }
+  if (const auto* active = s != nullptr ? s->in<state::Active>() : nullptr;
+      active != nullptr && !active->change && !active->outage && s->peer == peer && !connect.will &&
+      connect.clean_session == s->clean_session && connect.duration_s == s->keep_alive_s &&
+      now_ - active->since < config_.retry_interval) {
+    // The CONNACK was lost or overtaken (§6.13): a copy of the CONNECT within T_retry of it is
+    // answered again, not taken for a new connection (which, with CleanSession=true, would wipe
+    // the registrations and subscriptions the client made meanwhile).
+    ++counters_.duplicates_in;
+    send(peer, sn::ConnAck{sn::ReturnCode::accepted});
+    resume_delivery(*s);  // the exchange in flight, should the client have lost it too
     return;
   }
   // One client per address: another client id seen here before has left.
@@ -203,7 +216,7 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
 
 void Core::Impl::accept_connection(Session& session) {
   Session* s = &session;
-  enter(*s, state::Active{s->conn(), std::nullopt, std::nullopt});
+  enter(*s, state::Active{s->conn(), std::nullopt, std::nullopt, now_});
   // The client's keep-alive period starts with the CONNACK: a slow broker is not its silence.
   s->last_seen = now_;
   send(s->peer, sn::ConnAck{sn::ReturnCode::accepted});

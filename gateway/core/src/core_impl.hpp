@@ -85,6 +85,10 @@ struct Session {
   TopicRegistry topics;
   // §6.6 QoS 2 uplink: msg ids received and not yet released; true once the broker has it.
   std::unordered_map<std::uint16_t, bool> qos2_in;
+  // The last QoS 2 msg ids released by PUBREL (0: none), newest at released_at: a copy of one
+  // of those PUBLISHes that a radio delivers late (DUP set) is not a new message.
+  std::array<std::uint16_t, 4> released_qos2{};
+  std::uint8_t released_at = 0;
   // std::list rather than std::deque: an empty libstdc++ deque already holds a 512-byte block,
   // which at 50,000 mostly idle clients is most of their memory.
   std::list<Outgoing> queue;

@@ -47,8 +47,10 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
     ++counters_.downlink_dropped;
     log(LogLevel::debug, [&] { return "client " + s->client_id + ": downlink queue full"; });
   }
-  // Only a QoS 1/2 copy waits for its receiver's answer; a QoS 0 copy is owed nothing.
-  if (qos == 0) ack.reset();
+  // Only a QoS 1/2 copy waits for its receiver's answer; a QoS 0 copy is owed nothing. In
+  // aggregating mode a sleeper's copy is not waited for either: its acknowledgement may be hours
+  // away, and the broker's window on the one shared connection would stall every other client.
+  if (qos == 0 || (aggregating() && is_sleeping(s->kind()))) ack.reset();
   s->queue.push_back(Outgoing{std::move(topic), std::move(payload), qos, retain, false, std::move(ack)});
   pump(*s);
 }
@@ -119,6 +121,7 @@ void Core::Impl::pump(Session& s) {
 // (MQTT 3.1.1 §4.4: PUBLISH with DUP, or PUBREL), else the queue starts moving.
 void Core::Impl::resume_delivery(Session& s) {
   if (s.inflight) {
+    ++counters_.retransmissions_out;
     s.inflight->retransmissions = 0;
     if (auto* publish = std::get_if<sn::Publish>(&s.inflight->frame)) publish->dup = true;
     send_inflight(s);
@@ -140,6 +143,7 @@ void Core::Impl::on_retry_timer(Session& s) {
     return;
   }
   ++s.inflight->retransmissions;
+  ++counters_.retransmissions_out;
   if (auto* publish = std::get_if<sn::Publish>(&s.inflight->frame)) publish->dup = true;
   send_inflight(s);
 }

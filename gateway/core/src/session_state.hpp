@@ -9,6 +9,7 @@
 // states the table allows, from the content of the input; every change of state goes through
 // Core::Impl::enter(), which refuses (counts and logs) any change the table does not list.
 
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <optional>
@@ -69,6 +70,7 @@ struct Active {
   std::optional<ConnId> conn;
   std::optional<WillChange> change;
   std::optional<Outage> outage;
+  std::chrono::milliseconds since{0};  // when CONNACK accepted went out
 };
 
 // §6.14, transparent mode, CleanSession=false with release_sleeper_upstream: how the upstream

@@ -29,6 +29,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"messages/out/qos2", c.publish_out[2]},
       {"frames/in", c.frames_in},
       {"frames/out", c.frames_out},
+      {"retransmissions/out", c.retransmissions_out},
+      {"duplicates/in", c.duplicates_in},
       {"drops/malformed", c.malformed},
       {"drops/unexpected", c.unexpected},
       {"drops/no_session", c.no_session},

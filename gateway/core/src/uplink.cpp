@@ -113,7 +113,19 @@ void Core::Impl::on_publish(Session& s, sn::Publish&& publish) {
     // Exactly once: the first copy goes upstream; a DUP resend before PUBREL only repeats
     // PUBREC, once the broker has the message.
     if (const auto it = s.qos2_in.find(publish.msg_id); it != s.qos2_in.end()) {
+      ++counters_.duplicates_in;
       if (it->second) send(s.peer, sn::PubRec{publish.msg_id});
+      return;
+    }
+    // A copy of a PUBLISH already released, delivered late by the radio (after its PUBREL): the
+    // client completed that exchange and waits for nothing.
+    if (publish.dup && std::find(s.released_qos2.begin(), s.released_qos2.end(),
+                                 publish.msg_id) != s.released_qos2.end()) {
+      ++counters_.duplicates_in;
+      log(LogLevel::debug, [&] {
+        return "client " + s.client_id + ": late copy of QoS 2 PUBLISH " +
+               std::to_string(publish.msg_id) + " after its PUBREL, dropped";
+      });
       return;
     }
     s.qos2_in.emplace(publish.msg_id, false);
@@ -158,7 +170,10 @@ void Core::Impl::on_publish_minus_one(const sn::Peer& peer, sn::Publish&& publis
 
 void Core::Impl::on_pubrel(Session& s, const sn::PubRel& pubrel) {
   // A repeated PUBREL (our PUBCOMP was lost) still gets PUBCOMP.
-  s.qos2_in.erase(pubrel.msg_id);
+  if (s.qos2_in.erase(pubrel.msg_id) != 0 && pubrel.msg_id != 0) {
+    s.released_at = static_cast<std::uint8_t>((s.released_at + 1) % s.released_qos2.size());
+    s.released_qos2[s.released_at] = pubrel.msg_id;
+  }
   send(s.peer, sn::PubComp{pubrel.msg_id});
 }
 

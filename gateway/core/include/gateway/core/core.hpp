@@ -126,6 +126,11 @@ struct Counters {
   std::uint64_t upstream_publish_failed = 0;  // PUBLISH the broker connection did not take
   // QoS 1/2 PUBLISH refused (PUBACK congestion) because max_queued_upstream were under way.
   std::uint64_t upstream_congested = 0;
+  // §6.13: frames the gateway sent again (PUBLISH, REGISTER, PUBREL after T_retry or at a
+  // CONNACK / wake-up), and copies of a client's frames it recognised as such (a QoS 2 PUBLISH
+  // repeated before or after its PUBREL, a CONNECT repeated after its CONNACK).
+  std::uint64_t retransmissions_out = 0;
+  std::uint64_t duplicates_in = 0;
   std::uint64_t advertise_sent = 0;
   std::uint64_t gwinfo_sent = 0;
   // Changes of a session's state the transition table does not allow (a defect: logged as an
