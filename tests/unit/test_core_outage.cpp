@@ -210,3 +210,28 @@ TEST_CASE("core: outage - DISCONNECT meanwhile ends the attempt, nothing is left
   // A later answer for the abandoned attempt changes nothing.
   CHECK(show(f.event(UpstreamConnected{attempt.conn})) == "(nothing)\n");
 }
+
+TEST_CASE("core: outage - a CleanSession=true sleeper whose connection drops stays asleep and "
+          "connects again at its wake-up, subscriptions restored") {
+  CoreFixture f{outage_config()};
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  f.feed(c, sn::Subscribe{false, sn::QoS::qos1, sn::TopicIdType::normal, 3, "down/#", 0});
+  f.event(UpstreamSubscribeDone{conn, f.req_of<UpstreamSubscribe>(), true, 1});
+  f.feed(c, sn::Disconnect{60});
+  CHECK(show(f.event(UpstreamConnectionLost{conn, "broker restart"})) == "(nothing)\n");
+  CHECK(f.sessions() == 1);
+  // The wake-up connects again with the client's own flags...
+  f.feed(c, sn::PingReq{});
+  const auto connects = f.upstream<UpstreamConnect>();
+  REQUIRE(connects.size() == 1);
+  CHECK(connects[0].clean_session);
+  CHECK(f.sent_to(c).empty());  // PINGRESP waits for the connection and the backlog
+  // ... and subscribes it again; the flush ends once the broker has been quiet.
+  f.event(UpstreamConnected{connects[0].conn, false});
+  const auto resub = f.upstream<UpstreamSubscribe>();
+  REQUIRE(resub.size() == 1);
+  CHECK(resub[0].filter == "down/#");
+  f.advance(1s);
+  CHECK(show(f.last()) == show({to(c, sn::PingResp{})}));
+}

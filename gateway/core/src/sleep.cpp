@@ -182,17 +182,20 @@ void Core::Impl::on_settle_timer(Session& s) {
   end_flush_if_done(s);
 }
 
-// The connection of a sleeper (or one being resumed) failed or was lost: it stays released, the
-// broker keeps the backlog for the next wake-up, and a flush under way ends with what the gateway
-// has. false: not such a session; the caller handles it.
+// The connection of a sleeper (or one being resumed) failed or was lost (transparent mode): the
+// sleeper stays, without a connection, and its next wake-up connects again (CleanSession=false:
+// the broker keeps the backlog for it; CleanSession=true: its subscriptions are made again); a
+// flush under way ends with what the gateway has. false: not such a session; the caller handles
+// it.
 bool Core::Impl::resume_failed(Session& s, const std::string& reason) {
-  if (!releasable(s) || !is_sleeping(s.kind())) return false;
+  if (aggregating() || !is_sleeping(s.kind())) return false;
   forget_conn(s);
   if (auto* awake = s.in<state::Awake>()) awake->fetch = state::Fetch::none;
   cancel(s, TimerKind::settle);
   log(LogLevel::warn, [&] {
     return "client " + s.client_id + ": upstream connection failed while it sleeps (" + reason +
-           "); the broker keeps its messages for the next wake-up";
+           "); its next wake-up connects again" +
+           (s.clean_session ? std::string() : "; the broker keeps its messages meanwhile");
   });
   end_flush_if_done(s);
   return true;
