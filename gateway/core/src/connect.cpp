@@ -216,7 +216,7 @@ void Core::Impl::on_upstream_connected(const UpstreamConnected& e) {
 
 void Core::Impl::accept_connection(Session& session) {
   Session* s = &session;
-  enter(*s, state::Active{s->conn(), std::nullopt, std::nullopt, now_});
+  enter(*s, state::Active{s->conn(), nullptr, nullptr, now_});
   // The client's keep-alive period starts with the CONNACK: a slow broker is not its silence.
   s->last_seen = now_;
   send(s->peer, sn::ConnAck{sn::ReturnCode::accepted});
@@ -379,7 +379,7 @@ void Core::Impl::reconnect_later(Session& s, const std::string& reason) {
   forget_conn(s);
   auto& active = std::get<state::Active>(s.state);
   if (!active.outage) {
-    active.outage.emplace();
+    active.outage = std::make_unique<state::Outage>();
     ++counters_.client_upstream_outages;
     log(LogLevel::warn, [&] {
       return "client " + s.client_id + ": upstream connection lost (" + reason +

@@ -273,7 +273,7 @@ class Core::Impl {
   }
   static bool in_outage(const Session& s) {
     const auto* active = s.in<state::Active>();
-    return active != nullptr && active->outage.has_value();
+    return active != nullptr && active->outage != nullptr;
   }
   // Transparent mode: an active client's connection dropped or an attempt failed; the next
   // attempt is timed with backoff and jitter, and the client stays.

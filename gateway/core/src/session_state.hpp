@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -64,12 +65,14 @@ struct Outage {
 };
 
 // CONNACK accepted sent; supervised by the keep-alive timer (§6.11).
+// The will change and the outage are rare and short: held by pointer, so that the state of the
+// many idle clients stays small (aggregating mode: 100,000 clients at <= 1 KiB each).
 struct Active {
   // Transparent mode; none while a will change closes the old one or while an outage waits for
   // its next attempt.
   std::optional<ConnId> conn;
-  std::optional<WillChange> change;
-  std::optional<Outage> outage;
+  std::unique_ptr<WillChange> change;
+  std::unique_ptr<Outage> outage;
   std::chrono::milliseconds since{0};  // when CONNACK accepted went out
 };
 

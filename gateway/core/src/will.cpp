@@ -101,7 +101,7 @@ void Core::Impl::begin_switch(Session& s) {
     if (active.change->stage == state::WillChange::Stage::opening) active.change->dirty = true;
     return;
   }
-  active.change.emplace();
+  active.change = std::make_unique<state::WillChange>();
   close_for_switch(active);
 }
 
