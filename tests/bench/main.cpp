@@ -216,7 +216,11 @@ class Coordinator {
       return request_stats(*gateway_, std::chrono::milliseconds(3000));
     };
     json result = run_soak(o_, sampler_.pid, tag, stats);
-    if (gateway_) gateway_->stop();
+    if (gateway_) {
+      gateway_->stop();
+      // The log goes with the gateway's temporary directory; a loss is explained by it.
+      if (!o_.keep_gateway_log.empty()) std::ofstream(o_.keep_gateway_log) << gateway_->log();
+    }
     if (!o_.quiet) print_soak(result);
     append_json(o_.json_file, result);
     return result.value("pass", false) ? 0 : 1;

@@ -57,6 +57,7 @@ struct Options {
   double warmup_s = 60;              // samples before go + warm-up stay out of the slope
   double drain_s = 60;               // after the traffic phase: bound on delivering what is owed
   double rss_slope_tol_kib_min = 128;  // |RSS slope| at most this: "flat"
+  std::string keep_gateway_log;      // soak: copy the started gateway's log here at the end
   double fd_slope_tol_min = 2;       // |open fds slope| at most this: "flat"
 
   // Worker mode (internal): serve clients [client_begin, client_end) of run `tag`.

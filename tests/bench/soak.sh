@@ -3,7 +3,8 @@
 # the real gateway and a private mosquitto on a free 127.0.0.1 port; mixed QoS 0/1/2 uplink and
 # downlink, sleepers and reconnects; the gateway's RSS and open descriptors sampled over the run.
 # Writes (replaces) one section per client and mode in tests/bench/SOAK.md and appends the raw JSON
-# line to tests/bench/SOAK.jsonl. Exits 1 when a run lost a message, duplicated a QoS 2 one, was
+# line to tests/bench/SOAK.jsonl; the gateway's log stays in /tmp/mqttsn-soak-CLIENT-MODE.gateway.log.
+# Exits 1 when a run lost a message, duplicated a QoS 2 one, was
 # not flat or failed; 2 on bad usage.
 #
 #   tests/bench/soak.sh                                  paho, transparent, 1,000 clients, 600 s
@@ -54,7 +55,8 @@ for client in $clients_list; do
   args=(soak --start-gateway --gateway-bin "$GATEWAY_BIN" --client "$client" --mode "$mode"
         --broker "$broker" -n "$n" --duration-s "$duration" --rate "${SOAK_RATE:-200}"
         --down-rate "${SOAK_DOWN_RATE:-100}" --sample-s "${SOAK_SAMPLE_S:-5}"
-        --warmup-s "${SOAK_WARMUP_S:-60}" --json "$work/$client.jsonl")
+        --warmup-s "${SOAK_WARMUP_S:-60}" --json "$work/$client.jsonl"
+        --keep-gateway-log "/tmp/mqttsn-soak-$client-$mode.gateway.log")
   # shellcheck disable=SC2206
   [ -n "${SOAK_EXTRA:-}" ] && args+=($SOAK_EXTRA)
   command="tests/bench/soak.sh --client $client --mode $mode --clients $n --duration-s $duration"
@@ -71,6 +73,7 @@ for client in $clients_list; do
     continue
   fi
   [ "$rc" -ne 0 ] && status=1
+  echo "==> gateway log (info): /tmp/mqttsn-soak-$client-$mode.gateway.log"
   tail -n 1 "$work/$client.jsonl" >>"$json"
   machine="$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores; $(uname -sr); $({ "$(broker_binary)" -h 2>&1 || true; } | head -n 1)"
   python3 tests/bench/soak_md.py "$OUT" "$work/$client.jsonl" --command "$command" \
