@@ -398,7 +398,15 @@ class SoakWorker {
       Client& c = clients_[i];
       if (c.phase == Phase::failed || c.phase == Phase::fresh) continue;
       if (c.retry_at != 0 && now >= c.retry_at) retransmit(c, now);
-      if (go_ns_ == 0) continue;
+      // Set-up may outlast the keep-alive (1,000 SUBSCRIBEs through one aggregating upstream):
+      // keep pinging, and start over a client whose set-up failed, or "ready" never comes.
+      if (c.phase == Phase::active && !c.up_busy && c.retry_at == 0 && now - c.last_tx >= ping_every) {
+        send_now(c, sn::PingReq{});
+      }
+      if (go_ns_ == 0) {
+        if (c.phase == Phase::away && now >= c.next_event_at) send_connect(c);
+        continue;
+      }
       if (traffic && dl_period_ != 0 && now >= c.next_dl_at) {
         if (!c.subscribed) {
           ++dl_excluded_;  // not owed (see README.md): not published at all
@@ -408,9 +416,6 @@ class SoakWorker {
         }
       }
       step(c, now, traffic);
-      if (c.phase == Phase::active && !c.up_busy && c.retry_at == 0 && now - c.last_tx >= ping_every) {
-        send_now(c, sn::PingReq{});
-      }
     }
     if (go_ns_ != 0 && !done_sent_ && stopping() && now >= next_drain_check_) {
       next_drain_check_ = now + 200 * kMs;
