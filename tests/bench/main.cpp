@@ -32,6 +32,8 @@
 #include "proc_stats.hpp"
 #include "report.hpp"
 #include "sn_worker.hpp"
+#include "soak.hpp"
+#include "soak_worker.hpp"
 
 namespace bench {
 namespace {
@@ -137,6 +139,10 @@ class Coordinator {
       // The counters come as one info line on SIGUSR1.
       if (o_.gateway_log_level == "warn" || o_.gateway_log_level == "error") o_.gateway_log_level = "info";
     }
+    if (o_.scenario == Scenario::soak &&
+        (o_.gateway_log_level == "warn" || o_.gateway_log_level == "error")) {
+      o_.gateway_log_level = "info";  // its SIGUSR1 counters (sleep-buffer drops...) explain a loss
+    }
   }
 
   int run() {
@@ -149,6 +155,7 @@ class Coordinator {
       if (int status = start_gateway(); status != 0) return status;
     }
     sampler_.pid = gateway_ ? gateway_->pid() : o_.gateway_pid;
+    if (o_.scenario == Scenario::soak) return soak();
     if (broker_only()) sampler_.pid = 0;  // no gateway in the path
     broker_.pid = o_.broker_pid;
     if (o_.scenario == Scenario::uplink || o_.scenario == Scenario::baseline ||
@@ -197,6 +204,28 @@ class Coordinator {
   }
 
  private:
+  // One soak run (soak.hpp): its JSON line, the report, and 1 unless flat and nothing lost.
+  int soak() {
+    if (sampler_.pid <= 0) {
+      std::cerr << "mqttsn-bench soak: needs --start-gateway or --gateway-pid (RSS and fds are sampled)\n";
+      return 2;
+    }
+    const std::string tag = std::to_string(::getpid() % 100000) + "s";
+    auto stats = [this]() -> std::optional<GatewayStats> {
+      if (!gateway_) return std::nullopt;
+      return request_stats(*gateway_, std::chrono::milliseconds(3000));
+    };
+    json result = run_soak(o_, sampler_.pid, tag, stats);
+    if (gateway_) {
+      gateway_->stop();
+      // The log goes with the gateway's temporary directory; a loss is explained by it.
+      if (!o_.keep_gateway_log.empty()) std::ofstream(o_.keep_gateway_log) << gateway_->log();
+    }
+    if (!o_.quiet) print_soak(result);
+    append_json(o_.json_file, result);
+    return result.value("pass", false) ? 0 : 1;
+  }
+
   bool broker_only() const {
     return o_.scenario == Scenario::baseline || o_.scenario == Scenario::broker_storm;
   }
@@ -645,7 +674,9 @@ class Coordinator {
 
 int main(int argc, char** argv) {
   const bench::Options options = bench::parse_options(argc, argv);
-  if (options.worker) return bench::run_worker(options);
+  if (options.worker) {
+    return options.scenario == bench::Scenario::soak ? bench::run_soak_worker(options) : bench::run_worker(options);
+  }
   try {
     return bench::Coordinator(options).run();
   } catch (const std::exception& e) {

@@ -17,6 +17,7 @@ const char* to_string(Scenario scenario) {
     case Scenario::baseline: return "baseline";
     case Scenario::broker_storm: return "broker-storm";
     case Scenario::overload: return "overload";
+    case Scenario::soak: return "soak";
   }
   return "?";
 }
@@ -26,7 +27,9 @@ Options parse_options(int argc, char** argv) {
   CLI::App app{
       "mqttsn-bench: drives an MQTT-SN gateway with simulated UDP clients and measures it.\n"
       "Scenarios: uplink, downlink, connect-storm, idle, overload (QoS 0 uplink at --rate for "
-      "--duration-s, gateway RSS sampled every 200 ms, drop counters from its SIGUSR1 stats); broker-only: baseline (the uplink load "
+      "--duration-s, gateway RSS sampled every 200 ms, drop counters from its SIGUSR1 stats), soak (N clients for --duration-s: mixed QoS 0/1/2 up "
+      "and down, sleepers, reconnects; gateway RSS and open fds sampled, slopes judged, loss "
+      "counted; see README.md); broker-only: baseline (the uplink load "
       "straight to the broker) and broker-storm (N MQTT clients connecting to the broker), both on "
       "plain sockets, no gateway.",
       "mqttsn-bench"};
@@ -37,8 +40,9 @@ Options parse_options(int argc, char** argv) {
                                                   {"idle", Scenario::idle},
                                                   {"baseline", Scenario::baseline},
                                                   {"broker-storm", Scenario::broker_storm},
-                                                  {"overload", Scenario::overload}};
-  app.add_option("scenario", o.scenario, "uplink | downlink | connect-storm | idle | overload | baseline | broker-storm")
+                                                  {"overload", Scenario::overload},
+                                                  {"soak", Scenario::soak}};
+  app.add_option("scenario", o.scenario, "uplink | downlink | connect-storm | idle | overload | soak | baseline | broker-storm")
       ->required()
       ->transform(CLI::CheckedTransformer(scenarios, CLI::ignore_case));
   app.add_option("-n,--clients", o.clients, "Simulated clients")->check(CLI::Range(1u, 1000000u));
@@ -96,6 +100,20 @@ Options parse_options(int argc, char** argv) {
   app.add_flag("--expect-no-loss", o.expect_no_loss,
                "Exit 1 when a run lost a message, failed a client or timed out");
   app.add_option("--broker-pid", o.broker_pid, "PID of the broker, to report its CPU too");
+  app.add_option("--down-rate", o.down_rate, "soak: total downlink msgs/s from the broker side")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--sample-s", o.sample_s, "soak: seconds between samples of the gateway's RSS and fds")
+      ->check(CLI::Range(0.2, 3600.0));
+  app.add_option("--warmup-s", o.warmup_s, "soak: seconds after go left out of the slopes")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--drain-s", o.drain_s, "soak: bound on delivering what is owed after the traffic phase")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--rss-slope-tol", o.rss_slope_tol_kib_min, "soak: flat RSS = |slope| <= this KiB/min")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--fd-slope-tol", o.fd_slope_tol_min, "soak: flat fds = |slope| <= this fds/min")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--keep-gateway-log", o.keep_gateway_log,
+                 "soak with --start-gateway: copy the gateway's log (info level) to this file at the end");
   auto* worker = app.add_flag("--worker", o.worker, "(internal) run as a worker");
   app.add_option("--client-begin", o.client_begin, "(internal)")->needs(worker);
   app.add_option("--client-end", o.client_end, "(internal)")->needs(worker);
@@ -104,6 +122,13 @@ Options parse_options(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     std::exit(app.exit(error) == 0 ? 0 : 2);
+  }
+  if (o.scenario == Scenario::soak && !o.worker) {
+    // The soak: 1,000 clients for 10 minutes at a few hundred msgs/s, unless told otherwise.
+    if (app.count("--clients") == 0) o.clients = 1000;
+    if (app.count("--duration-s") == 0) o.duration_s = 600;
+    if (app.count("--rate") == 0) o.rate = 200;
+    if (app.count("--timeout") == 0) o.timeout_s = o.duration_s + o.drain_s + 300;
   }
   return o;
 }
@@ -127,7 +152,9 @@ std::vector<std::string> worker_args(const Options& o, std::uint32_t begin, std:
           "--retry-ms", std::to_string(o.retry_ms),
           "--retries", std::to_string(o.retries),
           "--connect-window", std::to_string(o.connect_window),
-          "--broker", o.broker};
+          "--broker", o.broker,
+          "--down-rate", std::to_string(o.down_rate),
+          "--drain-s", std::to_string(o.drain_s)};
 }
 
 }  // namespace bench

@@ -11,7 +11,7 @@
 
 namespace bench {
 
-enum class Scenario : std::uint8_t { uplink, downlink, connect_storm, idle, baseline, broker_storm, overload };
+enum class Scenario : std::uint8_t { uplink, downlink, connect_storm, idle, baseline, broker_storm, overload, soak };
 
 const char* to_string(Scenario scenario);
 
@@ -50,6 +50,15 @@ struct Options {
   bool quiet = false;                // no table on stdout
   bool expect_no_loss = false;       // exit 1 when a run lost a message or timed out
   pid_t broker_pid = 0;              // also measure the broker's CPU (e.g. mosquitto)
+
+  // soak (issue 12 §7): --rate is the total uplink msgs/s, --duration-s the traffic phase.
+  double down_rate = 100;            // total downlink msgs/s published on the broker side
+  double sample_s = 5;               // gateway RSS / open fds sampled this often
+  double warmup_s = 60;              // samples before go + warm-up stay out of the slope
+  double drain_s = 60;               // after the traffic phase: bound on delivering what is owed
+  double rss_slope_tol_kib_min = 128;  // |RSS slope| at most this: "flat"
+  std::string keep_gateway_log;      // soak: copy the started gateway's log here at the end
+  double fd_slope_tol_min = 2;       // |open fds slope| at most this: "flat"
 
   // Worker mode (internal): serve clients [client_begin, client_end) of run `tag`.
   bool worker = false;

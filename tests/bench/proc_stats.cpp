@@ -76,6 +76,17 @@ std::optional<ProcSample> sample_process(pid_t pid) {
   return s;
 }
 
+std::optional<std::uint32_t> open_fds(pid_t pid) {
+  DIR* fds = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (fds == nullptr) return std::nullopt;
+  std::uint32_t n = 0;
+  while (const dirent* entry = ::readdir(fds)) {
+    if (entry->d_name[0] != '.') ++n;
+  }
+  ::closedir(fds);
+  return n;
+}
+
 namespace {
 
 // A counter of /proc/net/snmp or /proc/net/netstat: two lines starting with `prefix`, the field

@@ -24,6 +24,9 @@ std::optional<ProcSample> sample_process(pid_t pid);
 // when the process is gone.
 std::optional<std::uint64_t> rss_kb(pid_t pid);
 
+// Open file descriptors of `pid` (entries of /proc/PID/fd); nothing when the process is gone.
+std::optional<std::uint32_t> open_fds(pid_t pid);
+
 // System-wide UDP counters (/proc/net/snmp): datagrams dropped because a socket's receive buffer
 // was full. On a quiet machine, the delta over a run is the gateway's (and the clients') drops.
 std::uint64_t udp_receive_buffer_errors();

@@ -16,6 +16,7 @@ std::string key_metric(Scenario scenario) {
     case Scenario::connect_storm:
     case Scenario::broker_storm: return "connect_per_s";
     case Scenario::idle: return "gw_idle_cpu_pct";
+    case Scenario::soak: return "lost";  // one run, never a median
   }
   return "delivered_per_s";
 }

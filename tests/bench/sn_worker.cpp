@@ -294,6 +294,7 @@ class Worker {
       case Scenario::downlink:
       case Scenario::baseline:
       case Scenario::broker_storm:
+      case Scenario::soak:  // soak_worker.cpp
         break;
     }
     check_done();
@@ -326,6 +327,7 @@ class Worker {
         break;
       case Scenario::baseline:
       case Scenario::broker_storm:
+      case Scenario::soak:  // soak_worker.cpp
         break;
     }
     if (!done) return;
