@@ -632,3 +632,20 @@ TEST_CASE("core: §6.13 a copy of CONNECT within T_retry of its CONNACK is answe
   f.feed(c, connect_msg("node-1"));
   CHECK(f.upstream<UpstreamConnect>().size() == 1);
 }
+
+TEST_CASE("core: §6.6 a duplicated first copy of a QoS 2 PUBLISH (no DUP) that arrives after its "
+          "PUBREL is not forwarded again, a new message under the same id is") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  const auto first = publish_msg(sn::QoS::qos2, sn::TopicIdType::predefined, kPredefinedId, 9, "once");
+  f.feed(c, first);
+  f.event(UpstreamPublishDone{conn, f.req_of<UpstreamPublish>(), true});
+  f.feed(c, sn::PubRel{9});
+  // The radio duplicated the first transmission and delivered the copy last.
+  CHECK(show(f.feed(c, first)) == "(nothing)\n");
+  CHECK(f.counters().duplicates_in == 1);
+  // Same id, other content: a new message.
+  f.feed(c, publish_msg(sn::QoS::qos2, sn::TopicIdType::predefined, kPredefinedId, 9, "twice"));
+  CHECK(f.upstream<UpstreamPublish>().size() == 1);
+}

@@ -91,7 +91,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     // did not reach the broker must be accepted again when the client resends them.
     const SessionId id = s->id;
     std::erase_if(pending_, [id](const auto& entry) { return entry.second.session == id; });
-    std::erase_if(s->qos2_in, [](const auto& entry) { return !entry.second; });
+    std::erase_if(s->qos2_in, [](const auto& entry) { return !entry.second.at_broker; });
   }
 
   s->peer = peer;

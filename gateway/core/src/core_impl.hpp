@@ -83,11 +83,17 @@ struct Session {
   std::optional<Will> will;
   Time last_seen{0};
   TopicRegistry topics;
-  // §6.6 QoS 2 uplink: msg ids received and not yet released; true once the broker has it.
-  std::unordered_map<std::uint16_t, bool> qos2_in;
-  // The last QoS 2 msg ids released by PUBREL (0: none), newest at released_at: a copy of one
-  // of those PUBLISHes that a radio delivers late (DUP set) is not a new message.
+  // §6.6 QoS 2 uplink: msg ids received and not yet released.
+  struct Qos2In {
+    bool at_broker = false;    // the broker has it (PUBREC sent)
+    std::uint32_t digest = 0;  // of the PUBLISH's content (qos2_digest)
+  };
+  std::unordered_map<std::uint16_t, Qos2In> qos2_in;
+  // The last QoS 2 msg ids released by PUBREL (0: none) with their digests, newest at
+  // released_at: a copy of one of those PUBLISHes that the radio delivers late (after PUBREL) is
+  // not a new message: a retransmission (DUP set), or a duplicated first copy (same content).
   std::array<std::uint16_t, 4> released_qos2{};
+  std::array<std::uint32_t, 4> released_digest{};
   std::uint8_t released_at = 0;
   // std::list rather than std::deque: an empty libstdc++ deque already holds a 512-byte block,
   // which at 50,000 mostly idle clients is most of their memory.

@@ -21,6 +21,21 @@ std::span<const std::uint8_t> unmapped(std::span<const std::uint8_t> ip) {
   return ip;
 }
 
+// FNV-1a over what makes a PUBLISH the same message: topic id type, topic id, retain, data.
+std::uint32_t qos2_digest(const sn::Publish& publish) {
+  std::uint32_t h = 2166136261U;
+  const auto mix = [&h](std::uint8_t octet) {
+    h ^= octet;
+    h *= 16777619U;
+  };
+  mix(static_cast<std::uint8_t>(publish.topic_id_type));
+  mix(static_cast<std::uint8_t>(publish.topic_id >> 8));
+  mix(static_cast<std::uint8_t>(publish.topic_id & 0xFFU));
+  mix(publish.retain ? 1 : 0);
+  for (const std::uint8_t octet : publish.data) mix(octet);
+  return h;
+}
+
 }  // namespace
 
 // Secure default: a gateway that admits only listed clients (auth.allowed_clients) takes QoS -1,
@@ -114,13 +129,20 @@ void Core::Impl::on_publish(Session& s, sn::Publish&& publish) {
     // PUBREC, once the broker has the message.
     if (const auto it = s.qos2_in.find(publish.msg_id); it != s.qos2_in.end()) {
       ++counters_.duplicates_in;
-      if (it->second) send(s.peer, sn::PubRec{publish.msg_id});
+      if (it->second.at_broker) send(s.peer, sn::PubRec{publish.msg_id});
       return;
     }
     // A copy of a PUBLISH already released, delivered late by the radio (after its PUBREL): the
-    // client completed that exchange and waits for nothing.
-    if (publish.dup && std::find(s.released_qos2.begin(), s.released_qos2.end(),
-                                 publish.msg_id) != s.released_qos2.end()) {
+    // client completed that exchange and waits for nothing. A retransmission says so (DUP); a
+    // copy of the first transmission has the same content (a client reusing the id at once for
+    // the same content could not be told apart from it anyway).
+    const std::uint32_t digest = qos2_digest(publish);
+    bool late_copy = false;
+    for (std::size_t i = 0; i < s.released_qos2.size(); ++i) {
+      late_copy = late_copy || (s.released_qos2[i] == publish.msg_id &&
+                                (publish.dup || s.released_digest[i] == digest));
+    }
+    if (late_copy) {
       ++counters_.duplicates_in;
       log(LogLevel::debug, [&] {
         return "client " + s.client_id + ": late copy of QoS 2 PUBLISH " +
@@ -128,7 +150,7 @@ void Core::Impl::on_publish(Session& s, sn::Publish&& publish) {
       });
       return;
     }
-    s.qos2_in.emplace(publish.msg_id, false);
+    s.qos2_in.emplace(publish.msg_id, Session::Qos2In{false, digest});
     req = next_req_++;
     pending_.emplace(req, Pending{Pending::Kind::pubrec, s.id, conn, publish.msg_id,
                                   publish.topic_id, {}, 0});
@@ -170,9 +192,11 @@ void Core::Impl::on_publish_minus_one(const sn::Peer& peer, sn::Publish&& publis
 
 void Core::Impl::on_pubrel(Session& s, const sn::PubRel& pubrel) {
   // A repeated PUBREL (our PUBCOMP was lost) still gets PUBCOMP.
-  if (s.qos2_in.erase(pubrel.msg_id) != 0 && pubrel.msg_id != 0) {
+  if (const auto it = s.qos2_in.find(pubrel.msg_id); it != s.qos2_in.end()) {
     s.released_at = static_cast<std::uint8_t>((s.released_at + 1) % s.released_qos2.size());
     s.released_qos2[s.released_at] = pubrel.msg_id;
+    s.released_digest[s.released_at] = it->second.digest;
+    s.qos2_in.erase(it);
   }
   send(s.peer, sn::PubComp{pubrel.msg_id});
 }
@@ -218,7 +242,9 @@ void Core::Impl::on_publish_done(const UpstreamPublishDone& e) {
     return;
   }
   if (pending.kind == Pending::Kind::pubrec) {
-    if (const auto q = s->qos2_in.find(pending.msg_id); q != s->qos2_in.end()) q->second = true;
+    if (const auto q = s->qos2_in.find(pending.msg_id); q != s->qos2_in.end()) {
+      q->second.at_broker = true;
+    }
     send(s->peer, sn::PubRec{pending.msg_id});
   } else {
     send(s->peer, sn::PubAck{pending.topic_id, pending.msg_id, sn::ReturnCode::accepted});
