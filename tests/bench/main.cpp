@@ -40,14 +40,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string self_exe() {
-  std::string path(4096, '\0');
-  const auto n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
-  path.resize(static_cast<std::size_t>(n));
-  return path;
-}
-
 // The bench only ever talks to this machine (issue 6): loopback literals or "localhost".
 bool is_loopback_host(std::string host) {
   if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include <stdexcept>
+
 namespace bench {
 namespace {
 
@@ -140,6 +142,14 @@ double own_cpu_s() {
              static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   }
   return total;
+}
+
+std::string self_exe() {
+  std::string path(4096, '\0');
+  const auto n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
+  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
+  path.resize(static_cast<std::size_t>(n));
+  return path;
 }
 
 }  // namespace bench

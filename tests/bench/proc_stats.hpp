@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 
+#include <string>
+
 namespace bench {
 
 struct ProcSample {
@@ -40,5 +42,8 @@ std::uint64_t raise_nofile_limit();
 
 // CPU seconds this process and its reaped children used (getrusage), for the bench's own cost.
 double own_cpu_s();
+
+// The path of the running executable (/proc/self/exe), to start workers as copies of it.
+std::string self_exe();
 
 }  // namespace bench

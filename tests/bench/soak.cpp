@@ -17,14 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string self_exe() {
-  std::string path(4096, '\0');
-  const auto n = ::readlink("/proc/self/exe", path.data(), path.size() - 1);
-  if (n <= 0) throw std::runtime_error("cannot read /proc/self/exe");
-  path.resize(static_cast<std::size_t>(n));
-  return path;
-}
-
 // Element-wise sums of the workers' arrays ([q0, q1, q2]) and counters.
 void add_into(json& into, const json& from) {
   for (const auto& [key, value] : from.items()) {
