@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gateway/core/core.hpp"
+#include "gateway/store/session_store.hpp"
 #include "mqtt_bridge/upstream.hpp"
 #include "adapters.hpp"
 
@@ -97,6 +98,7 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
     }
   }
   out.log_level = to_core(c.log_level);
+  out.persistent = c.persistence.path.has_value();
   return out;
 }
 
@@ -226,6 +228,51 @@ class Runtime::Impl {
       adapters_.push_back(std::move(adapter));
     }
     core_ = std::make_unique<core::Core>(core_config(config_, std::move(max_frame_size)));
+    if (config_.persistence.path) open_store(*config_.persistence.path);
+  }
+
+  // The session store: opened, read and given to the core before anything runs. Its writes are
+  // grouped per loop iteration (flush()): the actions of an iteration wait in `deferred_` until
+  // the sessions they concern are on disk, so nothing is acknowledged before it is stored.
+  void open_store(const std::string& path) {
+    auto opened = std::make_unique<store::SessionStore>(
+        path, config_.persistence.durability == config::Durability::full ? store::Durability::full
+                                                                         : store::Durability::normal);
+    auto records = opened->load();
+    spdlog::info("session store {}: {} session(s)", path, records.size());
+    actions_.clear();
+    core_->restore(std::move(records), now(), actions_);
+    for (auto& action : actions_) deferred_.push_back(std::move(action));
+    store_ = std::move(opened);
+    uv_check_init(&loop_, &flush_check_);
+    uv_idle_init(&loop_, &flush_idle_);
+    uv_check_start(&flush_check_, [](uv_check_t* h) { self(h)->flush(); });
+    // The check alone must not keep the loop running.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&flush_check_));
+  }
+
+  // End of a loop iteration: what the core changed is written in one transaction, then what it
+  // asked for during the iteration is done.
+  void flush() {
+    uv_idle_stop(&flush_idle_);
+    core_->take_changes(changes_);
+    if (!changes_.saved.empty() || !changes_.removed.empty()) {
+      try {
+        store_->write(changes_);
+        changes_.saved.clear();
+        changes_.removed.clear();
+      } catch (const store::StoreError& e) {
+        // Kept for the next iteration's transaction; the gateway serves on meanwhile (a full
+        // disk must not stop the radios), and says so at every failed attempt.
+        ++store_failures_;
+        spdlog::error("session store: write failed ({} session(s) waiting): {}",
+                      changes_.saved.size() + changes_.removed.size(), e.what());
+      }
+    }
+    if (deferred_.empty()) return;
+    actions_.swap(deferred_);
+    deferred_.clear();
+    execute();
   }
 
   ~Impl() {
@@ -260,6 +307,14 @@ class Runtime::Impl {
 
   void feed(core::Event event) {
     if (stopping_ || !core_) return;
+    if (store_) {
+      // Done at the end of the iteration (flush()), once the store has what they concern; the
+      // idle handle keeps the loop from blocking before it gets there.
+      core_->handle(std::move(event), now(), deferred_);
+      uv_idle_start(&flush_idle_, [](uv_idle_t*) {});
+      rearm_timer();
+      return;
+    }
     actions_.clear();
     core_->handle(std::move(event), now(), actions_);
     execute();
@@ -350,6 +405,11 @@ class Runtime::Impl {
     for (const auto& [name, value] : core_->stats()) {
       line += (line.empty() ? "" : " ") + name + "=" + std::to_string(value);
     }
+    if (store_) {
+      line += " store/rows_written=" + std::to_string(store_->rows_written()) +
+              " store/rows_deleted=" + std::to_string(store_->rows_deleted()) +
+              " store/write_failures=" + std::to_string(store_failures_);
+    }
     if (upstream_) {
       line += (line.empty() ? "" : " ") + std::string("upstream/dropped_events=") +
               std::to_string(upstream_->dropped_events());
@@ -361,6 +421,7 @@ class Runtime::Impl {
   void stop() {
     if (stopping_) return;
     spdlog::info("stopping: disconnecting clients and upstream connections (no wills)");
+    if (store_) flush();  // the sessions as they are now stay in the store
     actions_.clear();
     core_->shutdown(now(), actions_);
     execute();
@@ -398,6 +459,12 @@ class Runtime::Impl {
       transports_closed_ = true;
       close_transports();
     }
+    if (store_) {
+      for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&flush_check_),
+                             reinterpret_cast<uv_handle_t*>(&flush_idle_)}) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      }
+    }
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wakeup_),
                            reinterpret_cast<uv_handle_t*>(&timer_),
                            reinterpret_cast<uv_handle_t*>(&grace_),
@@ -418,6 +485,14 @@ class Runtime::Impl {
   uv_signal_t sigusr1_{};
   std::unique_ptr<core::Core> core_;  // built once the transports are open (their frame sizes)
   core::Actions actions_;
+  // Persistence (persistence.path): the store, the actions waiting for its next transaction,
+  // and the changes a failed transaction left to write.
+  std::unique_ptr<store::SessionStore> store_;
+  core::Actions deferred_;
+  core::SessionChanges changes_;
+  std::uint64_t store_failures_ = 0;
+  uv_check_t flush_check_{};
+  uv_idle_t flush_idle_{};
   std::optional<core::Time> armed_;
   std::unique_ptr<mqtt_bridge::Upstream> upstream_;
   // By transport id; null for an optional transport that did not start.

@@ -276,6 +276,12 @@ class CoreFixture {
       : config_(std::move(config)), core_(config_) {
     core_.start(now_, started_);
   }
+  // A gateway started again on what its store had (CoreConfig::persistent).
+  CoreFixture(CoreConfig config, std::vector<SessionRecord> stored, Time now)
+      : config_(std::move(config)), core_(config_), now_(now) {
+    core_.restore(std::move(stored), now_, started_);
+    core_.start(now_, started_);
+  }
 
   // Every change of state a case caused is one the transition table lists (session_state.cpp).
   ~CoreFixture() {
@@ -395,6 +401,13 @@ class CoreFixture {
     REQUIRE(regack->return_code == sn::ReturnCode::accepted);
     REQUIRE(regack->msg_id == msg_id);
     return regack->topic_id;
+  }
+
+  // Persistence: what changed since the last call, as the app would write it.
+  SessionChanges changes() {
+    SessionChanges out;
+    core_.take_changes(out);
+    return out;
   }
 
   // The QoS -1 connection start() asked for is up.

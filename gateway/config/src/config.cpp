@@ -50,6 +50,14 @@ std::string_view to_string(UpstreamClient client) {
   return "paho";
 }
 
+std::string_view to_string(Durability durability) {
+  switch (durability) {
+    case Durability::normal: return "normal";
+    case Durability::full: return "full";
+  }
+  return "normal";
+}
+
 std::string_view to_string(UpstreamScheme scheme) {
   switch (scheme) {
     case UpstreamScheme::tcp: return "tcp";

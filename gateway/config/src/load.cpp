@@ -277,7 +277,7 @@ Config config_from_json(const Json& document) {
   const ObjectReader root(
       document, {},
       {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",
-       "discovery", "forwarders", "sleep", "stats", "log"});
+       "discovery", "forwarders", "sleep", "persistence", "stats", "log"});
   Config config;
   if (const auto* section = root.find("gateway")) {
     config.gateway = read_gateway(ObjectReader(*section, "gateway", {"id", "mode", "max_clients"}));
@@ -330,6 +330,24 @@ Config config_from_json(const Json& document) {
         sleep.boolean("release_upstream", config.sleep.release_upstream);
     config.sleep.wake_settle = std::chrono::milliseconds(
         sleep.integer("wake_settle_ms", 0, 60000, config.sleep.wake_settle.count()));
+  }
+  if (const auto* section = root.find("persistence")) {
+    const ObjectReader persistence(*section, "persistence", {"path", "durability"});
+    if (persistence.find("path") != nullptr) {
+      config.persistence.path = persistence.string("path", {});
+      if (config.persistence.path->empty()) fail(persistence.path("path"), "must not be empty");
+    }
+    if (const auto* durability = persistence.find("durability")) {
+      const auto& text = detail::require_string(*durability, persistence.path("durability"));
+      if (text == "normal") {
+        config.persistence.durability = Durability::normal;
+      } else if (text == "full") {
+        config.persistence.durability = Durability::full;
+      } else {
+        fail(persistence.path("durability"),
+             "unsupported durability " + json_quoted(text) + " (supported: normal, full)");
+      }
+    }
   }
   if (const auto* section = root.find("stats")) {
     const ObjectReader stats(*section, "stats", {"interval_s", "topic_prefix"});

@@ -94,6 +94,10 @@ std::string render_config(const Config& config) {
   discovery["interface"] = config.discovery.interface;
   discovery["ttl"] = config.discovery.ttl;
 
+  OrderedJson persistence = OrderedJson::object();
+  if (config.persistence.path) persistence["path"] = *config.persistence.path;
+  persistence["durability"] = to_string(config.persistence.durability);
+
   // An unset prefix stays unset (its default follows gateway.id); the effective one is logged.
   OrderedJson stats = {{"interval_s", config.stats.interval.count()}};
   if (!config.stats.topic_prefix.empty()) stats["topic_prefix"] = config.stats.topic_prefix;
@@ -127,6 +131,7 @@ std::string render_config(const Config& config) {
        {{"max_buffered_messages", config.sleep.max_buffered_messages},
         {"release_upstream", config.sleep.release_upstream},
         {"wake_settle_ms", config.sleep.wake_settle.count()}}},
+      {"persistence", persistence},
       {"stats", stats},
       {"log", {{"level", to_string(config.log_level)}}},
   };

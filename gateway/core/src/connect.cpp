@@ -372,6 +372,10 @@ void Core::Impl::end_session(Session& s, bool fire_will) {
   const SessionId id = s.id;
   std::erase_if(pending_, [id](const auto& entry) { return entry.second.session == id; });
   client_ids_.erase(s.client_id);
+  if (config_.persistent) {
+    dirty_.erase(id);
+    removed_.push_back(s.client_id);
+  }
   sessions_.erase(s.id);  // `s` dangles from here on
 }
 

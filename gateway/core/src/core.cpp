@@ -20,6 +20,12 @@ std::optional<Time> Core::next_deadline() const { return impl_->next_deadline();
 const Counters& Core::counters() const { return impl_->counters_; }
 std::size_t Core::session_count() const { return impl_->sessions_.size(); }
 std::vector<std::pair<std::string, std::uint64_t>> Core::stats() const { return impl_->stats(); }
+void Core::restore(std::vector<SessionRecord> records, Time now, Actions& out) {
+  impl_->now_ = now;
+  impl_->out_ = &out;
+  impl_->restore(std::move(records));
+}
+void Core::take_changes(SessionChanges& out) { impl_->take_changes(out); }
 
 Core::Impl::Impl(CoreConfig config)
     : config_(std::move(config)),
@@ -61,6 +67,9 @@ void Core::Impl::shutdown(Time now, Actions& out) {
   // send again (to a CleanSession=false client's next session), so none of it is acknowledged.
   ack_ledger_.open = false;
   ack_ledger_.due.clear();
+  // The store keeps the sessions as they were before the stop (the app wrote them first).
+  dirty_.clear();
+  removed_.clear();
   sessions_.clear();
   peers_.clear();
   client_ids_.clear();
@@ -452,6 +461,7 @@ bool Core::Impl::allowed(const Session& s, Targets to_kind) {
 
 void Core::Impl::enter(Session& s, SessionState next) {
   allowed(s, to(kind_of(next)));
+  touch(s);
   leave_outage(s);
   s.state = std::move(next);
 }
@@ -497,7 +507,10 @@ Session* Core::Impl::by_conn(ConnId conn) {
 
 Session* Core::Impl::by_id(SessionId id) {
   const auto it = sessions_.find(id);
-  return it == sessions_.end() ? nullptr : &it->second;
+  if (it == sessions_.end()) return nullptr;
+  // Every handler reaches its session through here (or enter()): what it may change is noted.
+  touch(it->second);
+  return &it->second;
 }
 
 }  // namespace gateway::core

@@ -54,22 +54,8 @@ class AckDebt {
 using AckShare = std::shared_ptr<AckDebt>;
 
 // A message from the broker waiting to go down to the client.
-struct Outgoing {
-  std::string topic;
-  sn::Bytes payload;
-  std::uint8_t qos = 0;
-  bool retain = false;
-  bool reregistered = false;  // the client already rejected our topic id once (§6.10)
-  AckShare ack;               // set for QoS 1/2 copies of a message the broker waits on
-};
-
-// The one gateway-initiated exchange awaiting the client's answer (§6.6: one at a time).
-struct InFlight {
-  enum class Kind : std::uint8_t { reg, publish, pubrel };
-  Kind kind;
-  std::uint16_t msg_id;
-  unsigned retransmissions = 0;
-  sn::Message frame;  // what to send again after T_retry
+struct Outgoing : QueuedMessage {
+  AckShare ack;  // set for QoS 1/2 copies of a message the broker waits on
 };
 
 struct Session {
@@ -329,6 +315,16 @@ class Core::Impl {
   }
   std::vector<std::pair<std::string, std::uint64_t>> stats() const;
   void publish_stats();
+  // persistence.cpp: the sessions the store keeps (CoreConfig::persistent).
+  // A CleanSession=false session was looked at or changed: written at the next take_changes()
+  // if its record differs from the last one written (the app compares).
+  void touch(const Session& s) {
+    if (config_.persistent && !s.clean_session) dirty_.insert(s.id);
+  }
+  void restore(std::vector<SessionRecord> records);
+  void take_changes(SessionChanges& out);
+  SessionRecord record_of(const Session& s) const;
+
   // sleep.cpp: sleeping clients (§6.14): asleep, awake, the sleep buffer and the sleep timer.
   void on_pingreq(Session& s);
   bool on_named_pingreq(const sn::Peer& peer, const std::string& client_id);
@@ -408,6 +404,10 @@ class Core::Impl {
   static constexpr std::size_t kMaxReconnectsInFlight = 64;
   bool gateway_connection_was_up_ = false;
   std::string qos_minus_one_client_id_;  // upstream client id of the shared QoS -1 connection
+  // Persistence: sessions touched since the last take_changes(), and client ids whose session
+  // ended (the store forgets them, if it had them).
+  std::unordered_set<SessionId> dirty_;
+  std::vector<std::string> removed_;
   std::minstd_rand random_;              // reconnect jitter
 };
 

@@ -50,8 +50,20 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
   // Only a QoS 1/2 copy waits for its receiver's answer; a QoS 0 copy is owed nothing. In
   // aggregating mode a sleeper's copy is not waited for either: its acknowledgement may be hours
   // away, and the broker's window on the one shared connection would stall every other client.
-  if (qos == 0 || (aggregating() && is_sleeping(s->kind()))) ack.reset();
-  s->queue.push_back(Outgoing{std::move(topic), std::move(payload), qos, retain, false, std::move(ack)});
+  // With persistence, a CleanSession=false client's copy is the store's once written: the app
+  // executes the acknowledgement after the write.
+  if (qos == 0 || (aggregating() && is_sleeping(s->kind())) ||
+      (config_.persistent && !s->clean_session)) {
+    ack.reset();
+  }
+  s->queue.push_back(
+      Outgoing{{std::move(topic), std::move(payload), qos, retain, false}, std::move(ack)});
+  if (s->inflight || s->kind() == StateKind::asleep) {
+    log(LogLevel::debug, [&] {
+      return "client " + s->client_id + ": a QoS " + std::to_string(qos) + " message on " +
+             s->queue.back().topic + " waits (" + std::to_string(s->queue.size()) + " queued)";
+    });
+  }
   pump(*s);
 }
 

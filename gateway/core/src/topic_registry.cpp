@@ -31,6 +31,12 @@ void TopicRegistry::erase(std::uint16_t id) {
   by_id_.erase(it);
 }
 
+void TopicRegistry::restore(std::uint16_t id, const std::string& name) {
+  if (id == 0x0000 || id == 0xFFFF || by_id_.count(id) != 0 || by_name_.count(name) != 0) return;
+  by_id_.emplace(id, name);
+  by_name_.emplace(name, id);
+}
+
 void TopicRegistry::clear() {
   by_id_.clear();
   by_name_.clear();

@@ -21,6 +21,11 @@ class TopicRegistry {
   void erase(std::uint16_t id);
   void clear();
   std::size_t size() const { return by_id_.size(); }
+  // Persistence: every (id, name), the next id to try, and putting them back.
+  const std::unordered_map<std::uint16_t, std::string>& entries() const { return by_id_; }
+  std::uint16_t next() const { return next_; }
+  void restore(std::uint16_t id, const std::string& name);
+  void set_next(std::uint16_t next) { next_ = next; }
 
  private:
   std::unordered_map<std::uint16_t, std::string> by_id_;

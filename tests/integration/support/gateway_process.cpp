@@ -70,7 +70,7 @@ std::uint16_t free_udp_port() {
 }
 
 GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
-  port_ = free_udp_port();
+  port_ = options.port != 0 ? options.port : free_udp_port();
   const auto config = dir_ / "gateway.json";
   {
     std::ofstream out(config);

@@ -38,6 +38,9 @@ struct GatewayOptions {
   // More transports after the UDP one (which stays transports[0]: readiness is checked over
   // it), written verbatim, e.g. R"({"type": "serial", "device": "/tmp/x"})".
   std::vector<std::string> extra_transports;
+  // The UDP port of transports[0]; 0: a free one. A gateway started again for the same clients
+  // (persistence) takes the port of the one before.
+  std::uint16_t port = 0;
   // Wait for readiness at all; false: the caller checks start-up itself (wait_exit()).
   bool wait_ready = true;
 };

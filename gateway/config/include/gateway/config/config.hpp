@@ -194,6 +194,18 @@ struct SleepSettings {
   bool operator==(const SleepSettings&) const = default;
 };
 
+// When a write of the session store is on disk: `normal` survives the gateway being killed,
+// `full` a power cut too (an fsync per transaction).
+enum class Durability : std::uint8_t { normal, full };
+
+// The session store: CleanSession=false sessions survive a restart (README "Persistence").
+struct PersistenceSettings {
+  std::optional<std::string> path;  // the SQLite file; absent: nothing is stored
+  Durability durability = Durability::normal;
+
+  bool operator==(const PersistenceSettings&) const = default;
+};
+
 // Counters published upstream (retained, QoS 0) and dumped on SIGUSR1.
 struct StatsSettings {
   std::chrono::seconds interval{60};  // 0: never published (SIGUSR1 still dumps them)
@@ -216,6 +228,7 @@ struct Config {
   DiscoverySettings discovery;
   ForwarderSettings forwarders;
   SleepSettings sleep;
+  PersistenceSettings persistence;
   StatsSettings stats;
   LogLevel log_level = LogLevel::info;
 
@@ -254,6 +267,7 @@ std::string_view to_string(GatewayMode mode);
 std::string_view to_string(LogLevel level);
 std::string_view to_string(UpstreamScheme scheme);
 std::string_view to_string(UpstreamClient client);
+std::string_view to_string(Durability durability);
 std::string_view to_string(SerialParity parity);
 std::string_view to_string(SerialFlowControl flow_control);
 std::string_view to_string(SerialFraming framing);

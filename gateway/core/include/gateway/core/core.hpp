@@ -100,6 +100,64 @@ struct CoreConfig {
   // Peers whose encapsulated frames (§5.5) are accepted; others are dropped. nullopt: every peer.
   std::optional<std::vector<AllowedForwarder>> forwarders_allowed;
   LogLevel log_level = LogLevel::info;  // Log actions below this level are not built
+  // Sessions survive a restart (persistence.path): the core records which CleanSession=false
+  // sessions changed (take_changes) and takes them back (restore). The store then holds their
+  // downlink messages: a copy queued for such a session does not wait for the client's
+  // acknowledgement before UpstreamMessage::ack is due (the app executes it once the store has
+  // the message).
+  bool persistent = false;
+};
+
+// A downlink message waiting for its client, as queued and as stored.
+struct QueuedMessage {
+  std::string topic;
+  sn::Bytes payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  bool reregistered = false;  // the client already rejected our topic id once (§6.10)
+  bool operator==(const QueuedMessage&) const = default;
+};
+
+// The one gateway-initiated exchange awaiting the client's answer (§6.6: one at a time).
+struct InFlight {
+  enum class Kind : std::uint8_t { reg, publish, pubrel };
+  Kind kind;
+  std::uint16_t msg_id;
+  unsigned retransmissions = 0;
+  sn::Message frame;  // what to send again after T_retry
+  bool operator==(const InFlight&) const = default;
+};
+
+// A CleanSession=false session as the store keeps it (CoreConfig::persistent): what §6.3 says
+// outlives a connection, and the sleep state (§6.14). A client connected when it was taken comes
+// back as lost: it connects again (its next frame is answered DISCONNECT, §6.12).
+struct SessionRecord {
+  enum class Status : std::uint8_t { disconnected, lost, asleep };
+  std::string client_id;
+  sn::Peer peer;
+  Status status = Status::lost;
+  std::uint16_t keep_alive_s = 0;
+  std::uint16_t sleep_s = 0;  // asleep: the duration of its DISCONNECT
+  std::optional<Will> will;
+  std::vector<std::pair<std::uint16_t, std::string>> topics;  // normal topic ids (§6.5, §6.10)
+  std::uint16_t next_topic_id = 1;
+  std::vector<std::pair<std::string, std::uint8_t>> subscriptions;  // filter, granted QoS
+  // §6.6: QoS 2 PUBLISHes the broker has and whose PUBREL has not come: (msg id, content digest).
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> qos2_received;
+  // The last ones released by PUBREL, oldest first (a late copy of them is not new).
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> qos2_released;
+  std::vector<QueuedMessage> queue;  // oldest first; the one in flight is the first
+  std::optional<InFlight> inflight;
+  std::uint16_t next_msg_id = 1;
+  std::vector<std::string> rejected_topics;  // §6.10
+  bool operator==(const SessionRecord&) const = default;
+};
+
+// What changed since the last Core::take_changes(): sessions to write (whole), and client ids
+// whose stored session is gone (ended, or now CleanSession=true).
+struct SessionChanges {
+  std::vector<SessionRecord> saved;
+  std::vector<std::string> removed;
 };
 
 struct Counters {
@@ -154,6 +212,13 @@ class Core {
   // upstream connection a clean DISCONNECT. No will fires: a stopped gateway has not lost its
   // clients. The core is empty afterwards.
   void shutdown(Time now, Actions& out);
+  // Persistence (CoreConfig::persistent), before start(): takes back the stored sessions.
+  // Asleep ones sleep on (their sleep timer starts now), the others are away until their client
+  // connects again. Beyond max_clients the rest are left out (and logged).
+  void restore(std::vector<SessionRecord> records, Time now, Actions& out);
+  // Persistence: the CleanSession=false sessions changed since the last call (appended to `out`).
+  // The app writes them before it executes the actions of the same calls.
+  void take_changes(SessionChanges& out);
   // When handle(TimerExpired{}) is next due, if ever. Changes after every call.
   std::optional<Time> next_deadline() const;
 

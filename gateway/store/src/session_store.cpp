@@ -1,0 +1,346 @@
+#include "gateway/store/session_store.hpp"
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "sn_protocol/codec.hpp"
+
+namespace gateway::store {
+namespace {
+
+using nlohmann::json;
+
+// The `format` row of the meta table: a file of another kind, or of a later layout, is refused.
+constexpr std::string_view kFormat = "mqttsn-gateway sessions 1";
+
+json binary(const std::vector<std::uint8_t>& bytes) { return json::binary(bytes); }
+template <typename Span>
+json binary(const Span& bytes) {
+  return json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+}
+
+std::vector<std::uint8_t> bytes_of(const json& j) { return j.get_binary(); }
+
+json peer_json(const sn::Peer& p) {
+  return {{"transport", p.transport_id},
+          {"kind", static_cast<int>(p.kind)},
+          {"address", binary(p.address_bytes())},
+          {"node", binary(p.node_id_bytes())}};
+}
+
+sn::Peer peer_of(const json& j) {
+  const auto kind = j.at("kind").get<int>();
+  if (kind < 0 || kind > static_cast<int>(sn::PeerKind::bluetooth)) {
+    throw std::runtime_error("unknown peer kind " + std::to_string(kind));
+  }
+  const auto address = bytes_of(j.at("address"));
+  if (address.size() > sn::Peer::kMaxAddress) throw std::runtime_error("peer address too long");
+  sn::Peer peer = sn::Peer::make(j.at("transport").get<std::uint16_t>(),
+                                 static_cast<sn::PeerKind>(kind), address);
+  const auto node = bytes_of(j.at("node"));
+  if (!node.empty() && !peer.set_node_id(node)) throw std::runtime_error("bad wireless node id");
+  return peer;
+}
+
+std::string sqlite_error(sqlite3* db) { return db != nullptr ? sqlite3_errmsg(db) : "out of memory"; }
+
+// One prepared statement, reset after each use.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite_error(db));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  sqlite3_stmt* get() { return stmt_; }
+  // Runs a statement that returns no rows.
+  void run() {
+    const int rc = sqlite3_step(stmt_);
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    if (rc != SQLITE_DONE) throw std::runtime_error(sqlite_error(db_));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_record(const core::SessionRecord& r) {
+  json j;
+  j["client_id"] = r.client_id;
+  j["peer"] = peer_json(r.peer);
+  j["status"] = static_cast<int>(r.status);
+  j["keep_alive"] = r.keep_alive_s;
+  j["sleep"] = r.sleep_s;
+  if (r.will) {
+    j["will"] = {{"topic", r.will->topic},
+                 {"payload", binary(r.will->payload)},
+                 {"qos", r.will->qos},
+                 {"retain", r.will->retain}};
+  }
+  j["topics"] = json::array();
+  for (const auto& [id, name] : r.topics) j["topics"].push_back({id, name});
+  j["next_topic_id"] = r.next_topic_id;
+  j["subscriptions"] = json::array();
+  for (const auto& [filter, qos] : r.subscriptions) j["subscriptions"].push_back({filter, qos});
+  j["qos2_received"] = json::array();
+  for (const auto& [id, digest] : r.qos2_received) j["qos2_received"].push_back({id, digest});
+  j["qos2_released"] = json::array();
+  for (const auto& [id, digest] : r.qos2_released) j["qos2_released"].push_back({id, digest});
+  j["queue"] = json::array();
+  for (const auto& m : r.queue) {
+    j["queue"].push_back({m.topic, binary(m.payload), m.qos, m.retain, m.reregistered});
+  }
+  if (r.inflight) {
+    j["inflight"] = {{"kind", static_cast<int>(r.inflight->kind)},
+                     {"msg_id", r.inflight->msg_id},
+                     {"frame", binary(sn::encode(r.inflight->frame))}};
+  }
+  j["next_msg_id"] = r.next_msg_id;
+  j["rejected_topics"] = r.rejected_topics;
+  return json::to_cbor(j);
+}
+
+core::SessionRecord decode_record(std::span<const std::uint8_t> bytes) {
+  try {
+    const json j = json::from_cbor(bytes.begin(), bytes.end());
+    core::SessionRecord r;
+    r.client_id = j.at("client_id").get<std::string>();
+    r.peer = peer_of(j.at("peer"));
+    const int status = j.at("status").get<int>();
+    if (status < 0 || status > static_cast<int>(core::SessionRecord::Status::asleep)) {
+      throw std::runtime_error("unknown status " + std::to_string(status));
+    }
+    r.status = static_cast<core::SessionRecord::Status>(status);
+    r.keep_alive_s = j.at("keep_alive").get<std::uint16_t>();
+    r.sleep_s = j.at("sleep").get<std::uint16_t>();
+    if (const auto w = j.find("will"); w != j.end()) {
+      r.will = core::Will{w->at("topic").get<std::string>(), bytes_of(w->at("payload")),
+                          w->at("qos").get<std::uint8_t>(), w->at("retain").get<bool>()};
+    }
+    for (const auto& t : j.at("topics")) {
+      r.topics.emplace_back(t.at(0).get<std::uint16_t>(), t.at(1).get<std::string>());
+    }
+    r.next_topic_id = j.at("next_topic_id").get<std::uint16_t>();
+    for (const auto& s : j.at("subscriptions")) {
+      r.subscriptions.emplace_back(s.at(0).get<std::string>(), s.at(1).get<std::uint8_t>());
+    }
+    for (const auto& q : j.at("qos2_received")) {
+      r.qos2_received.emplace_back(q.at(0).get<std::uint16_t>(), q.at(1).get<std::uint32_t>());
+    }
+    for (const auto& q : j.at("qos2_released")) {
+      r.qos2_released.emplace_back(q.at(0).get<std::uint16_t>(), q.at(1).get<std::uint32_t>());
+    }
+    for (const auto& m : j.at("queue")) {
+      r.queue.push_back(core::QueuedMessage{m.at(0).get<std::string>(), bytes_of(m.at(1)),
+                                            m.at(2).get<std::uint8_t>(), m.at(3).get<bool>(),
+                                            m.at(4).get<bool>()});
+    }
+    if (const auto f = j.find("inflight"); f != j.end()) {
+      const int kind = f->at("kind").get<int>();
+      if (kind < 0 || kind > static_cast<int>(core::InFlight::Kind::pubrel)) {
+        throw std::runtime_error("unknown exchange in flight " + std::to_string(kind));
+      }
+      const auto frame_bytes = bytes_of(f->at("frame"));
+      auto frame = sn::decode_message(frame_bytes);
+      if (!frame) throw std::runtime_error("the frame in flight does not decode");
+      r.inflight = core::InFlight{static_cast<core::InFlight::Kind>(kind),
+                                  f->at("msg_id").get<std::uint16_t>(), 0, std::move(frame).value()};
+    }
+    r.next_msg_id = j.at("next_msg_id").get<std::uint16_t>();
+    r.rejected_topics = j.at("rejected_topics").get<std::vector<std::string>>();
+    return r;
+  } catch (const json::exception& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+class SessionStore::Impl {
+ public:
+  Impl(std::string path, Durability durability) : path_(std::move(path)) {
+    try {
+      // FULLMUTEX not needed: the loop thread only.
+      if (sqlite3_open_v2(path_.c_str(), &db_,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                          nullptr) != SQLITE_OK) {
+        throw std::runtime_error(sqlite_error(db_));
+      }
+      sqlite3_extended_result_codes(db_, 1);
+      exec("PRAGMA journal_mode=WAL");
+      exec(durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      check_integrity();
+      exec("BEGIN IMMEDIATE");
+      exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      exec("CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, record BLOB NOT NULL)"
+           " WITHOUT ROWID");
+      exec(("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '" + std::string(kFormat) +
+            "')").c_str());
+      exec("COMMIT");
+      check_format();
+      upsert_ = std::make_unique<Statement>(
+          db_, "INSERT OR REPLACE INTO sessions (client_id, record) VALUES (?1, ?2)");
+      remove_ = std::make_unique<Statement>(db_, "DELETE FROM sessions WHERE client_id = ?1");
+    } catch (const std::runtime_error& e) {
+      close();
+      throw StoreError(path_ + ": " + e.what());
+    }
+  }
+  ~Impl() { close(); }
+
+  std::vector<core::SessionRecord> load() {
+    std::vector<core::SessionRecord> records;
+    Statement select(db_, "SELECT client_id, record FROM sessions ORDER BY client_id");
+    for (;;) {
+      const int rc = sqlite3_step(select.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) throw StoreError(path_ + ": " + sqlite_error(db_));
+      const auto* id = reinterpret_cast<const char*>(sqlite3_column_text(select.get(), 0));
+      const std::string client_id = id != nullptr ? id : "";
+      const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(select.get(), 1));
+      const auto size = static_cast<std::size_t>(sqlite3_column_bytes(select.get(), 1));
+      const std::span<const std::uint8_t> bytes(blob, blob != nullptr ? size : 0);
+      try {
+        records.push_back(decode_record(bytes));
+      } catch (const std::runtime_error& e) {
+        throw StoreError(path_ + ": the session of client '" + client_id + "' is unreadable: " +
+                         e.what());
+      }
+      if (records.back().client_id != client_id) {
+        throw StoreError(path_ + ": the session stored as client '" + client_id +
+                         "' names client '" + records.back().client_id + "'");
+      }
+      written_[client_id] = digest(bytes);
+    }
+    return records;
+  }
+
+  void write(const core::SessionChanges& changes) {
+    // Encoded first: what is unchanged is not written, and an empty batch opens no transaction.
+    std::vector<std::pair<const std::string*, std::vector<std::uint8_t>>> rows;
+    std::vector<std::pair<const std::string*, std::size_t>> digests;
+    for (const auto& record : changes.saved) {
+      auto bytes = encode_record(record);
+      const std::size_t d = digest(bytes);
+      const auto it = written_.find(record.client_id);
+      if (it != written_.end() && it->second == d) continue;
+      digests.emplace_back(&record.client_id, d);
+      rows.emplace_back(&record.client_id, std::move(bytes));
+    }
+    std::vector<const std::string*> deletions;
+    for (const auto& client_id : changes.removed) {
+      if (written_.contains(client_id)) deletions.push_back(&client_id);
+    }
+    if (rows.empty() && deletions.empty()) return;
+    try {
+      exec("BEGIN");
+      for (const std::string* client_id : deletions) {
+        bind_text(*remove_, 1, *client_id);
+        remove_->run();
+      }
+      for (const auto& [client_id, bytes] : rows) {
+        bind_text(*upsert_, 1, *client_id);
+        if (sqlite3_bind_blob(upsert_->get(), 2, bytes.data(), static_cast<int>(bytes.size()),
+                              SQLITE_STATIC) != SQLITE_OK) {
+          throw std::runtime_error(sqlite_error(db_));
+        }
+        upsert_->run();
+      }
+      exec("COMMIT");
+    } catch (const std::runtime_error& e) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw StoreError(path_ + ": " + e.what());
+    }
+    // Deletions before saves, as written: a client id removed and saved again stays known.
+    for (const std::string* client_id : deletions) written_.erase(*client_id);
+    for (const auto& [client_id, d] : digests) written_[*client_id] = d;
+    rows_deleted_ += deletions.size();
+    rows_written_ += rows.size();
+  }
+
+  std::string path_;
+  std::uint64_t rows_written_ = 0;
+  std::uint64_t rows_deleted_ = 0;
+
+ private:
+  static std::size_t digest(std::span<const std::uint8_t> bytes) {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+
+  void exec(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string what = error != nullptr ? error : sqlite_error(db_);
+      sqlite3_free(error);
+      throw std::runtime_error(what);
+    }
+  }
+
+  void bind_text(Statement& s, int index, const std::string& text) {
+    if (sqlite3_bind_text(s.get(), index, text.data(), static_cast<int>(text.size()),
+                          SQLITE_STATIC) != SQLITE_OK) {
+      throw std::runtime_error(sqlite_error(db_));
+    }
+  }
+
+  void check_integrity() {
+    Statement check(db_, "PRAGMA quick_check");
+    std::string result;
+    while (sqlite3_step(check.get()) == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(check.get(), 0));
+      if (text != nullptr && std::string_view(text) != "ok") {
+        result += (result.empty() ? "" : "; ") + std::string(text);
+      }
+    }
+    if (!result.empty()) throw std::runtime_error("corrupt (integrity check: " + result + ")");
+  }
+
+  void check_format() {
+    Statement select(db_, "SELECT value FROM meta WHERE key = 'format'");
+    std::string format;
+    if (sqlite3_step(select.get()) == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(select.get(), 0));
+      format = text != nullptr ? text : "";
+    }
+    if (format != kFormat) {
+      throw std::runtime_error("not a session store of this gateway (format '" + format +
+                               "', expected '" + std::string(kFormat) + "')");
+    }
+  }
+
+  void close() {
+    upsert_.reset();
+    remove_.reset();
+    if (db_ != nullptr) sqlite3_close(db_);
+    db_ = nullptr;
+  }
+
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<Statement> upsert_;
+  std::unique_ptr<Statement> remove_;
+  // What is on disk for each client id, as a digest of its record's bytes.
+  std::unordered_map<std::string, std::size_t> written_;
+};
+
+SessionStore::SessionStore(std::string path, Durability durability)
+    : impl_(std::make_unique<Impl>(std::move(path), durability)) {}
+SessionStore::~SessionStore() = default;
+std::vector<core::SessionRecord> SessionStore::load() { return impl_->load(); }
+void SessionStore::write(const core::SessionChanges& changes) { impl_->write(changes); }
+std::uint64_t SessionStore::rows_written() const { return impl_->rows_written_; }
+std::uint64_t SessionStore::rows_deleted() const { return impl_->rows_deleted_; }
+const std::string& SessionStore::path() const { return impl_->path_; }
+
+}  // namespace gateway::store
