@@ -248,11 +248,15 @@ GatewayProcess::GatewayProcess(const GatewayLaunch& launch) {
   if (const char* extra = std::getenv("BENCH_UPSTREAM"); extra != nullptr && *extra != '\0') {
     upstream.update(nlohmann::json::parse(extra));
   }
-  const nlohmann::json config = {
+  nlohmann::json config = {
       {"gateway", {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000}}},
       {"upstream", upstream},
       {"transports", {{{"type", "udp"}, {"bind", "127.0.0.1:" + std::to_string(port_)}}}},
       {"log", {{"level", launch.log_level}}}};
+  if (launch.persistence != "none") {
+    config["persistence"] = {{"path", (dir_ / "sessions.db").string()},
+                             {"durability", launch.persistence}};
+  }
   config_ = dir_ / "gateway.json";
   std::ofstream(config_) << config.dump(2) << "\n";
   child_ = std::make_unique<Child>(launch.binary, std::vector<std::string>{"--config", config_.string()},

@@ -72,6 +72,7 @@ struct GatewayLaunch {
   std::string mode = "transparent";
   std::string client = "paho";  // upstream.client; "paho" (the gateway's default) is not written
   std::string log_level = "warn";
+  std::string persistence = "none";  // persistence.durability of a store in the scratch dir, or none
 };
 
 class GatewayProcess {

@@ -306,6 +306,7 @@ class Coordinator {
     launch.mode = o_.mode;
     launch.client = o_.client;
     launch.log_level = o_.gateway_log_level;
+    launch.persistence = o_.persistence;
     try {
       gateway_ = std::make_unique<GatewayProcess>(launch);
     } catch (const std::runtime_error& e) {
@@ -360,6 +361,8 @@ class Coordinator {
             {"size", o_.size},
             {"rate", o_.rate},
             {"label", o_.label},
+            {"clean_session", o_.clean_session},
+            {"persistence", o_.persistence},
             {"tag", tag}};
   }
 

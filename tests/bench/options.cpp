@@ -81,6 +81,12 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--label", o.label, "Free text copied into the JSON");
   app.add_option("--keepalive-s", o.keepalive_s, "CONNECT keep-alive of the clients")
       ->check(CLI::Range(1u, 65535u));
+  app.add_option("--clean-session", o.clean_session,
+                 "CONNECT CleanSession of the clients (1 or 0; 0: sessions the store keeps)");
+  app.add_option("--persistence", o.persistence,
+                 "--start-gateway: the session store (persistence.path in the gateway's scratch "
+                 "directory) with this durability, or none")
+      ->check(CLI::IsMember({"none", "normal", "full"}));
   app.add_option("--duration-s", o.duration_s,
                  "idle: seconds the clients are held; overload: seconds the clients send")
       ->check(CLI::Range(0.1, 86400.0));
@@ -148,6 +154,7 @@ std::vector<std::string> worker_args(const Options& o, std::uint32_t begin, std:
           "--timeout", std::to_string(o.timeout_s),
           "--gateway", o.gateway,
           "--keepalive-s", std::to_string(o.keepalive_s),
+          "--clean-session", o.clean_session ? "1" : "0",
           "--duration-s", std::to_string(o.duration_s),
           "--retry-ms", std::to_string(o.retry_ms),
           "--retries", std::to_string(o.retries),

@@ -39,6 +39,8 @@ struct Options {
   std::string json_file;             // append one JSON line per run and one summary line
   std::string label;                 // free text copied into the JSON
   std::uint32_t keepalive_s = 60;    // CONNECT Duration of the simulated clients
+  bool clean_session = true;         // CONNECT CleanSession of the simulated clients
+  std::string persistence = "none";  // --start-gateway: persistence.durability, or none (no store)
   double duration_s = 10;            // idle: how long the connected clients are held; overload: how long they send
   double baseline_per_s = 0;         // overload: broker-only QoS 0 msgs/s the rate was derived from (recorded only)
   std::uint32_t retry_ms = 3000;     // client retransmission timeout (MQTT-SN T_retry)

@@ -226,7 +226,7 @@ class Worker {
       ++connects_outstanding_;
       if (first_connect_ns_ == 0) first_connect_ns_ = now_ns();
       sn::Connect connect;
-      connect.clean_session = true;
+      connect.clean_session = o_.clean_session;
       connect.duration_s = static_cast<std::uint16_t>(o_.keepalive_s);
       connect.client_id = client_id(o_.tag, c.gid);
       send_request(c, connect, sn::MsgType::connack, 0);

@@ -388,7 +388,10 @@ void sleeper(bool clean_session, std::uint32_t seed) {
   std::set<int> distinct;
   int wakes = 0;
   int pingresps = 0;
-  for (; wakes < 20 && distinct.size() < static_cast<std::size_t>(kBuffered); ++wakes) {
+  // Until it has them all and the gateway closed a flush with PINGRESP (§6.14); a wake-up whose
+  // PINGRESP the radio lost (or that outlasted the client's patience) is followed by another.
+  for (; wakes < 20 && (distinct.size() < static_cast<std::size_t>(kBuffered) || pingresps == 0);
+       ++wakes) {
     if (wakes > 0) std::this_thread::sleep_for(100ms);  // asleep between wake-ups, as a sensor is
     if (node.wake(id)) ++pingresps;
     for (const auto& delivery : node.deliveries()) {

@@ -825,3 +825,29 @@ TEST_CASE("config: reconnect backoff, sleep buffer and stats") {
        R"(stats.topic_prefix: "" is not a valid topic prefix (a topic name without '+', '#', NUL or a trailing '/'))"},
   });
 }
+
+TEST_CASE("config: persistence.path and persistence.durability") {
+  const auto defaults = cfg::parse_config("{}");
+  CHECK_FALSE(defaults.persistence.path.has_value());  // absent: nothing is stored
+  CHECK(defaults.persistence.durability == cfg::Durability::normal);
+  const auto config = cfg::parse_config(
+      R"({"persistence": {"path": "/var/lib/mqttsn-gateway/sessions.db", "durability": "full"}})");
+  REQUIRE(config.persistence.path.has_value());
+  CHECK(*config.persistence.path == "/var/lib/mqttsn-gateway/sessions.db");
+  CHECK(config.persistence.durability == cfg::Durability::full);
+  CHECK(cfg::parse_config(cfg::render_config(config)) == config);
+  CHECK(cfg::parse_config(cfg::render_config(defaults)) == defaults);
+  check_errors({
+      {R"({"persistence": {"path": ""}})", "persistence.path: must not be empty"},
+      {R"({"persistence": {"path": 1}})", "persistence.path: expected a string"},
+      {R"({"persistence": {"durability": "fsync"}})",
+       R"(persistence.durability: unsupported durability "fsync" (supported: normal, full))"},
+      {R"({"persistence": {"file": "x"}})", "persistence.file: unknown key"},
+  });
+}
+
+TEST_CASE("config: configs/gateway.json keeps sessions across restarts") {
+  const auto config = cfg::load_config_file(std::string(MQTTSN_SOURCE_DIR) + "/configs/gateway.json");
+  REQUIRE(config.persistence.path.has_value());
+  CHECK(*config.persistence.path == "sessions.db");
+}

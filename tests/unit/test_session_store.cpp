@@ -145,6 +145,12 @@ TEST_CASE("store: a file that is not a session store is refused with its path an
       CHECK(what.find("not a database") != std::string::npos);
     }
   }
+  SUBCASE("a store another gateway has open") {
+    const auto path = scratch.file("busy.db");
+    SessionStore first(path, Durability::normal);
+    CHECK_THROWS_WITH_AS(SessionStore(path, Durability::normal), doctest::Contains("locked"),
+                         StoreError);
+  }
   SUBCASE("a directory that does not exist") {
     const auto path = scratch.file("missing/sessions.db");
     CHECK_THROWS_WITH_AS(SessionStore(path, Durability::normal),

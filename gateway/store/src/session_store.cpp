@@ -178,6 +178,10 @@ class SessionStore::Impl {
         throw std::runtime_error(sqlite_error(db_));
       }
       sqlite3_extended_result_codes(db_, 1);
+      // One gateway per store: the lock is taken by the first transaction below and held until
+      // the store closes, so a second gateway on the same file stops at its start ("database is
+      // locked"). With it, WAL needs no shared-memory file either.
+      exec("PRAGMA locking_mode=EXCLUSIVE");
       exec("PRAGMA journal_mode=WAL");
       exec(durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       check_integrity();
