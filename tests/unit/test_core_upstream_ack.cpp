@@ -245,3 +245,50 @@ TEST_CASE("core ack: aggregating - a sleeper's or an absent client's copy does n
   const auto first = published(f, sleeper);
   CHECK(std::string(first.data.begin(), first.data.end()) == "x");
 }
+
+TEST_CASE("core ack: §6.14 a released sleeper hands unacknowledged messages back to the broker - "
+          "the exchange in flight is acknowledged before the connection closes - none twice") {
+  CoreFixture f;  // transparent, sleep.release_upstream, the gateway's own connection wanted
+  f.qos_minus_one_up();
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1", 60, /*clean=*/false);
+  subscribe_short(f, c, conn, sn::QoS::qos2);
+  f.feed(c, sn::Disconnect{std::uint16_t{600}});
+  f.event(UpstreamDisconnected{conn});
+  // The wake-up opens a connection; the broker's backlog: three messages it waits on.
+  f.feed(c, sn::PingReq{"node-1"});
+  const ConnId second = f.connect_conn();
+  f.event(UpstreamConnected{second, true});
+  f.event(message(second, "ab", "m1", 2, 51));
+  const auto first = published(f, c);
+  f.event(message(second, "ab", "m2", 1, 52));
+  f.event(message(second, "ab", "m3", 2, 53));
+  f.feed(c, sn::PubRec{first.msg_id});  // the client has m1; PUBREL goes out
+  // Asleep again before PUBCOMP: m1's acknowledgement leaves before the DISCONNECT; m2 and m3 are
+  // not acknowledged (the broker sends them again at the next wake-up).
+  const auto& asleep = f.feed(c, sn::Disconnect{std::uint16_t{600}});
+  std::vector<std::string> upstream;
+  for (const Action& a : asleep) {
+    if (const auto* ack = std::get_if<UpstreamAck>(&a)) upstream.push_back("ack " + std::to_string(ack->ack));
+    if (std::holds_alternative<UpstreamDisconnect>(a)) upstream.push_back("disconnect");
+  }
+  CHECK(upstream == std::vector<std::string>{"ack 51", "disconnect"});
+  f.event(UpstreamDisconnected{second});
+
+  // Next wake-up: PUBREL for m1 again (not its PUBLISH), then m2 and m3 as the broker resends them.
+  f.feed(c, sn::PingReq{"node-1"});
+  const auto sent = f.sent_to(c);
+  REQUIRE(sent.size() == 1);
+  REQUIRE(std::holds_alternative<sn::PubRel>(sent.front()));
+  const ConnId third = f.connect_conn();
+  f.event(UpstreamConnected{third, true});
+  f.event(message(third, "ab", "m2", 1, 62));
+  f.event(message(third, "ab", "m3", 2, 63));
+  f.feed(c, sn::PubComp{first.msg_id});
+  const auto m2 = published(f, c);
+  CHECK(m2.data == bytes("m2"));
+  f.feed(c, sn::PubAck{m2.topic_id, m2.msg_id, sn::ReturnCode::accepted});
+  const auto m3 = published(f, c);
+  CHECK(m3.data == bytes("m3"));
+  CHECK(acks(f).size() == 1);  // m2's
+}

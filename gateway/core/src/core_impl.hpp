@@ -43,10 +43,14 @@ class AckDebt {
   AckDebt(const AckDebt&) = delete;
   AckDebt& operator=(const AckDebt&) = delete;
   ~AckDebt() {
-    if (ledger_.open) ledger_.due.push_back(UpstreamAck{conn_, ack_});
+    if (ledger_.open && !handed_back_) ledger_.due.push_back(UpstreamAck{conn_, ack_});
   }
+  // The message stays the broker's: it sends it again on the session's next connection, so it
+  // is not acknowledged when the last share goes.
+  void hand_back() { handed_back_ = true; }
 
  private:
+  bool handed_back_ = false;
   AckLedger& ledger_;
   ConnId conn_;
   std::uint32_t ack_;

@@ -146,6 +146,29 @@ void Core::Impl::release_upstream(Session& s) {
   // Disconnected, so what the broker sent before it took the DISCONNECT (acknowledged already)
   // still reaches the sleep buffer.
   auto& asleep = std::get<state::Asleep>(s.state);
+  // Messages the broker still waits on (the native client's end-to-end acknowledgement) are the
+  // broker's to send again after the wake-up, so they leave the buffer unacknowledged; kept, they
+  // would arrive twice. Only the exchange in flight stays, with its message id (the client may
+  // have the message already, §6.13), and the broker is told it has arrived before the
+  // connection closes.
+  if (s.inflight && !s.queue.empty()) s.queue.front().ack.reset();
+  std::size_t handed_back = 0;
+  for (auto it = s.inflight ? std::next(s.queue.begin()) : s.queue.begin(); it != s.queue.end();) {
+    if (it->ack) {
+      it->ack->hand_back();
+      it = s.queue.erase(it);
+      ++handed_back;
+    } else {
+      ++it;
+    }
+  }
+  if (handed_back > 0) {
+    log(LogLevel::debug, [&] {
+      return "client " + s.client_id + ": " + std::to_string(handed_back) +
+             " message(s) left to the broker until the wake-up";
+    });
+  }
+  settle_acks();  // before the DISCONNECT: on a closed connection they would be lost
   out_->push_back(UpstreamDisconnect{*asleep.conn, false});
   asleep.conn.reset();
   ++counters_.sleeper_upstream_released;
