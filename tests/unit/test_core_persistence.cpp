@@ -275,3 +275,28 @@ TEST_CASE("core: persistence the exchange in flight is restored - a PUBREL waiti
   g.feed(c, sn::PubComp{msg_id});
   CHECK(record(g, "node-1").queue.empty());
 }
+
+TEST_CASE("core: persistence a queued message is handed to the store once - later records name it "
+          "by its number until it leaves the queue") {
+  CoreFixture f{persistent_config()};
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1", 60, false);
+  f.feed(c, subscribe_name(2, "dd"));  // a short name (§6.7): no REGISTER in the way
+  f.event(UpstreamSubscribeDone{conn, f.req_of<UpstreamSubscribe>(), true, 1});
+  f.changes();
+  f.event(UpstreamMessage{conn, "dd", bytes("one"), 1, false, 0});
+  const auto first = f.sent_to(c);
+  REQUIRE(first.size() == 1);
+  f.event(UpstreamMessage{conn, "dd", bytes("two"), 1, false, 0});
+  SessionRecord r = record(f, "node-1");
+  REQUIRE(r.queue.size() == 2);
+  CHECK(r.queue_seqs == std::vector<std::uint64_t>{r.queue[0].seq, r.queue[1].seq});
+  CHECK(r.queue[0].seq < r.queue[1].seq);
+  const std::uint64_t second = r.queue[1].seq;
+  // The first acknowledged: the record names the second only, and carries no message again.
+  const auto& publish = std::get<sn::Publish>(first.front());
+  f.feed(c, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::accepted});
+  r = record(f, "node-1");
+  CHECK(r.queue_seqs == std::vector<std::uint64_t>{second});
+  CHECK(r.queue.empty());
+}

@@ -70,8 +70,9 @@ SessionRecord full_record(std::string client_id) {
   r.subscriptions = {{"d/#", 2}, {"e/+", 1}};
   r.qos2_received = {{20, 0xdeadbeef}};
   r.qos2_released = {{18, 1}, {19, 2}};
-  r.queue = {QueuedMessage{"a/b", bytes("one"), 1, false, false},
-             QueuedMessage{"c/d", bytes(std::string("\x00\xff", 2)), 2, true, true}};
+  r.queue_seqs = {4, 9};
+  r.queue = {QueuedMessage{"a/b", bytes("one"), 1, false, false, 4},
+             QueuedMessage{"c/d", bytes(std::string("\x00\xff", 2)), 2, true, true, 9}};
   r.inflight = InFlight{InFlight::Kind::pubrel, 33, 0, sn::PubRel{33}};
   r.next_msg_id = 34;
   r.rejected_topics = {"x/y"};
@@ -80,9 +81,19 @@ SessionRecord full_record(std::string client_id) {
 
 }  // namespace
 
+// The record without its queue (each message is a row of its own).
+SessionRecord without_queue(SessionRecord r) {
+  r.queue.clear();
+  r.queue_seqs.clear();
+  return r;
+}
+
 TEST_CASE("store: a record encodes and decodes to itself, every field") {
   const SessionRecord r = full_record("node-1");
-  CHECK(gateway::store::decode_record(gateway::store::encode_record(r)) == r);
+  CHECK(gateway::store::decode_record(gateway::store::encode_record(r)) == without_queue(r));
+  for (const auto& m : r.queue) {
+    CHECK(gateway::store::decode_message(gateway::store::encode_message(m), m.seq) == m);
+  }
   SessionRecord plain;
   plain.client_id = "plain";
   CHECK(gateway::store::decode_record(gateway::store::encode_record(plain)) == plain);
@@ -110,9 +121,11 @@ TEST_CASE("store: sessions written survive closing and opening the file again") 
     // The same records again: nothing written.
     store.write(changes);
     CHECK(store.rows_written() == 2);
-    // One changed, one removed.
+    // One changed (its first message delivered, a new one queued), one removed.
     changes.saved = {full_record("node-1")};
-    changes.saved[0].queue.clear();
+    changes.saved[0].keep_alive_s = 30;
+    changes.saved[0].queue_seqs = {9, 10};
+    changes.saved[0].queue = {QueuedMessage{"e/f", bytes("three"), 1, false, false, 10}};
     changes.removed = {"node-2", "never-stored"};
     store.write(changes);
     CHECK(store.rows_written() == 3);
@@ -122,13 +135,22 @@ TEST_CASE("store: sessions written survive closing and opening the file again") 
   const auto records = again.load();
   REQUIRE(records.size() == 1);
   SessionRecord expected = full_record("node-1");
-  expected.queue.clear();
+  expected.keep_alive_s = 30;
+  expected.queue_seqs = {9, 10};
+  expected.queue = {full_record("node-1").queue[1],
+                    QueuedMessage{"e/f", bytes("three"), 1, false, false, 10}};
   CHECK(records[0] == expected);
   // What was read counts as written: the same record is not written again.
   SessionChanges same;
   same.saved = {expected};
+  same.saved[0].queue.clear();  // as the core hands it out: no message is new
   again.write(same);
   CHECK(again.rows_written() == 0);
+  // A session removed takes its messages along.
+  SessionChanges gone;
+  gone.removed = {"node-1"};
+  again.write(gone);
+  CHECK(again.load().empty());
 }
 
 TEST_CASE("store: a file that is not a session store is refused with its path and the reason") {

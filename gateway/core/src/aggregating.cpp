@@ -131,7 +131,8 @@ void Core::Impl::route(UpstreamMessage&& e, const AckShare& ack) {
         s->queue.pop_front();
         ++counters_.downlink_dropped;
       }
-      s->queue.push_back(Outgoing{{e.topic, e.payload, qos, e.retain, false}, nullptr});
+      s->queue.push_back(
+          Outgoing{{e.topic, e.payload, qos, e.retain, false, s->next_seq++}, nullptr});
       continue;
     }
     deliver(*s, e.topic, e.payload, qos, e.retain, ack);

@@ -88,6 +88,8 @@ struct Session {
   // std::list rather than std::deque: an empty libstdc++ deque already holds a 512-byte block,
   // which at 50,000 mostly idle clients is most of their memory.
   std::list<Outgoing> queue;
+  std::uint64_t next_seq = 1;   // QueuedMessage::seq of the next message queued
+  std::uint64_t handed_seq = 0;  // persistence: messages up to this seq went to the store
   std::optional<InFlight> inflight;
   std::uint16_t next_msg_id = 1;
   // §6.10: topic names whose REGISTER the client rejected: an unsubscribe from that name until

@@ -57,7 +57,8 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
     ack.reset();
   }
   s->queue.push_back(
-      Outgoing{{std::move(topic), std::move(payload), qos, retain, false}, std::move(ack)});
+      Outgoing{{std::move(topic), std::move(payload), qos, retain, false, s->next_seq++},
+               std::move(ack)});
   if (s->inflight || s->kind() == StateKind::asleep) {
     log(LogLevel::debug, [&] {
       return "client " + s->client_id + ": a QoS " + std::to_string(qos) + " message on " +

@@ -43,8 +43,13 @@ SessionRecord Core::Impl::record_of(const Session& s) const {
       r.qos2_released.emplace_back(s.released_qos2[at], s.released_digest[at]);
     }
   }
-  r.queue.reserve(s.queue.size());
-  for (const Outgoing& m : s.queue) r.queue.push_back(m);
+  // The store has every message up to handed_seq (a message changed in place since, its
+  // `reregistered` flag, keeps its stored copy: one REGISTER more after a restart at worst).
+  r.queue_seqs.reserve(s.queue.size());
+  for (const Outgoing& m : s.queue) {
+    r.queue_seqs.push_back(m.seq);
+    if (m.seq > s.handed_seq) r.queue.push_back(m);
+  }
   r.inflight = s.inflight;
   if (r.inflight) r.inflight->retransmissions = 0;
   r.next_msg_id = s.next_msg_id;
@@ -60,11 +65,12 @@ void Core::Impl::take_changes(SessionChanges& out) {
   for (const SessionId id : dirty_) {
     const auto it = sessions_.find(id);
     if (it == sessions_.end()) continue;
-    const Session& s = it->second;
+    Session& s = it->second;
     if (s.clean_session) {
       out.removed.push_back(s.client_id);  // was CleanSession=false, connected again with true
     } else if (s.established()) {
       out.saved.push_back(record_of(s));
+      s.handed_seq = s.next_seq - 1;
     }
     // Not yet accepted, and nothing from an earlier connection: nothing to keep yet.
   }
@@ -106,7 +112,11 @@ void Core::Impl::restore(std::vector<SessionRecord> records) {
       s.released_qos2[s.released_at] = msg_id;
       s.released_digest[s.released_at] = digest;
     }
-    for (QueuedMessage& m : r.queue) s.queue.push_back(Outgoing{std::move(m), nullptr});
+    for (QueuedMessage& m : r.queue) {
+      s.next_seq = std::max(s.next_seq, m.seq + 1);
+      s.queue.push_back(Outgoing{std::move(m), nullptr});
+    }
+    s.handed_seq = s.next_seq - 1;  // the store has them all
     // The exchange in flight (REGISTER, PUBLISH or PUBREL) is about the first queued message.
     if (!s.queue.empty()) s.inflight = std::move(r.inflight);
     s.next_msg_id = r.next_msg_id;

@@ -99,10 +99,6 @@ std::vector<std::uint8_t> encode_record(const core::SessionRecord& r) {
   for (const auto& [id, digest] : r.qos2_received) j["qos2_received"].push_back({id, digest});
   j["qos2_released"] = json::array();
   for (const auto& [id, digest] : r.qos2_released) j["qos2_released"].push_back({id, digest});
-  j["queue"] = json::array();
-  for (const auto& m : r.queue) {
-    j["queue"].push_back({m.topic, binary(m.payload), m.qos, m.retain, m.reregistered});
-  }
   if (r.inflight) {
     j["inflight"] = {{"kind", static_cast<int>(r.inflight->kind)},
                      {"msg_id", r.inflight->msg_id},
@@ -143,11 +139,6 @@ core::SessionRecord decode_record(std::span<const std::uint8_t> bytes) {
     for (const auto& q : j.at("qos2_released")) {
       r.qos2_released.emplace_back(q.at(0).get<std::uint16_t>(), q.at(1).get<std::uint32_t>());
     }
-    for (const auto& m : j.at("queue")) {
-      r.queue.push_back(core::QueuedMessage{m.at(0).get<std::string>(), bytes_of(m.at(1)),
-                                            m.at(2).get<std::uint8_t>(), m.at(3).get<bool>(),
-                                            m.at(4).get<bool>()});
-    }
     if (const auto f = j.find("inflight"); f != j.end()) {
       const int kind = f->at("kind").get<int>();
       if (kind < 0 || kind > static_cast<int>(core::InFlight::Kind::pubrel)) {
@@ -162,6 +153,21 @@ core::SessionRecord decode_record(std::span<const std::uint8_t> bytes) {
     r.next_msg_id = j.at("next_msg_id").get<std::uint16_t>();
     r.rejected_topics = j.at("rejected_topics").get<std::vector<std::string>>();
     return r;
+  } catch (const json::exception& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+std::vector<std::uint8_t> encode_message(const core::QueuedMessage& m) {
+  return json::to_cbor(json::array({m.topic, binary(m.payload), m.qos, m.retain, m.reregistered}));
+}
+
+core::QueuedMessage decode_message(std::span<const std::uint8_t> bytes, std::uint64_t seq) {
+  try {
+    const json m = json::from_cbor(bytes.begin(), bytes.end());
+    return core::QueuedMessage{m.at(0).get<std::string>(), bytes_of(m.at(1)),
+                               m.at(2).get<std::uint8_t>(), m.at(3).get<bool>(),
+                               m.at(4).get<bool>(), seq};
   } catch (const json::exception& e) {
     throw std::runtime_error(e.what());
   }
@@ -189,6 +195,10 @@ class SessionStore::Impl {
       exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
       exec("CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, record BLOB NOT NULL)"
            " WITHOUT ROWID");
+      // A session's queued messages, one row each: a message is written once, when queued, and
+      // deleted once, when it leaves the queue, however often the session changes meanwhile.
+      exec("CREATE TABLE IF NOT EXISTS messages (client_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+           " message BLOB NOT NULL, PRIMARY KEY (client_id, seq)) WITHOUT ROWID");
       exec(("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '" + std::string(kFormat) +
             "')").c_str());
       exec("COMMIT");
@@ -196,6 +206,12 @@ class SessionStore::Impl {
       upsert_ = std::make_unique<Statement>(
           db_, "INSERT OR REPLACE INTO sessions (client_id, record) VALUES (?1, ?2)");
       remove_ = std::make_unique<Statement>(db_, "DELETE FROM sessions WHERE client_id = ?1");
+      remove_messages_ =
+          std::make_unique<Statement>(db_, "DELETE FROM messages WHERE client_id = ?1");
+      insert_message_ = std::make_unique<Statement>(
+          db_, "INSERT OR REPLACE INTO messages (client_id, seq, message) VALUES (?1, ?2, ?3)");
+      delete_message_ =
+          std::make_unique<Statement>(db_, "DELETE FROM messages WHERE client_id = ?1 AND seq = ?2");
     } catch (const std::runtime_error& e) {
       close();
       throw StoreError(path_ + ": " + e.what());
@@ -225,52 +241,86 @@ class SessionStore::Impl {
         throw StoreError(path_ + ": the session stored as client '" + client_id +
                          "' names client '" + records.back().client_id + "'");
       }
-      written_[client_id] = digest(bytes);
+      written_[client_id].digest = digest(bytes);
     }
+    load_messages(records);
     return records;
   }
 
   void write(const core::SessionChanges& changes) {
-    // Encoded first: what is unchanged is not written, and an empty batch opens no transaction.
-    std::vector<std::pair<const std::string*, std::vector<std::uint8_t>>> rows;
-    std::vector<std::pair<const std::string*, std::size_t>> digests;
-    for (const auto& record : changes.saved) {
-      auto bytes = encode_record(record);
-      const std::size_t d = digest(bytes);
-      const auto it = written_.find(record.client_id);
-      if (it != written_.end() && it->second == d) continue;
-      digests.emplace_back(&record.client_id, d);
-      rows.emplace_back(&record.client_id, std::move(bytes));
-    }
-    std::vector<const std::string*> deletions;
-    for (const auto& client_id : changes.removed) {
-      if (written_.contains(client_id)) deletions.push_back(&client_id);
-    }
-    if (rows.empty() && deletions.empty()) return;
+    // What is on disk after this transaction, if it commits; written_ is replaced only then.
+    std::unordered_map<std::string, Known> after;
+    auto known = [&](const std::string& client_id) -> Known& {
+      if (const auto it = after.find(client_id); it != after.end()) return it->second;
+      const auto it = written_.find(client_id);
+      return after.emplace(client_id, it != written_.end() ? it->second : Known{}).first->second;
+    };
+    bool begun = false;
+    auto begin = [&] {
+      if (!begun) exec("BEGIN");
+      begun = true;
+    };
+    std::uint64_t written = 0;
+    std::uint64_t deleted = 0;
     try {
-      exec("BEGIN");
-      for (const std::string* client_id : deletions) {
-        bind_text(*remove_, 1, *client_id);
+      for (const auto& client_id : changes.removed) {
+        Known& k = known(client_id);
+        if (!k.stored) continue;
+        begin();
+        bind_text(*remove_, 1, client_id);
         remove_->run();
+        bind_text(*remove_messages_, 1, client_id);
+        remove_messages_->run();
+        k = Known{};
+        ++deleted;
       }
-      for (const auto& [client_id, bytes] : rows) {
-        bind_text(*upsert_, 1, *client_id);
-        if (sqlite3_bind_blob(upsert_->get(), 2, bytes.data(), static_cast<int>(bytes.size()),
-                              SQLITE_STATIC) != SQLITE_OK) {
-          throw std::runtime_error(sqlite_error(db_));
+      for (const auto& record : changes.saved) {
+        Known& k = known(record.client_id);
+        const auto bytes = encode_record(record);
+        const std::size_t d = digest(bytes);
+        if (!k.stored || k.digest != d) {
+          begin();
+          bind_text(*upsert_, 1, record.client_id);
+          bind_blob(*upsert_, 2, bytes);
+          upsert_->run();
+          k.stored = true;
+          k.digest = d;
+          ++written;
         }
-        upsert_->run();
+        // Messages that left the queue (both lists ascend), then the new ones.
+        std::size_t at = 0;
+        for (const std::uint64_t seq : k.seqs) {
+          while (at < record.queue_seqs.size() && record.queue_seqs[at] < seq) ++at;
+          if (at < record.queue_seqs.size() && record.queue_seqs[at] == seq) continue;
+          begin();
+          bind_text(*delete_message_, 1, record.client_id);
+          sqlite3_bind_int64(delete_message_->get(), 2, static_cast<sqlite3_int64>(seq));
+          delete_message_->run();
+        }
+        for (const auto& m : record.queue) {
+          begin();
+          bind_text(*insert_message_, 1, record.client_id);
+          sqlite3_bind_int64(insert_message_->get(), 2, static_cast<sqlite3_int64>(m.seq));
+          const auto message = encode_message(m);
+          bind_blob(*insert_message_, 3, message);
+          insert_message_->run();
+        }
+        k.seqs = record.queue_seqs;
       }
-      exec("COMMIT");
+      if (begun) exec("COMMIT");
     } catch (const std::runtime_error& e) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      if (begun) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       throw StoreError(path_ + ": " + e.what());
     }
-    // Deletions before saves, as written: a client id removed and saved again stays known.
-    for (const std::string* client_id : deletions) written_.erase(*client_id);
-    for (const auto& [client_id, d] : digests) written_[*client_id] = d;
-    rows_deleted_ += deletions.size();
-    rows_written_ += rows.size();
+    for (auto& [client_id, k] : after) {
+      if (k.stored) {
+        written_[client_id] = std::move(k);
+      } else {
+        written_.erase(client_id);
+      }
+    }
+    rows_written_ += written;
+    rows_deleted_ += deleted;
   }
 
   std::string path_;
@@ -289,6 +339,39 @@ class SessionStore::Impl {
       std::string what = error != nullptr ? error : sqlite_error(db_);
       sqlite3_free(error);
       throw std::runtime_error(what);
+    }
+  }
+
+  void bind_blob(Statement& s, int index, const std::vector<std::uint8_t>& bytes) {
+    if (sqlite3_bind_blob(s.get(), index, bytes.data(), static_cast<int>(bytes.size()),
+                          SQLITE_STATIC) != SQLITE_OK) {
+      throw std::runtime_error(sqlite_error(db_));
+    }
+  }
+
+  // Every session's queued messages, in order; the store knows them from here on.
+  void load_messages(std::vector<core::SessionRecord>& records) {
+    Statement select(db_, "SELECT seq, message FROM messages WHERE client_id = ?1 ORDER BY seq");
+    for (auto& record : records) {
+      bind_text(select, 1, record.client_id);
+      for (;;) {
+        const int rc = sqlite3_step(select.get());
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) throw StoreError(path_ + ": " + sqlite_error(db_));
+        const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(select.get(), 0));
+        const auto* blob = static_cast<const std::uint8_t*>(sqlite3_column_blob(select.get(), 1));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(select.get(), 1));
+        try {
+          record.queue.push_back(decode_message(std::span(blob, blob != nullptr ? size : 0), seq));
+        } catch (const std::runtime_error& e) {
+          throw StoreError(path_ + ": message " + std::to_string(seq) + " of client '" +
+                           record.client_id + "' is unreadable: " + e.what());
+        }
+        record.queue_seqs.push_back(seq);
+      }
+      sqlite3_reset(select.get());
+      written_[record.client_id].seqs = record.queue_seqs;
+      written_[record.client_id].stored = true;
     }
   }
 
@@ -327,6 +410,9 @@ class SessionStore::Impl {
   void close() {
     upsert_.reset();
     remove_.reset();
+    remove_messages_.reset();
+    insert_message_.reset();
+    delete_message_.reset();
     if (db_ != nullptr) sqlite3_close(db_);
     db_ = nullptr;
   }
@@ -334,8 +420,16 @@ class SessionStore::Impl {
   sqlite3* db_ = nullptr;
   std::unique_ptr<Statement> upsert_;
   std::unique_ptr<Statement> remove_;
-  // What is on disk for each client id, as a digest of its record's bytes.
-  std::unordered_map<std::string, std::size_t> written_;
+  std::unique_ptr<Statement> remove_messages_;
+  std::unique_ptr<Statement> insert_message_;
+  std::unique_ptr<Statement> delete_message_;
+  // What is on disk for each client id: a digest of its record's bytes and its messages' seqs.
+  struct Known {
+    bool stored = false;
+    std::size_t digest = 0;
+    std::vector<std::uint64_t> seqs;  // ascending
+  };
+  std::unordered_map<std::string, Known> written_;
 };
 
 SessionStore::SessionStore(std::string path, Durability durability)

@@ -115,6 +115,9 @@ struct QueuedMessage {
   std::uint8_t qos = 0;
   bool retain = false;
   bool reregistered = false;  // the client already rejected our topic id once (§6.10)
+  // Numbers the session's messages in the order they were queued, from 1 (persistence: the
+  // store keeps each message once, under this number, and forgets it when it leaves the queue).
+  std::uint64_t seq = 0;
   bool operator==(const QueuedMessage&) const = default;
 };
 
@@ -146,7 +149,11 @@ struct SessionRecord {
   std::vector<std::pair<std::uint16_t, std::uint32_t>> qos2_received;
   // The last ones released by PUBREL, oldest first (a late copy of them is not new).
   std::vector<std::pair<std::uint16_t, std::uint32_t>> qos2_released;
-  std::vector<QueuedMessage> queue;  // oldest first; the one in flight is the first
+  // The queue, oldest first (the one in flight is the first), by QueuedMessage::seq.
+  std::vector<std::uint64_t> queue_seqs;
+  // The messages: every one for restore(); from take_changes(), only those queued since the
+  // last call (the store has the others).
+  std::vector<QueuedMessage> queue;
   std::optional<InFlight> inflight;
   std::uint16_t next_msg_id = 1;
   std::vector<std::string> rejected_topics;  // §6.10

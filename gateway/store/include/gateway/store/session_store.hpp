@@ -36,11 +36,13 @@ class SessionStore {
 
   // Every stored session. Throws StoreError naming the client id of a record it cannot read.
   std::vector<core::SessionRecord> load();
-  // Writes the changes in one transaction: removed sessions are deleted, saved ones replaced,
-  // unless identical to what this store last wrote or read for them. Throws StoreError (the
-  // transaction rolled back; the same changes can be written again).
+  // Writes the changes in one transaction: removed sessions are deleted, saved ones replaced
+  // unless identical to what this store last wrote or read for them, messages that left a queue
+  // deleted and new ones inserted (SessionRecord::queue_seqs, ::queue). Throws StoreError (the
+  // transaction rolled back; the same changes can be written again, in order).
   void write(const core::SessionChanges& changes);
-  // Rows written (inserted or replaced) and deleted by write() since the store was opened.
+  // Session rows written (inserted or replaced) and deleted by write() since the store was
+  // opened (message rows not counted).
   std::uint64_t rows_written() const;
   std::uint64_t rows_deleted() const;
   const std::string& path() const;
@@ -50,9 +52,11 @@ class SessionStore {
   std::unique_ptr<Impl> impl_;
 };
 
-// A record as stored (CBOR), and back; decode_record throws std::runtime_error when the bytes are
-// not a record.
+// A record as stored (CBOR, without its queue: each queued message is a row of its own), and
+// back; the decoders throw std::runtime_error when the bytes are not what they should be.
 std::vector<std::uint8_t> encode_record(const core::SessionRecord& record);
 core::SessionRecord decode_record(std::span<const std::uint8_t> bytes);
+std::vector<std::uint8_t> encode_message(const core::QueuedMessage& message);
+core::QueuedMessage decode_message(std::span<const std::uint8_t> bytes, std::uint64_t seq);
 
 }  // namespace gateway::store
