@@ -102,10 +102,22 @@ TEST_CASE("store: a record encodes and decodes to itself, every field") {
 TEST_CASE("store: bytes that are not a record are refused, never taken for one") {
   const auto good = gateway::store::encode_record(full_record("node-1"));
   CHECK_THROWS_AS(gateway::store::decode_record(std::span<const std::uint8_t>()), std::runtime_error);
-  // Every truncation of a good record is refused.
-  for (std::size_t n = 0; n < good.size(); n += 7) {
+  // Every truncation of a good record is refused, and so is one octet too many.
+  for (std::size_t n = 0; n < good.size(); ++n) {
     CHECK_THROWS_AS(gateway::store::decode_record(std::span(good.data(), n)), std::runtime_error);
   }
+  auto longer = good;
+  longer.push_back(0);
+  CHECK_THROWS_AS(gateway::store::decode_record(longer), std::runtime_error);
+  // A count that promises more than the record holds is refused before anything is reserved.
+  SessionRecord plain;
+  plain.client_id = "x";
+  auto counted = gateway::store::encode_record(plain);
+  const std::size_t topics_count = 1 + 4 + 1 + 2 + 1 + 4 + 4 + 1 + 2 + 2 + 1;
+  counted[topics_count] = 0xFF;
+  counted[topics_count + 3] = 0x7F;
+  CHECK_THROWS_WITH_AS(gateway::store::decode_record(counted), "count beyond the record",
+                       std::runtime_error);
 }
 
 TEST_CASE("store: sessions written survive closing and opening the file again") {

@@ -3,7 +3,6 @@
 #include <sqlite3.h>
 
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -13,38 +12,88 @@
 namespace gateway::store {
 namespace {
 
-using nlohmann::json;
-
-// The `format` row of the meta table: a file of another kind, or of a later layout, is refused.
+// The format row of the meta table: a file of another kind, or of a later layout, is refused.
 constexpr std::string_view kFormat = "mqttsn-gateway sessions 1";
+// First octet of every record and message: the layout below.
+constexpr std::uint8_t kLayout = 1;
 
-json binary(const std::vector<std::uint8_t>& bytes) { return json::binary(bytes); }
-template <typename Span>
-json binary(const Span& bytes) {
-  return json::binary(std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
-}
-
-std::vector<std::uint8_t> bytes_of(const json& j) { return j.get_binary(); }
-
-json peer_json(const sn::Peer& p) {
-  return {{"transport", p.transport_id},
-          {"kind", static_cast<int>(p.kind)},
-          {"address", binary(p.address_bytes())},
-          {"node", binary(p.node_id_bytes())}};
-}
-
-sn::Peer peer_of(const json& j) {
-  const auto kind = j.at("kind").get<int>();
-  if (kind < 0 || kind > static_cast<int>(sn::PeerKind::bluetooth)) {
-    throw std::runtime_error("unknown peer kind " + std::to_string(kind));
+// Records are written on every change of a session, so their encoding is a plain one of our
+// own: fixed-width integers (little endian), lengths before strings and octet strings.
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void u16(std::uint16_t v) { le(v, 2); }
+  void u32(std::uint32_t v) { le(v, 4); }
+  void bytes(std::span<const std::uint8_t> b) {
+    u32(static_cast<std::uint32_t>(b.size()));
+    out_.insert(out_.end(), b.begin(), b.end());
   }
-  const auto address = bytes_of(j.at("address"));
-  if (address.size() > sn::Peer::kMaxAddress) throw std::runtime_error("peer address too long");
-  sn::Peer peer = sn::Peer::make(j.at("transport").get<std::uint16_t>(),
-                                 static_cast<sn::PeerKind>(kind), address);
-  const auto node = bytes_of(j.at("node"));
-  if (!node.empty() && !peer.set_node_id(node)) throw std::runtime_error("bad wireless node id");
-  return peer;
+  void str(const std::string& text) {
+    bytes(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  }
+  std::vector<std::uint8_t> take() { return std::move(out_); }
+
+ private:
+  void le(std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out_.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  std::vector<std::uint8_t> out_;
+};
+
+// Reads what Writer wrote; throws std::runtime_error past the end or on a bad value.
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
+  std::uint8_t u8() { return static_cast<std::uint8_t>(le(1)); }
+  std::uint16_t u16() { return static_cast<std::uint16_t>(le(2)); }
+  std::uint32_t u32() { return static_cast<std::uint32_t>(le(4)); }
+  bool flag() {
+    const auto v = u8();
+    if (v > 1) throw std::runtime_error("bad flag " + std::to_string(v));
+    return v == 1;
+  }
+  std::vector<std::uint8_t> bytes() {
+    const std::size_t n = u32();
+    need(n);
+    std::vector<std::uint8_t> out(in_.begin() + static_cast<std::ptrdiff_t>(at_),
+                                  in_.begin() + static_cast<std::ptrdiff_t>(at_ + n));
+    at_ += n;
+    return out;
+  }
+  std::string str() {
+    const auto b = bytes();
+    return {b.begin(), b.end()};
+  }
+  // A count of items that each take at least `min_size` octets (a corrupt count cannot make
+  // us reserve gigabytes).
+  std::size_t count(std::size_t min_size) {
+    const std::size_t n = u32();
+    if (n > (in_.size() - at_) / min_size) throw std::runtime_error("count beyond the record");
+    return n;
+  }
+  void end() const {
+    if (at_ != in_.size()) throw std::runtime_error("trailing octets");
+  }
+
+ private:
+  void need(std::size_t n) const {
+    if (in_.size() - at_ < n) throw std::runtime_error("truncated");
+  }
+  std::uint64_t le(int n) {
+    need(static_cast<std::size_t>(n));
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(in_[at_ + static_cast<std::size_t>(i)]) << (8 * i);
+    at_ += static_cast<std::size_t>(n);
+    return v;
+  }
+  std::span<const std::uint8_t> in_;
+  std::size_t at_ = 0;
+};
+
+std::uint8_t qos_of(Reader& in) {
+  const auto qos = in.u8();
+  if (qos > 2) throw std::runtime_error("bad QoS " + std::to_string(qos));
+  return qos;
 }
 
 std::string sqlite_error(sqlite3* db) { return db != nullptr ? sqlite3_errmsg(db) : "out of memory"; }
@@ -78,99 +127,143 @@ class Statement {
 }  // namespace
 
 std::vector<std::uint8_t> encode_record(const core::SessionRecord& r) {
-  json j;
-  j["client_id"] = r.client_id;
-  j["peer"] = peer_json(r.peer);
-  j["status"] = static_cast<int>(r.status);
-  j["keep_alive"] = r.keep_alive_s;
-  j["sleep"] = r.sleep_s;
+  Writer out;
+  out.u8(kLayout);
+  out.str(r.client_id);
+  out.u16(r.peer.transport_id);
+  out.u8(static_cast<std::uint8_t>(r.peer.kind));
+  out.bytes(r.peer.address_bytes());
+  out.bytes(r.peer.node_id_bytes());
+  out.u8(static_cast<std::uint8_t>(r.status));
+  out.u16(r.keep_alive_s);
+  out.u16(r.sleep_s);
+  out.u8(r.will ? 1 : 0);
   if (r.will) {
-    j["will"] = {{"topic", r.will->topic},
-                 {"payload", binary(r.will->payload)},
-                 {"qos", r.will->qos},
-                 {"retain", r.will->retain}};
+    out.str(r.will->topic);
+    out.bytes(r.will->payload);
+    out.u8(r.will->qos);
+    out.u8(r.will->retain ? 1 : 0);
   }
-  j["topics"] = json::array();
-  for (const auto& [id, name] : r.topics) j["topics"].push_back({id, name});
-  j["next_topic_id"] = r.next_topic_id;
-  j["subscriptions"] = json::array();
-  for (const auto& [filter, qos] : r.subscriptions) j["subscriptions"].push_back({filter, qos});
-  j["qos2_received"] = json::array();
-  for (const auto& [id, digest] : r.qos2_received) j["qos2_received"].push_back({id, digest});
-  j["qos2_released"] = json::array();
-  for (const auto& [id, digest] : r.qos2_released) j["qos2_released"].push_back({id, digest});
+  out.u32(static_cast<std::uint32_t>(r.topics.size()));
+  for (const auto& [id, name] : r.topics) {
+    out.u16(id);
+    out.str(name);
+  }
+  out.u16(r.next_topic_id);
+  out.u32(static_cast<std::uint32_t>(r.subscriptions.size()));
+  for (const auto& [filter, qos] : r.subscriptions) {
+    out.str(filter);
+    out.u8(qos);
+  }
+  for (const auto* ids : {&r.qos2_received, &r.qos2_released}) {
+    out.u32(static_cast<std::uint32_t>(ids->size()));
+    for (const auto& [id, digest] : *ids) {
+      out.u16(id);
+      out.u32(digest);
+    }
+  }
+  out.u8(r.inflight ? 1 : 0);
   if (r.inflight) {
-    j["inflight"] = {{"kind", static_cast<int>(r.inflight->kind)},
-                     {"msg_id", r.inflight->msg_id},
-                     {"frame", binary(sn::encode(r.inflight->frame))}};
+    out.u8(static_cast<std::uint8_t>(r.inflight->kind));
+    out.u16(r.inflight->msg_id);
+    out.bytes(sn::encode(r.inflight->frame));
   }
-  j["next_msg_id"] = r.next_msg_id;
-  j["rejected_topics"] = r.rejected_topics;
-  return json::to_cbor(j);
+  out.u16(r.next_msg_id);
+  out.u32(static_cast<std::uint32_t>(r.rejected_topics.size()));
+  for (const auto& topic : r.rejected_topics) out.str(topic);
+  return out.take();
 }
 
 core::SessionRecord decode_record(std::span<const std::uint8_t> bytes) {
-  try {
-    const json j = json::from_cbor(bytes.begin(), bytes.end());
-    core::SessionRecord r;
-    r.client_id = j.at("client_id").get<std::string>();
-    r.peer = peer_of(j.at("peer"));
-    const int status = j.at("status").get<int>();
-    if (status < 0 || status > static_cast<int>(core::SessionRecord::Status::asleep)) {
-      throw std::runtime_error("unknown status " + std::to_string(status));
-    }
-    r.status = static_cast<core::SessionRecord::Status>(status);
-    r.keep_alive_s = j.at("keep_alive").get<std::uint16_t>();
-    r.sleep_s = j.at("sleep").get<std::uint16_t>();
-    if (const auto w = j.find("will"); w != j.end()) {
-      r.will = core::Will{w->at("topic").get<std::string>(), bytes_of(w->at("payload")),
-                          w->at("qos").get<std::uint8_t>(), w->at("retain").get<bool>()};
-    }
-    for (const auto& t : j.at("topics")) {
-      r.topics.emplace_back(t.at(0).get<std::uint16_t>(), t.at(1).get<std::string>());
-    }
-    r.next_topic_id = j.at("next_topic_id").get<std::uint16_t>();
-    for (const auto& s : j.at("subscriptions")) {
-      r.subscriptions.emplace_back(s.at(0).get<std::string>(), s.at(1).get<std::uint8_t>());
-    }
-    for (const auto& q : j.at("qos2_received")) {
-      r.qos2_received.emplace_back(q.at(0).get<std::uint16_t>(), q.at(1).get<std::uint32_t>());
-    }
-    for (const auto& q : j.at("qos2_released")) {
-      r.qos2_released.emplace_back(q.at(0).get<std::uint16_t>(), q.at(1).get<std::uint32_t>());
-    }
-    if (const auto f = j.find("inflight"); f != j.end()) {
-      const int kind = f->at("kind").get<int>();
-      if (kind < 0 || kind > static_cast<int>(core::InFlight::Kind::pubrel)) {
-        throw std::runtime_error("unknown exchange in flight " + std::to_string(kind));
-      }
-      const auto frame_bytes = bytes_of(f->at("frame"));
-      auto frame = sn::decode_message(frame_bytes);
-      if (!frame) throw std::runtime_error("the frame in flight does not decode");
-      r.inflight = core::InFlight{static_cast<core::InFlight::Kind>(kind),
-                                  f->at("msg_id").get<std::uint16_t>(), 0, std::move(frame).value()};
-    }
-    r.next_msg_id = j.at("next_msg_id").get<std::uint16_t>();
-    r.rejected_topics = j.at("rejected_topics").get<std::vector<std::string>>();
-    return r;
-  } catch (const json::exception& e) {
-    throw std::runtime_error(e.what());
+  Reader in(bytes);
+  if (const auto layout = in.u8(); layout != kLayout) {
+    throw std::runtime_error("unknown layout " + std::to_string(layout));
   }
+  core::SessionRecord r;
+  r.client_id = in.str();
+  const auto transport = in.u16();
+  const auto kind = in.u8();
+  if (kind > static_cast<std::uint8_t>(sn::PeerKind::bluetooth)) {
+    throw std::runtime_error("unknown peer kind " + std::to_string(kind));
+  }
+  const auto address = in.bytes();
+  if (address.size() > sn::Peer::kMaxAddress) throw std::runtime_error("peer address too long");
+  r.peer = sn::Peer::make(transport, static_cast<sn::PeerKind>(kind), address);
+  if (const auto node = in.bytes(); !node.empty() && !r.peer.set_node_id(node)) {
+    throw std::runtime_error("bad wireless node id");
+  }
+  const auto status = in.u8();
+  if (status > static_cast<std::uint8_t>(core::SessionRecord::Status::asleep)) {
+    throw std::runtime_error("unknown status " + std::to_string(status));
+  }
+  r.status = static_cast<core::SessionRecord::Status>(status);
+  r.keep_alive_s = in.u16();
+  r.sleep_s = in.u16();
+  if (in.flag()) {
+    core::Will will;
+    will.topic = in.str();
+    will.payload = in.bytes();
+    will.qos = qos_of(in);
+    will.retain = in.flag();
+    r.will = std::move(will);
+  }
+  for (std::size_t n = in.count(6); n > 0; --n) {
+    const auto id = in.u16();
+    r.topics.emplace_back(id, in.str());
+  }
+  r.next_topic_id = in.u16();
+  for (std::size_t n = in.count(5); n > 0; --n) {
+    auto filter = in.str();
+    r.subscriptions.emplace_back(std::move(filter), qos_of(in));
+  }
+  for (auto* ids : {&r.qos2_received, &r.qos2_released}) {
+    for (std::size_t n = in.count(6); n > 0; --n) {
+      const auto id = in.u16();
+      ids->emplace_back(id, in.u32());
+    }
+  }
+  if (in.flag()) {
+    const auto flight = in.u8();
+    if (flight > static_cast<std::uint8_t>(core::InFlight::Kind::pubrel)) {
+      throw std::runtime_error("unknown exchange in flight " + std::to_string(flight));
+    }
+    const auto msg_id = in.u16();
+    auto frame = sn::decode_message(in.bytes());
+    if (!frame) throw std::runtime_error("the frame in flight does not decode");
+    r.inflight = core::InFlight{static_cast<core::InFlight::Kind>(flight), msg_id, 0,
+                                std::move(frame).value()};
+  }
+  r.next_msg_id = in.u16();
+  for (std::size_t n = in.count(4); n > 0; --n) r.rejected_topics.push_back(in.str());
+  in.end();
+  return r;
 }
 
 std::vector<std::uint8_t> encode_message(const core::QueuedMessage& m) {
-  return json::to_cbor(json::array({m.topic, binary(m.payload), m.qos, m.retain, m.reregistered}));
+  Writer out;
+  out.u8(kLayout);
+  out.str(m.topic);
+  out.bytes(m.payload);
+  out.u8(m.qos);
+  out.u8(m.retain ? 1 : 0);
+  out.u8(m.reregistered ? 1 : 0);
+  return out.take();
 }
 
 core::QueuedMessage decode_message(std::span<const std::uint8_t> bytes, std::uint64_t seq) {
-  try {
-    const json m = json::from_cbor(bytes.begin(), bytes.end());
-    return core::QueuedMessage{m.at(0).get<std::string>(), bytes_of(m.at(1)),
-                               m.at(2).get<std::uint8_t>(), m.at(3).get<bool>(),
-                               m.at(4).get<bool>(), seq};
-  } catch (const json::exception& e) {
-    throw std::runtime_error(e.what());
+  Reader in(bytes);
+  if (const auto layout = in.u8(); layout != kLayout) {
+    throw std::runtime_error("unknown layout " + std::to_string(layout));
   }
+  core::QueuedMessage m;
+  m.topic = in.str();
+  m.payload = in.bytes();
+  m.qos = qos_of(in);
+  m.retain = in.flag();
+  m.reregistered = in.flag();
+  m.seq = seq;
+  in.end();
+  return m;
 }
 
 class SessionStore::Impl {

@@ -52,7 +52,7 @@ class SessionStore {
   std::unique_ptr<Impl> impl_;
 };
 
-// A record as stored (CBOR, without its queue: each queued message is a row of its own), and
+// A record as stored (a plain binary layout, without its queue: each queued message is a row of its own), and
 // back; the decoders throw std::runtime_error when the bytes are not what they should be.
 std::vector<std::uint8_t> encode_record(const core::SessionRecord& record);
 core::SessionRecord decode_record(std::span<const std::uint8_t> bytes);
