@@ -19,9 +19,9 @@ void validate(const BrokerOptions& options);
 // Messages Paho may hold per connection before publish() fails (see make_create_options).
 inline constexpr int kMaxBufferedMessages = 65536;
 
-// Nothing is persisted: MQTTCLIENT_PERSISTENCE_NONE is chosen by passing no persistence object to
-// async_client; these options carry the MQTT version (Paho needs 5 at creation for MQTT 5) and
-// the buffered-message limit.
+// Persistence is chosen by the object passed to async_client (none: MQTTCLIENT_PERSISTENCE_NONE;
+// CleanSession=false connections get received_qos2.hpp's); these options carry the MQTT version
+// (Paho needs 5 at creation for MQTT 5) and the buffered-message limit.
 mqtt::create_options make_create_options(const BrokerOptions& options);
 
 // Keep-alive, clean session (MQTT 5: clean start + session expiry), will, credentials, version,

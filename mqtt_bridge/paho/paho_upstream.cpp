@@ -84,8 +84,12 @@ void PahoUpstream::connect(const ConnectRequest& request) {
   auto connection = std::make_shared<Connection>(*this, request);
   Connection* raw = connection.get();
   try {
-    connection->client = std::make_unique<mqtt::async_client>(
-        options_.uri, request.client_id, make_create_options(options_), nullptr);
+    if (!request.clean_session) {
+      connection->persistence = std::make_unique<ReceivedQos2Persistence>(received_qos2_);
+    }
+    connection->client = std::make_unique<mqtt::async_client>(options_.uri, request.client_id,
+                                                              make_create_options(options_),
+                                                              connection->persistence.get());
     connection->client->set_message_callback(
         [raw](mqtt::const_message_ptr message) { raw->owner.on_message(*raw, message); });
     connection->client->set_connection_lost_handler(

@@ -43,6 +43,7 @@
 
 #include "mqtt_bridge/upstream.hpp"
 #include "reaper.hpp"
+#include "received_qos2.hpp"
 
 namespace mqtt_bridge::detail {
 
@@ -89,6 +90,10 @@ struct Connection final : mqtt::iaction_listener {
   mqtt::token_ptr disconnect_token;                  // likewise
   std::vector<mqtt::token_ptr> spent_tokens;         // requests that completed before keep_token()
 
+  // CleanSession=false: the QoS 2 messages this connection received and has not delivered yet
+  // (received_qos2.hpp), for the next connection of the same ClientId. Paho uses it until the
+  // client below is destroyed, so it is declared before it.
+  std::unique_ptr<ReceivedQos2Persistence> persistence;
   // Set once on the loop thread before the connection is shared with any other thread. Declared
   // last so it is destroyed first: no callback can run once the members above are gone.
   std::unique_ptr<mqtt::async_client> client;
@@ -156,6 +161,8 @@ class PahoUpstream final : public Upstream {
 
   const BrokerOptions options_;
   const EventSink sink_;
+  // Shared by the connections of every CleanSession=false ClientId (received_qos2.hpp).
+  const std::shared_ptr<ReceivedQos2Store> received_qos2_ = std::make_shared<ReceivedQos2Store>();
   std::atomic<std::uint64_t> dropped_events_{0};
 
   mutable std::mutex mutex_;

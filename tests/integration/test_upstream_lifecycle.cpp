@@ -6,12 +6,14 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
 #include "mqtt_bridge/upstream.hpp"
 #include "support/broker.hpp"
 #include "support/scripted_broker.hpp"
+#include "support/tcp_proxy.hpp"
 #include "support/upstream_events.hpp"
 #include "support/upstream_factory.hpp"
 
@@ -25,6 +27,7 @@ using mqtt_bridge::ConnectFailed;
 using mqtt_bridge::ConnectionId;
 using mqtt_bridge::ConnectionLost;
 using mqtt_bridge::Disconnected;
+using mqtt_bridge::MessageArrived;
 using mqtt_bridge::PublishDone;
 using mqtt_bridge::SubscribeDone;
 using mqtt_bridge::Will;
@@ -36,6 +39,7 @@ using test_support::disconnect_ok;
 using test_support::kEventTimeout;
 using test_support::Mosquitto;
 using test_support::ScriptedBroker;
+using test_support::TcpProxy;
 using test_support::TestSubscriber;
 using test_support::UpstreamEvents;
 
@@ -137,6 +141,47 @@ TEST_CASE("upstream: a persistent session is reported by session_present") {
     CHECK(again->session_present);
     disconnect_ok(*upstream, events, 5);
   }
+}
+
+TEST_CASE("upstream: MQTT 3.1.1 §4.3.3 a QoS 2 message whose PUBREL comes on the next connection "
+          "of the ClientId is delivered, once") {
+  // The gateway closes a CleanSession=false connection between the PUBREC and the PUBREL (a
+  // sleeper's connection released, §6.14): the broker sends only the PUBREL on the next one.
+  Mosquitto broker;
+  TcpProxy proxy(broker.port());
+  UpstreamEvents events;
+  auto upstream = test_support::make_upstream(broker_options(proxy.uri(), 4), events.sink());
+  auto request = connect_request(1);
+  request.clean_session = false;
+  connect_ok(*upstream, events, request);
+  upstream->subscribe(1, 7, "pubrel/#", 2);
+  const auto subscribed = events.next<SubscribeDone>();
+  REQUIRE(subscribed);
+  REQUIRE(subscribed->granted_qos == 2);
+  // The broker's PUBLISH reaches the client; its PUBREL (and anything after) is held back.
+  proxy.hold_from_server_after(1);
+  TestSubscriber other(broker.uri(), "unused/#");
+  other.publish("pubrel/a", "once", 2);
+  const auto deadline = std::chrono::steady_clock::now() + kEventTimeout;
+  while (proxy.held_packets() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // polls the relay's counter
+  }
+  REQUIRE(proxy.held_packets() >= 1);
+  int delivered = 0;
+  auto count = [&](std::chrono::milliseconds timeout) {
+    while (events.next<MessageArrived>(
+        timeout, [](const MessageArrived& e) { return e.topic == "pubrel/a"; })) {
+      ++delivered;
+    }
+  };
+  disconnect_ok(*upstream, events, 1);
+  count(0ms);  // a client that delivers at PUBLISH (the native one) has it already
+  proxy.relay_all();
+  request.id = 2;  // the same ClientId, CleanSession=false
+  connect_ok(*upstream, events, request);
+  count(2s);
+  CHECK(delivered == 1);
+  disconnect_ok(*upstream, events, 2);
 }
 
 TEST_CASE("upstream: broker stopped ends the connection with ConnectionLost") {
