@@ -164,7 +164,15 @@ void Core::Impl::on_frame(const FrameReceived& frame) {
 
 void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
   const sn::MsgType type = sn::type_of(message);
-  Session* s = by_peer(peer);
+  const auto at = peers_.find(peer);
+  Session* s = at != peers_.end() ? find(at->second) : nullptr;
+  // A QoS 0/1 PUBLISH and a PINGREQ change nothing the store keeps (a wake-up changes the state,
+  // which enter() notes): the busiest inputs cost the store nothing. Everything else is noted.
+  const auto* publish_in = std::get_if<sn::Publish>(&message);
+  const bool store_untouched =
+      type == sn::MsgType::pingreq ||
+      (publish_in != nullptr && (publish_in->qos == sn::QoS::qos0 || publish_in->qos == sn::QoS::qos1));
+  if (s != nullptr && !store_untouched) touch(*s);
   // Any frame shows the client is alive (§6.11), whatever it asks.
   if (s != nullptr) s->last_seen = now_;
   // Messages that need no session.
@@ -506,11 +514,15 @@ Session* Core::Impl::by_conn(ConnId conn) {
 }
 
 Session* Core::Impl::by_id(SessionId id) {
-  const auto it = sessions_.find(id);
-  if (it == sessions_.end()) return nullptr;
+  Session* s = find(id);
   // Every handler reaches its session through here (or enter()): what it may change is noted.
-  touch(it->second);
-  return &it->second;
+  if (s != nullptr) touch(*s);
+  return s;
+}
+
+Session* Core::Impl::find(SessionId id) {
+  const auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : &it->second;
 }
 
 }  // namespace gateway::core

@@ -216,7 +216,8 @@ class Core::Impl {
   void log(LogLevel level, const std::function<std::string()>& text);
   Session* by_peer(const sn::Peer& peer);
   Session* by_conn(ConnId conn);
-  Session* by_id(SessionId id);
+  Session* by_id(SessionId id);  // notes the session for the store (touch())
+  Session* find(SessionId id);   // does not: for inputs that change nothing the store keeps
   std::size_t max_frame(const sn::Peer& peer) const;
   // The one way a session changes state: refused (counted, logged) unless the table allows it for
   // the input being handled. Same-kind changes (new data in the same state) are always allowed.

@@ -208,7 +208,9 @@ Session* Core::Impl::pending_session(ReqId req, Pending& pending) {
   if (it == pending_.end()) return nullptr;
   pending = it->second;
   pending_.erase(it);
-  Session* s = by_id(pending.session);
+  // A QoS 1 PUBLISH completed changes nothing the store keeps (PUBACK only); the others do (a
+  // QoS 2 one is at the broker, a subscription granted or gone).
+  Session* s = pending.kind == Pending::Kind::puback ? find(pending.session) : by_id(pending.session);
   if (s == nullptr || disposition(*s, Input::upstream_done) != Disposition::handle) return nullptr;
   // The connection a will update is closing still completes what it was asked (§6.4).
   if (aggregating()) return pending.conn == kQosMinusOneConn ? s : nullptr;
