@@ -240,9 +240,7 @@ class Runtime::Impl {
                                                                          : store::Durability::normal);
     auto records = opened->load();
     spdlog::info("session store {}: {} session(s)", path, records.size());
-    actions_.clear();
-    core_->restore(std::move(records), now(), actions_);
-    for (auto& action : actions_) deferred_.push_back(std::move(action));
+    core_->restore(std::move(records), now(), deferred_);  // done at the first flush()
     store_ = std::move(opened);
     uv_check_init(&loop_, &flush_check_);
     uv_idle_init(&loop_, &flush_idle_);
