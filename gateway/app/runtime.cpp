@@ -171,6 +171,11 @@ class Runtime::Impl {
     broker.uri = config_.upstream.uri;
     broker.username = config_.upstream.username;
     broker.password = config_.upstream.password;
+    broker.tls = config_.upstream.tls;
+    if (mqtt_bridge::is_tls_uri(broker.uri) && !broker.tls.verify) {
+      spdlog::warn("upstream.tls.verify is false: the broker's certificate and host name are not "
+                   "checked, anyone on the path can pose as the broker");
+    }
     broker.mqtt_version = config_.upstream.mqtt_version;
     broker.max_queued_messages = config_.upstream.max_queued_messages;
     broker.max_broker_delay = config_.upstream.max_broker_delay;

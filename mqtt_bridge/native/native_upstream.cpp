@@ -27,56 +27,13 @@
 #include <vector>
 
 #include "mqtt_bridge/upstream.hpp"
+#include "common/broker_uri.hpp"
 #include "session.hpp"
+#include "tls/tls.hpp"
 
 namespace mqtt_bridge {
 namespace native {
 namespace {
-
-// The broker address from "tcp://host:port" or "mqtt://host:port" ("[v6]:port" for IPv6).
-struct Endpoint {
-  std::string host;
-  std::string port;
-};
-
-Endpoint parse_uri(const std::string& uri) {
-  const auto scheme_end = uri.find("://");
-  if (scheme_end == std::string::npos || scheme_end == 0) {
-    throw std::invalid_argument("broker URI '" + uri +
-                                "' has no scheme (expected e.g. tcp://host:1883)");
-  }
-  const std::string scheme = uri.substr(0, scheme_end);
-  if (scheme == "ssl" || scheme == "mqtts" || scheme == "wss" || scheme == "ws") {
-    throw std::invalid_argument("broker URI '" + uri +
-                                "': the native client does not support TLS or WebSocket yet; "
-                                "use upstream.client \"paho\" or a tcp:// URI");
-  }
-  if (scheme != "tcp" && scheme != "mqtt") {
-    throw std::invalid_argument("broker URI '" + uri + "' has an unknown scheme '" + scheme + "'");
-  }
-  std::string_view rest = std::string_view(uri).substr(scheme_end + 3);
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) rest = rest.substr(0, slash);
-  Endpoint endpoint;
-  std::string_view port;
-  if (!rest.empty() && rest.front() == '[') {
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("broker URI '" + uri + "': unclosed '['");
-    endpoint.host = std::string(rest.substr(1, close - 1));
-    rest = rest.substr(close + 1);
-    if (!rest.empty() && rest.front() == ':') port = rest.substr(1);
-  } else {
-    const auto colon = rest.rfind(':');
-    endpoint.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
-  }
-  if (endpoint.host.empty()) throw std::invalid_argument("broker URI '" + uri + "' has no host");
-  endpoint.port = port.empty() ? "1883" : std::string(port);
-  if (endpoint.port.find_first_not_of("0123456789") != std::string::npos ||
-      endpoint.port.size() > 5 || std::stoul(endpoint.port) > 65535) {
-    throw std::invalid_argument("broker URI '" + uri + "' has a bad port");
-  }
-  return endpoint;
-}
 
 std::string uv_error(const char* what, int status) {
   return std::string(what) + ": " + uv_strerror(status);
@@ -109,6 +66,10 @@ struct Connection {
   std::list<Connection*>::iterator wait_pos;
   bool connecting = false;    // counted in the owner's connecting_: started, not yet connected
   Bytes in_write;             // the buffer write_req writes
+  // ssl:// and mqtts://: the TLS link between the socket and the session (tls/tls.hpp), and the
+  // ciphertext waiting to be written.
+  std::unique_ptr<tls::TlsLink> tls;
+  Bytes tls_out;
   Time connect_deadline{0};   // until Connected or the final event
   std::optional<Time> armed;  // when `timer` fires, if it runs
 };
@@ -135,11 +96,14 @@ class NativeUpstream final : public Upstream {
  public:
   NativeUpstream(uv_loop_t* loop, BrokerOptions options, EventSink sink)
       : loop_(loop), options_(std::move(options)), sink_(std::move(sink)),
-        endpoint_(parse_uri(options_.uri)) {
+        endpoint_(parse_broker_uri(options_.uri)) {
     if (!sink_) throw std::invalid_argument("make_native_upstream: empty event sink");
     if (options_.mqtt_version != 4 && options_.mqtt_version != 5) {
       throw std::invalid_argument("mqtt_version must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got " +
                                   std::to_string(options_.mqtt_version));
+    }
+    if (endpoint_.tls) {
+      tls_context_ = std::make_unique<tls::TlsContext>(options_.tls, endpoint_.host);
     }
     session_options_.version =
         options_.mqtt_version == 5 ? mqtt_codec::Version::v5 : mqtt_codec::Version::v311;
@@ -352,7 +316,13 @@ class NativeUpstream final : public Upstream {
     c->tcp_up = true;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
-    c->session.start(self->now());
+    if (self->tls_context_) {
+      // CONNECT waits for the handshake (on_read); the connect timeout covers both.
+      c->tls = std::make_unique<tls::TlsLink>(*self->tls_context_);
+      c->tls->start();
+    } else {
+      c->session.start(self->now());
+    }
     self->after(c);
   }
 
@@ -367,14 +337,32 @@ class NativeUpstream final : public Upstream {
     NativeUpstream* self = c->owner;
     if (self == nullptr || c->closing) return;
     if (nread > 0) {
-      c->session.receive(
-          std::span(reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(nread)),
-          self->now());
+      const std::span bytes(reinterpret_cast<const std::uint8_t*>(buf->base),
+                            static_cast<std::size_t>(nread));
+      if (c->tls) {
+        self->receive_tls(c, bytes);
+      } else {
+        c->session.receive(bytes, self->now());
+      }
     } else if (nread < 0) {
       c->session.transport_closed(nread == UV_EOF ? std::string("the broker closed the connection")
                                                   : uv_error("read", static_cast<int>(nread)));
     }
     self->after(c);
+  }
+
+  // Ciphertext in; the handshake's end starts the MQTT session, plaintext goes to it.
+  void receive_tls(Connection* c, std::span<const std::uint8_t> cipher) {
+    static thread_local Bytes plain;
+    plain.clear();
+    const bool was_established = c->tls->established();
+    const bool ok = c->tls->receive(cipher, plain);
+    if (!was_established && c->tls->established()) c->session.start(now());
+    if (!plain.empty()) c->session.receive(plain, now());
+    if (!ok) {
+      c->session.transport_closed(c->tls->error(), c->tls->refused() ? ConnectFailure::refused
+                                                                     : ConnectFailure::unavailable);
+    }
   }
 
   static void on_timer(uv_timer_t* timer) {
@@ -475,9 +463,26 @@ class NativeUpstream final : public Upstream {
     }
   }
 
+  // With TLS, the session's plaintext becomes records in tls_out first; a finished session's
+  // last records end with close_notify.
+  Bytes& wire_output(Connection* c) {
+    if (!c->tls) return c->session.output();
+    Bytes& plain = c->session.output();
+    if (!plain.empty() && c->tls->established() && !c->tls->failed()) {
+      if (!c->tls->send(plain)) {
+        c->session.transport_closed(c->tls->error());
+        after(c);  // its events; the next pass of end_of_batch() writes what is left
+      }
+    }
+    if (c->tls->established()) plain.clear();  // before it, only the handshake is written
+    if (c->session.finished()) c->tls->close();
+    c->tls->take_output(c->tls_out);
+    return c->tls_out;
+  }
+
   void flush(Connection* c) {
     if (c->closing) return;
-    Bytes& out = c->session.output();
+    Bytes& out = wire_output(c);
     if (!c->writing && !out.empty() && c->tcp_up) {
       c->session.output_taken();
       uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(out.data()), static_cast<unsigned>(out.size()));
@@ -519,6 +524,7 @@ class NativeUpstream final : public Upstream {
     if (self == nullptr || status == UV_ECANCELED || c->closing) return;
     if (status < 0) {
       c->session.output().clear();
+      c->tls_out.clear();
       c->session.transport_closed(uv_error("write", status));
     }
     self->after(c);
@@ -545,6 +551,7 @@ class NativeUpstream final : public Upstream {
   const BrokerOptions options_;
   const EventSink sink_;
   const Endpoint endpoint_;
+  std::unique_ptr<tls::TlsContext> tls_context_;  // ssl:// and mqtts:// only
   SessionOptions session_options_;
   Hooks* hooks_ = nullptr;
   std::unordered_map<ConnectionId, Connection*> connections_;  // by id, until the final event

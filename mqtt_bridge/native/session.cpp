@@ -483,12 +483,12 @@ void Session::protocol_error(std::uint8_t reason_code, const std::string& what, 
   }
 }
 
-void Session::transport_closed(const std::string& reason) {
+void Session::transport_closed(const std::string& reason, ConnectFailure failure) {
   if (state_ == State::finished) return;
   if (disconnect_requested_) {
     finish(Disconnected{id_});
   } else if (state_ == State::idle || state_ == State::awaiting_connack) {
-    finish(ConnectFailed{id_, ConnectFailure::unavailable, reason});
+    finish(ConnectFailed{id_, failure, reason});
   } else {
     finish(ConnectionLost{id_, reason});
   }

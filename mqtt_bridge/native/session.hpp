@@ -85,8 +85,10 @@ class Session {
   void start(Time now);
   // Bytes read from the socket, in order; every complete packet is handled.
   void receive(std::span<const std::uint8_t> bytes, Time now);
-  // The socket failed or the peer closed it.
-  void transport_closed(const std::string& reason);
+  // The socket failed or the peer closed it. `failure`: how a connect that ends this way is
+  // reported (refused: TLS said no, retrying will not help).
+  void transport_closed(const std::string& reason,
+                        ConnectFailure failure = ConnectFailure::unavailable);
   // Time has reached next_deadline() (or passed it): keep-alive.
   void on_timer(Time now);
 

@@ -96,9 +96,19 @@ void PahoUpstream::on_token(Connection& connection, const mqtt::token& token, bo
 
 void PahoUpstream::connect_done(Connection& connection, const mqtt::token& token, bool ok) {
   if (!ok) {
-    const ConnectFailure failure = classify_connect_failure(
+    ConnectFailure failure = classify_connect_failure(
         options_.mqtt_version, token.get_return_code(), token.get_reason_code());
     std::string reason = describe_failure(token);
+    // Paho says only "failure" when TLS is what failed: a handshake of our own finds out what
+    // (tls_probe.hpp), unless the broker's CONNACK already said no.
+    if (tls_probe_ && failure == ConnectFailure::unavailable && token.get_return_code() < 0) {
+      if (auto verdict = tls_probe_->explain(); verdict && verdict->refused) {
+        failure = ConnectFailure::refused;
+        reason = verdict->reason + " (" + reason + ")";
+      } else if (verdict) {
+        reason = verdict->reason + " (" + reason + ")";
+      }
+    }
     std::lock_guard lock(mutex_);
     if (connection.disconnect_requested) {
       finish_locked(connection, Disconnected{connection.id});

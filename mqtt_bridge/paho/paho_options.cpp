@@ -82,9 +82,26 @@ mqtt::create_options make_create_options(const BrokerOptions& options) {
   return create;
 }
 
+mqtt::ssl_options make_ssl_options(const TlsOptions& tls) {
+  mqtt::ssl_options ssl;
+  // Paho C 1.3 loads the system's store itself when neither is given.
+  if (!tls.ca_file.empty()) ssl.set_trust_store(tls.ca_file);
+  if (!tls.ca_path.empty()) ssl.ca_path(tls.ca_path);
+  if (!tls.cert_file.empty()) ssl.set_key_store(tls.cert_file);
+  if (!tls.key_file.empty()) ssl.set_private_key(tls.key_file);
+  // enableServerCertAuth checks the chain, verify the host name (X509_check_host / _ip_asc).
+  ssl.set_enable_server_cert_auth(tls.verify);
+  ssl.set_verify(tls.verify);
+  // The config refuses "1.3" for Paho (it has no TLS 1.3 minimum); 1.2 is OpenSSL 3's own floor.
+  ssl.set_ssl_version(MQTT_SSL_VERSION_TLS_1_2);
+  if (!tls.alpn.empty()) ssl.set_alpn_protos(tls.alpn);
+  return ssl;
+}
+
 mqtt::connect_options make_connect_options(const BrokerOptions& options,
                                            const ConnectRequest& request) {
   mqtt::connect_options opts;
+  if (is_tls_uri(options.uri)) opts.set_ssl(make_ssl_options(options.tls));
   const bool v5 = options.mqtt_version == 5;
   // Set the version first: Paho clears the other version's clean flag when it changes.
   opts.set_mqtt_version(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);

@@ -4,6 +4,7 @@
 #include <mqtt/connect_options.h>
 #include <mqtt/create_options.h>
 #include <mqtt/disconnect_options.h>
+#include <mqtt/ssl_options.h>
 #include <mqtt/token.h>
 
 #include <string>
@@ -24,8 +25,14 @@ inline constexpr int kMaxBufferedMessages = 65536;
 // (Paho needs 5 at creation for MQTT 5) and the buffered-message limit.
 mqtt::create_options make_create_options(const BrokerOptions& options);
 
+// TLS for ssl:// and mqtts:// URIs (tls_options.hpp in Paho's terms). No error handler: Paho C++
+// 1.2 copies ssl_options into the connect options and the client without moving the handler's
+// context pointer along, and the handler then hangs Paho's thread (seen here); a failed TLS
+// connect is explained by tls_probe.hpp instead.
+mqtt::ssl_options make_ssl_options(const TlsOptions& tls);
+
 // Keep-alive, clean session (MQTT 5: clean start + session expiry), will, credentials, version,
-// connect timeout; never automatic reconnect (the gateway core decides when to reconnect).
+// connect timeout, TLS; never automatic reconnect (the gateway core decides when to reconnect).
 mqtt::connect_options make_connect_options(const BrokerOptions& options,
                                            const ConnectRequest& request);
 

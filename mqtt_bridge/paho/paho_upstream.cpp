@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/broker_uri.hpp"
 #include "paho_options.hpp"
 
 namespace mqtt_bridge::detail {
@@ -22,6 +23,8 @@ namespace {
 // why no completion signal can take its place. Paho's epilogue after our listener returns takes
 // microseconds; this is a wide margin.
 constexpr std::chrono::milliseconds kRetireGrace{500};
+// Explaining a failed TLS connect (tls_probe.hpp) takes at most this long.
+constexpr std::chrono::milliseconds kTlsProbeTimeout{3000};
 // Destruction waits at most this long beyond the connect timeout for connections to close.
 constexpr std::chrono::seconds kShutdownMargin{5};
 
@@ -38,6 +41,14 @@ PahoUpstream::PahoUpstream(BrokerOptions options, EventSink sink)
                                                    make_create_options(options_), nullptr);
   } catch (const mqtt::exception& e) {
     throw std::invalid_argument("broker URI '" + options_.uri + "' refused by Paho: " + e.what());
+  }
+  if (is_tls_uri(options_.uri)) {
+    // Loads the certificates and keys now, so a bad file stops the start rather than every
+    // connect; bounded so that explaining a failure never holds Paho's thread for long.
+    const Endpoint endpoint = parse_broker_uri(options_.uri);
+    tls_probe_ = std::make_unique<tls::Probe>(
+        options_.tls, endpoint.host, endpoint.port,
+        std::min<std::chrono::milliseconds>(options_.connect_timeout, kTlsProbeTimeout));
   }
   reaper_ = std::make_unique<Reaper>(kRetireGrace);
 }

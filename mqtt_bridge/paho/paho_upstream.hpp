@@ -44,6 +44,7 @@
 #include "mqtt_bridge/upstream.hpp"
 #include "reaper.hpp"
 #include "received_qos2.hpp"
+#include "tls/tls_probe.hpp"
 
 namespace mqtt_bridge::detail {
 
@@ -163,6 +164,8 @@ class PahoUpstream final : public Upstream {
   const EventSink sink_;
   // Shared by the connections of every CleanSession=false ClientId (received_qos2.hpp).
   const std::shared_ptr<ReceivedQos2Store> received_qos2_ = std::make_shared<ReceivedQos2Store>();
+  // ssl:// and mqtts:// only: explains a failed connect (Paho says only "failure"). Any thread.
+  std::unique_ptr<tls::Probe> tls_probe_;
   std::atomic<std::uint64_t> dropped_events_{0};
 
   mutable std::mutex mutex_;

@@ -303,11 +303,65 @@ TEST_CASE("config: upstream client is paho by default, native on request, TLS on
       {R"({"upstream": {"client": "mosquitto"}})",
        R"(upstream.client: unsupported client "mosquitto" (supported: paho, native))"},
       {R"({"upstream": {"client": 1}})", "upstream.client: expected a string"},
-      {R"({"upstream": {"client": "native", "uri": "ssl://broker:8883"}})",
-       R"(upstream.uri: TLS (ssl://) is not supported by upstream.client "native" yet; use "paho" or a tcp:// or mqtt:// URI)"},
-      {R"({"upstream": {"uri": "mqtts://broker:8883", "client": "native"}})",
-       R"(upstream.uri: TLS (mqtts://) is not supported by upstream.client "native" yet; use "paho" or a tcp:// or mqtt:// URI)"},
   });
+}
+
+TEST_CASE("config: upstream.tls is read for ssl:// and mqtts://, and refused with plaintext") {
+  const std::string file = MQTTSN_SOURCE_DIR "/configs/README.md";
+  const std::string dir = MQTTSN_SOURCE_DIR "/configs";
+  // No tls section: TLS with the system's trust store, verified, TLS 1.2 or later.
+  const auto plain_tls = cfg::parse_config(R"({"upstream": {"uri": "mqtts://broker:8883"}})");
+  CHECK(plain_tls.upstream.tls == mqtt_bridge::TlsOptions{});
+  const auto all = cfg::parse_config(
+      R"({"upstream": {"uri": "ssl://broker.example:8883", "client": "native", "tls": {"ca_file": ")" +
+      file + R"(", "ca_path": ")" + dir + R"(", "cert_file": ")" + file + R"(", "key_file": ")" +
+      file + R"(", "verify": false, "server_name": "iot.example", "min_version": "1.3",
+      "alpn": ["x-amzn-mqtt-ca", "mqtt"]}}})");
+  CHECK(all.upstream.tls.ca_file == file);
+  CHECK(all.upstream.tls.ca_path == dir);
+  CHECK(all.upstream.tls.cert_file == file);
+  CHECK(all.upstream.tls.key_file == file);
+  CHECK_FALSE(all.upstream.tls.verify);
+  CHECK(all.upstream.tls.server_name == "iot.example");
+  CHECK(all.upstream.tls.min_version == mqtt_bridge::TlsVersion::v1_3);
+  CHECK(all.upstream.tls.alpn == std::vector<std::string>{"x-amzn-mqtt-ca", "mqtt"});
+  // Rendered with paths only, and read back the same.
+  CHECK(cfg::parse_config(cfg::render_config(all)) == all);
+  CHECK(nlohmann::json::parse(cfg::render_config(all))["upstream"]["tls"]["min_version"] == "1.3");
+  CHECK_FALSE(nlohmann::json::parse(cfg::render_config(cfg::Config{}))["upstream"].contains("tls"));
+  // Paho sends and checks the URI's host itself: the same name is fine.
+  CHECK(cfg::parse_config(R"({"upstream": {"uri": "ssl://b.example:1", "tls": {"server_name": "b.example"}}})")
+            .upstream.tls.server_name == "b.example");
+  check_errors({
+      {R"({"upstream": {"uri": "tcp://broker:1883", "tls": {}}})",
+       "upstream.tls: set, but upstream.uri is tcp:// (plaintext); use ssl:// or mqtts://"},
+      {R"({"upstream": {"uri": "mqtt://broker:1883", "tls": {"verify": true}}})",
+       "upstream.tls: set, but upstream.uri is mqtt:// (plaintext); use ssl:// or mqtts://"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"ca_file": "/nonexistent/ca.pem"}}})",
+       R"(upstream.tls.ca_file: "/nonexistent/ca.pem" does not exist)"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"ca_path": "/nonexistent"}}})",
+       R"(upstream.tls.ca_path: "/nonexistent" does not exist)"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"cafile": "x"}}})",
+       "upstream.tls.cafile: unknown key"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"verify": "no"}}})",
+       "upstream.tls.verify: expected true or false"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"min_version": "1.1"}}})",
+       R"(upstream.tls.min_version: unsupported TLS version "1.1" (supported: "1.2", "1.3"))"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"alpn": "mqtt"}}})",
+       "upstream.tls.alpn: expected an array"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"alpn": ["mqtt", ""]}}})",
+       "upstream.tls.alpn[1]: an ALPN protocol name has 1 to 255 bytes (RFC 7301)"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"server_name": "a b"}}})",
+       R"(upstream.tls.server_name: "a b" is not a host name)"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"server_name": "other"}}})",
+       R"(upstream.tls.server_name: upstream.client "paho" sends and checks the URI's host ("b"); another server_name needs upstream.client "native")"},
+      {R"({"upstream": {"uri": "ssl://b:1", "tls": {"min_version": "1.3"}}})",
+       R"(upstream.tls.min_version: upstream.client "paho" cannot require TLS 1.3 (Paho 1.3 has no such option); use upstream.client "native")"},
+  });
+  CHECK(error_of(R"({"upstream": {"uri": "ssl://b:1", "tls": {"ca_file": ")" + dir + R"("}}})") ==
+        "upstream.tls.ca_file: \"" + dir + "\" is a directory");
+  CHECK(error_of(R"({"upstream": {"uri": "ssl://b:1", "tls": {"key_file": ")" + file + R"("}}})") ==
+        "upstream.tls.key_file: set without upstream.tls.cert_file (the certificate it is the key of)");
 }
 
 TEST_CASE("config: upstream.max_queued_messages bounds what waits for the broker") {

@@ -2,8 +2,11 @@
 // throwing ConfigError at the first problem (config loading is an edge, DESIGN.md). Transports and
 // forwarders are read in load_transports.cpp.
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -85,6 +88,79 @@ void parse_upstream_uri(UpstreamSettings& upstream, const std::string& path) {
   upstream.broker = std::move(*parsed.address);
 }
 
+// A file the gateway must read at start: named with its JSON path when it is not there.
+std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory) {
+  auto path = section.string(key, {});
+  if (path.empty()) return path;
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::exists(status)) {
+    fail(section.path(key), json_quoted(path) + " does not exist");
+  }
+  if (directory != std::filesystem::is_directory(status)) {
+    fail(section.path(key), json_quoted(path) + (directory ? " is not a directory" : " is a directory"));
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    fail(section.path(key), json_quoted(path) + " is not readable: " + std::strerror(errno));
+  }
+  return path;
+}
+
+mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSettings& upstream) {
+  mqtt_bridge::TlsOptions tls;
+  tls.ca_file = read_file_path(section, "ca_file", false);
+  tls.ca_path = read_file_path(section, "ca_path", true);
+  tls.cert_file = read_file_path(section, "cert_file", false);
+  tls.key_file = read_file_path(section, "key_file", false);
+  if (!tls.key_file.empty() && tls.cert_file.empty()) {
+    fail(section.path("key_file"), "set without upstream.tls.cert_file (the certificate it is the key of)");
+  }
+  tls.verify = section.boolean("verify", tls.verify);
+  tls.server_name = section.string("server_name", {});
+  if (tls.server_name.find_first_of(" \t/") != std::string::npos ||
+      tls.server_name.find('\0') != std::string::npos) {
+    fail(section.path("server_name"), json_quoted(tls.server_name) + " is not a host name");
+  }
+  if (const auto* version = section.find("min_version")) {
+    const auto& text = detail::require_string(*version, section.path("min_version"));
+    if (text == "1.2") {
+      tls.min_version = mqtt_bridge::TlsVersion::v1_2;
+    } else if (text == "1.3") {
+      tls.min_version = mqtt_bridge::TlsVersion::v1_3;
+    } else {
+      fail(section.path("min_version"),
+           "unsupported TLS version " + json_quoted(text) + R"( (supported: "1.2", "1.3"))");
+    }
+  }
+  if (const auto* alpn = section.find("alpn")) {
+    const auto path = section.path("alpn");
+    detail::require_array(*alpn, path);
+    for (std::size_t i = 0; i < alpn->size(); ++i) {
+      const auto& name = detail::require_string((*alpn)[i], detail::element_path(path, i));
+      // RFC 7301 §3.1: 1 to 255 bytes.
+      if (name.empty() || name.size() > 255) {
+        fail(detail::element_path(path, i), "an ALPN protocol name has 1 to 255 bytes (RFC 7301)");
+      }
+      tls.alpn.push_back(name);
+    }
+  }
+  // What Paho 1.3 (MQTTAsync_SSLOptions) cannot do: say so rather than connect differently.
+  if (upstream.client == UpstreamClient::paho) {
+    if (!tls.server_name.empty() && tls.server_name != upstream.broker.host) {
+      fail(section.path("server_name"),
+           "upstream.client \"paho\" sends and checks the URI's host (" +
+               json_quoted(upstream.broker.host) +
+               "); another server_name needs upstream.client \"native\"");
+    }
+    if (tls.min_version == mqtt_bridge::TlsVersion::v1_3) {
+      fail(section.path("min_version"),
+           "upstream.client \"paho\" cannot require TLS 1.3 (Paho 1.3 has no such option); "
+           "use upstream.client \"native\"");
+    }
+  }
+  return tls;
+}
+
 UpstreamSettings read_upstream(const ObjectReader& section) {
   UpstreamSettings upstream;
   upstream.uri = section.string("uri", upstream.uri);
@@ -111,12 +187,6 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
            "unsupported MQTT version " + json_quoted(text) + " (supported: \"3.1.1\", \"5\")");
     }
   }
-  if (upstream.client == UpstreamClient::native &&
-      (upstream.scheme == UpstreamScheme::ssl || upstream.scheme == UpstreamScheme::mqtts)) {
-    fail(section.path("uri"), "TLS (" + std::string(to_string(upstream.scheme)) +
-                                  "://) is not supported by upstream.client \"native\" yet; "
-                                  "use \"paho\" or a tcp:// or mqtt:// URI");
-  }
   upstream.max_queued_messages = static_cast<std::uint32_t>(
       section.integer("max_queued_messages", 1, 1000000, upstream.max_queued_messages));
   upstream.max_broker_delay = std::chrono::milliseconds(
@@ -128,6 +198,20 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
   // MQTT 3.1.1 §3.1.2.9: the password flag may only be set together with the user name flag.
   if (!upstream.password.empty() && upstream.username.empty()) {
     fail(section.path("password"), "set without upstream.username (MQTT 3.1.1 §3.1.2.9)");
+  }
+  const bool tls_uri =
+      upstream.scheme == UpstreamScheme::ssl || upstream.scheme == UpstreamScheme::mqtts;
+  if (const auto* tls = section.find("tls")) {
+    // Never a silent fallback to plaintext: TLS settings with a plaintext URI are a mistake.
+    if (!tls_uri) {
+      fail(section.path("tls"), "set, but upstream.uri is " + std::string(to_string(upstream.scheme)) +
+                                    ":// (plaintext); use ssl:// or mqtts://");
+    }
+    upstream.tls = read_tls(
+        ObjectReader(*tls, section.path("tls"),
+                     {"ca_file", "ca_path", "cert_file", "key_file", "verify", "server_name",
+                      "min_version", "alpn"}),
+        upstream);
   }
   upstream.reconnect_min = std::chrono::milliseconds(
       section.integer("reconnect_min_ms", 1, 3600000, upstream.reconnect_min.count()));
@@ -286,7 +370,7 @@ Config config_from_json(const Json& document) {
     config.upstream = read_upstream(
         ObjectReader(*section, "upstream",
                      {"uri", "client", "mqtt_version", "max_queued_messages", "max_broker_delay_ms", "client_id_prefix", "username",
-                      "password", "reconnect_min_ms", "reconnect_max_ms"}));
+                      "password", "tls", "reconnect_min_ms", "reconnect_max_ms"}));
   }
   if (const auto* section = root.find("transports")) {
     config.transports = detail::read_transports(*section, "transports");

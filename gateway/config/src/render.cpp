@@ -71,6 +71,14 @@ OrderedJson render_forwarders(const ForwarderSettings& forwarders) {
   return out;
 }
 
+// Paths only: the files' contents (keys) never appear.
+OrderedJson render_tls(const mqtt_bridge::TlsOptions& tls) {
+  return OrderedJson{{"ca_file", tls.ca_file},       {"ca_path", tls.ca_path},
+                     {"cert_file", tls.cert_file},   {"key_file", tls.key_file},
+                     {"verify", tls.verify},         {"server_name", tls.server_name},
+                     {"min_version", to_string(tls.min_version)}, {"alpn", tls.alpn}};
+}
+
 }  // namespace
 
 std::string render_config(const Config& config) {
@@ -102,22 +110,25 @@ std::string render_config(const Config& config) {
   OrderedJson stats = {{"interval_s", config.stats.interval.count()}};
   if (!config.stats.topic_prefix.empty()) stats["topic_prefix"] = config.stats.topic_prefix;
 
+  OrderedJson upstream = {{"uri", config.upstream.uri},
+                          {"client", to_string(config.upstream.client)},
+                          {"mqtt_version", config.upstream.mqtt_version == 5 ? "5" : "3.1.1"},
+                          {"max_queued_messages", config.upstream.max_queued_messages},
+                          {"max_broker_delay_ms", config.upstream.max_broker_delay.count()},
+                          {"client_id_prefix", config.upstream.client_id_prefix},
+                          {"username", config.upstream.username},
+                          {"password", config.upstream.password.empty() ? "" : "***"}};
+  // Only with a TLS URI: the loader refuses `tls` with a plaintext one.
+  if (mqtt_bridge::is_tls_uri(config.upstream.uri)) upstream["tls"] = render_tls(config.upstream.tls);
+  upstream["reconnect_min_ms"] = config.upstream.reconnect_min.count();
+  upstream["reconnect_max_ms"] = config.upstream.reconnect_max.count();
+
   const OrderedJson document = {
       {"gateway",
        {{"id", config.gateway.id},
         {"mode", to_string(config.gateway.mode)},
         {"max_clients", config.gateway.max_clients}}},
-      {"upstream",
-       {{"uri", config.upstream.uri},
-        {"client", to_string(config.upstream.client)},
-        {"mqtt_version", config.upstream.mqtt_version == 5 ? "5" : "3.1.1"},
-        {"max_queued_messages", config.upstream.max_queued_messages},
-        {"max_broker_delay_ms", config.upstream.max_broker_delay.count()},
-        {"client_id_prefix", config.upstream.client_id_prefix},
-        {"username", config.upstream.username},
-        {"password", config.upstream.password.empty() ? "" : "***"},
-        {"reconnect_min_ms", config.upstream.reconnect_min.count()},
-        {"reconnect_max_ms", config.upstream.reconnect_max.count()}}},
+      {"upstream", upstream},
       {"transports", transports},
       {"topics", {{"predefined", predefined}}},
       {"qos_minus_one", {{"enabled", config.qos_minus_one_enabled}}},

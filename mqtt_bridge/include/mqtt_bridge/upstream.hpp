@@ -25,6 +25,8 @@
 #include <variant>
 #include <vector>
 
+#include "mqtt_bridge/tls_options.hpp"
+
 struct uv_loop_s;  // libuv's loop (uv_loop_t); only the native client needs it
 
 namespace mqtt_bridge {
@@ -56,6 +58,8 @@ struct BrokerOptions {
   std::string uri = "tcp://127.0.0.1:1883";
   std::string username;
   std::string password;
+  // Used by ssl:// and mqtts:// URIs (tls_options.hpp); there is no fallback to plaintext.
+  TlsOptions tls;
   int mqtt_version = 4;  // 4 = MQTT 3.1.1, 5 = MQTT 5.0
   std::chrono::seconds connect_timeout{10};
   // Per connection, what may wait on its way to the broker; beyond it a publish fails at once
@@ -178,8 +182,9 @@ std::unique_ptr<Upstream> make_paho_upstream(BrokerOptions options, EventSink si
 // The native implementation (mqtt_bridge/native/): a sans-I/O MQTT 3.1.1/5 session per connection
 // driven on `loop` (uv_tcp, uv_getaddrinfo for names, connect timeout, TCP_NODELAY), no threads,
 // no locks, one write per connection per loop iteration. Loop thread only. Throws
-// std::invalid_argument for a URI it cannot use (ssl:// and mqtts:// included: no TLS yet), an
-// mqtt_version other than 4 or 5, or an empty sink. Its destructor only closes handles (without
+// std::invalid_argument for a URI it cannot use, TLS options it cannot load (a file that does not
+// read, a key that does not match its certificate), an mqtt_version other than 4 or 5, or an
+// empty sink. TLS runs on the loop thread too (OpenSSL over memory BIOs, native/tls.hpp). Its destructor only closes handles (without
 // DISCONNECT) and delivers no more events; the loop must run afterwards for the close callbacks,
 // which free the memory.
 std::unique_ptr<Upstream> make_native_upstream(uv_loop_s* loop, BrokerOptions options,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/config/host_port.hpp"
+#include "mqtt_bridge/tls_options.hpp"
 
 namespace gateway::config {
 
@@ -50,6 +51,8 @@ struct UpstreamSettings {
   std::string client_id_prefix;
   std::string username;
   std::string password;
+  // `upstream.tls`: used by ssl:// and mqtts:// (and refused with tcp:// or mqtt://).
+  mqtt_bridge::TlsOptions tls;
   // The gateway's own connection is retried after reconnect_min, doubling up to reconnect_max,
   // each delay shortened by a random part of up to a half.
   std::chrono::milliseconds reconnect_min{1000};
