@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
 #include "sn_client.hpp"
 #include "support/broker.hpp"
 #include "support/gateway_process.hpp"
@@ -35,20 +36,10 @@ namespace fs = std::filesystem;
 sn::Bytes bytes(const std::string& text) { return {text.begin(), text.end()}; }
 
 // A scratch directory for the store, removed at the end.
-struct StoreDir {
-  StoreDir() {
-    std::string pattern = (fs::temp_directory_path() / "mqttsn-persist-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    dir = pattern;
-  }
-  ~StoreDir() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  StoreDir(const StoreDir&) = delete;
-  StoreDir& operator=(const StoreDir&) = delete;
-  std::string db() const { return (dir / "sessions.db").string(); }
-  fs::path dir;
+// Where a gateway keeps its store across the restarts of one case.
+struct StoreDir : test_common::ScratchDir {
+  StoreDir() : ScratchDir("mqttsn-persist") {}
+  std::string db() const { return file("sessions.db"); }
 };
 
 GatewayOptions persistent_options(const Mosquitto& broker, const StoreDir& store) {

@@ -15,12 +15,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "sn_client.hpp"
 #include "support/broker.hpp"
@@ -329,4 +333,41 @@ TEST_CASE("tls: native min_version 1.3 refuses a broker that offers at most TLS 
   GatewayProcess gateway(options);
   INFO(gateway.log());
   CHECK(gateway.wait_for_log("protocol version", 5s));
+}
+
+TEST_CASE("tls: configs/tls-cloud.json's upstream.tls reaches a TLS broker with certificates at "
+          "its paths") {
+  TlsBroker tls;
+  // The example's own tls object, its relative paths taken from a directory that holds this
+  // test's CA, certificate and key under the example's file names.
+  const auto example = nlohmann::json::parse(
+      std::ifstream(std::string(MQTTSN_SOURCE_DIR) + "/configs/tls-cloud.json"));
+  auto section = example.at("upstream").at("tls");
+  const std::map<std::string, std::string> content = {{"ca_file", "ca.pem"},
+                                                      {"cert_file", "client.pem"},
+                                                      {"key_file", "client.key"}};
+  for (const auto& [key, source] : content) {
+    const std::filesystem::path target = tls.broker.dir() / section.at(key).get<std::string>();
+    std::filesystem::create_directories(target.parent_path());
+    std::filesystem::copy_file(tls.path(source), target,
+                               std::filesystem::copy_options::overwrite_existing);
+    section[key] = target.string();
+  }
+  TestSubscriber sub(tls.broker.uri(), "cloud/#", 1);
+  for (const char* client : {"paho", "native"}) {
+    CAPTURE(client);
+    GatewayOptions options;
+    options.upstream_uri = "mqtts://127.0.0.1:" + std::to_string(tls.good);
+    options.upstream_extra = "\"tls\": " + section.dump();
+    options.client = client;
+    options.mode = example.at("gateway").at("mode").get<std::string>();
+    GatewayProcess gateway(options);
+    sn_tools::SnUdpClient node("127.0.0.1", gateway.port());
+    REQUIRE(node.connect(std::string("cloud-") + client, 30, true) == sn::ReturnCode::accepted);
+    const auto topic = node.register_topic("cloud/" + std::string(client));
+    REQUIRE(topic.has_value());
+    const std::size_t before = sub.messages().size();
+    REQUIRE(node.publish(sn::TopicIdType::normal, *topic, {'o', 'k'}, sn::QoS::qos1, false));
+    CHECK(sub.wait_for(before + 1, 5s));
+  }
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,10 +15,13 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/config/host_port.hpp"
+#include "scratch_dir.hpp"
 
 namespace cfg = gateway::config;
 
 namespace {
+
+using test_common::ScratchDir;
 
 // "path: problem" of the first error, or "ok".
 std::string error_of(std::string_view json_text) {
@@ -118,8 +123,67 @@ TEST_CASE("config: every example in configs/ loads") {
   REQUIRE_FALSE(files.empty());
   for (const auto& file : files) {
     CAPTURE(file.string());
-    CHECK_NOTHROW(cfg::load_config_file(file));
+    // Certificates and keys an example names (relative to itself) are the user's to provide:
+    // the example loads from a copy with empty stand-ins at those paths.
+    const auto document = nlohmann::json::parse(std::ifstream(file));
+    std::vector<std::string> named;
+    if (document.contains("upstream") && document["upstream"].contains("tls")) {
+      for (const auto& [key, value] : document["upstream"]["tls"].items()) {
+        if (key.ends_with("_file")) named.push_back(value.get<std::string>());
+      }
+    }
+    if (named.empty()) {
+      CHECK_NOTHROW(cfg::load_config_file(file));
+      continue;
+    }
+    const ScratchDir copy;
+    std::filesystem::copy_file(file, copy.path() / file.filename());
+    for (const auto& relative : named) {
+      REQUIRE(std::filesystem::path(relative).is_relative());
+      std::filesystem::create_directories((copy.path() / relative).parent_path());
+      std::ofstream(copy.path() / relative).put('\n');
+    }
+    CHECK_NOTHROW(cfg::load_config_file(copy.path() / file.filename()));
+    // Without them it names the first one missing.
+    CHECK_THROWS_WITH_AS(cfg::load_config_file(file), doctest::Contains("does not exist"),
+                         cfg::ConfigError);
   }
+}
+
+TEST_CASE("config: relative TLS file paths are taken from the config file's directory") {
+  const ScratchDir dir;
+  std::filesystem::create_directories(dir.path() / "certs");
+  std::ofstream(dir.path() / "certs" / "ca.pem").put('\n');
+  std::ofstream(dir.path() / "gw.json")
+      << R"({"upstream": {"uri": "ssl://b:8883", "tls": {"ca_file": "certs/ca.pem"}}})";
+  const auto config = cfg::load_config_file(dir.path() / "gw.json");
+  CHECK(config.upstream.tls.ca_file == (dir.path() / "certs" / "ca.pem").string());
+  // parse_config() with no directory takes them as written.
+  CHECK(error_of(R"({"upstream": {"uri": "ssl://b:8883", "tls": {"ca_file": "certs/ca.pem"}}})") ==
+        R"(upstream.tls.ca_file: "certs/ca.pem" does not exist)");
+  CHECK(cfg::parse_config(R"({"upstream": {"uri": "ssl://b:8883", "tls": {"ca_file": "certs/ca.pem"}}})",
+                          dir.path())
+            .upstream.tls.ca_file == (dir.path() / "certs" / "ca.pem").string());
+}
+
+TEST_CASE("config: configs/tls-cloud.json is TLS with a client certificate, verified") {
+  const auto text = [] {
+    std::ifstream in(std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs" / "tls-cloud.json");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  const ScratchDir dir;
+  std::filesystem::create_directories(dir.path() / "certs");
+  for (const char* name : {"AmazonRootCA1.pem", "gateway.cert.pem", "gateway.private.key"}) {
+    std::ofstream(dir.path() / "certs" / name).put('\n');
+  }
+  const auto config = cfg::parse_config(text, dir.path());
+  CHECK(config.upstream.scheme == cfg::UpstreamScheme::mqtts);
+  CHECK(config.upstream.broker.port == 8883);
+  CHECK(config.upstream.tls.verify);
+  CHECK(config.upstream.tls.ca_file == (dir.path() / "certs" / "AmazonRootCA1.pem").string());
+  CHECK(config.upstream.tls.cert_file == (dir.path() / "certs" / "gateway.cert.pem").string());
+  CHECK(config.upstream.tls.key_file == (dir.path() / "certs" / "gateway.private.key").string());
+  CHECK(config.gateway.mode == cfg::GatewayMode::aggregating);
 }
 
 TEST_CASE("config: the udp example is the documented one") {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gateway/store/session_store.hpp"
+#include "scratch_dir.hpp"
 #include "sn_protocol/codec.hpp"
 
 namespace {
@@ -24,20 +25,9 @@ using gateway::store::SessionStore;
 using gateway::store::StoreError;
 
 // A scratch directory, removed at the end of the case.
-struct Scratch {
-  Scratch() {
-    std::string pattern = (fs::temp_directory_path() / "mqttsn-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    dir = pattern;
-  }
-  ~Scratch() {
-    std::error_code ignored;
-    fs::remove_all(dir, ignored);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  std::string file(const char* name) const { return (dir / name).string(); }
-  fs::path dir;
+// A scratch directory; file(name) is the path of `name` in it.
+struct Scratch : test_common::ScratchDir {
+  Scratch() : ScratchDir("mqttsn-store") {}
 };
 
 // Runs one SQL statement on the file, as another program would.

@@ -6,12 +6,10 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
 #include "test_pki.hpp"
 #include "tls/tls.hpp"
 
@@ -22,26 +20,6 @@ using mqtt_bridge::TlsVersion;
 using mqtt_bridge::tls::Bytes;
 using mqtt_bridge::tls::TlsContext;
 using mqtt_bridge::tls::TlsLink;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mqttsn-tls-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    test_pki::write_file(path_ / name, text);
-    return (path_ / name).string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct ServerOptions {
   test_pki::Pem identity;
@@ -173,7 +151,7 @@ void pump(TlsLink& client, Server& server, Bytes& plain) {
 struct Pki {
   test_pki::Authority ca{"test CA"};
   test_pki::Authority stranger{"another CA"};
-  TempDir dir;
+  test_common::ScratchDir dir{"mqttsn-tls"};
   std::string ca_file = dir.write("ca.pem", ca.pem().certificate);
   std::string stranger_file = dir.write("stranger.pem", stranger.pem().certificate);
   test_pki::Pem server = ca.issue({"broker", {"broker.example"}, {"127.0.0.1"}});

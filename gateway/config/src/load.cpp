@@ -88,10 +88,14 @@ void parse_upstream_uri(UpstreamSettings& upstream, const std::string& path) {
   upstream.broker = std::move(*parsed.address);
 }
 
-// A file the gateway must read at start: named with its JSON path when it is not there.
-std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory) {
+// A file the gateway must read at start: named with its JSON path when it is not there. A
+// relative path is taken from `base` (the config file's directory): certificates sit next to the
+// file that names them, wherever the gateway was started.
+std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory,
+                           const std::filesystem::path& base) {
   auto path = section.string(key, {});
   if (path.empty()) return path;
+  if (std::filesystem::path(path).is_relative() && !base.empty()) path = (base / path).string();
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
   if (error || !std::filesystem::exists(status)) {
@@ -106,12 +110,13 @@ std::string read_file_path(const ObjectReader& section, std::string_view key, bo
   return path;
 }
 
-mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSettings& upstream) {
+mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSettings& upstream,
+                                 const std::filesystem::path& base) {
   mqtt_bridge::TlsOptions tls;
-  tls.ca_file = read_file_path(section, "ca_file", false);
-  tls.ca_path = read_file_path(section, "ca_path", true);
-  tls.cert_file = read_file_path(section, "cert_file", false);
-  tls.key_file = read_file_path(section, "key_file", false);
+  tls.ca_file = read_file_path(section, "ca_file", false, base);
+  tls.ca_path = read_file_path(section, "ca_path", true, base);
+  tls.cert_file = read_file_path(section, "cert_file", false, base);
+  tls.key_file = read_file_path(section, "key_file", false, base);
   if (!tls.key_file.empty() && tls.cert_file.empty()) {
     fail(section.path("key_file"), "set without upstream.tls.cert_file (the certificate it is the key of)");
   }
@@ -161,7 +166,7 @@ mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSett
   return tls;
 }
 
-UpstreamSettings read_upstream(const ObjectReader& section) {
+UpstreamSettings read_upstream(const ObjectReader& section, const std::filesystem::path& base) {
   UpstreamSettings upstream;
   upstream.uri = section.string("uri", upstream.uri);
   parse_upstream_uri(upstream, section.path("uri"));
@@ -211,7 +216,7 @@ UpstreamSettings read_upstream(const ObjectReader& section) {
         ObjectReader(*tls, section.path("tls"),
                      {"ca_file", "ca_path", "cert_file", "key_file", "verify", "server_name",
                       "min_version", "alpn"}),
-        upstream);
+        upstream, base);
   }
   upstream.reconnect_min = std::chrono::milliseconds(
       section.integer("reconnect_min_ms", 1, 3600000, upstream.reconnect_min.count()));
@@ -357,7 +362,7 @@ LogLevel read_log_level(const ObjectReader& section) {
   return found->second;
 }
 
-Config config_from_json(const Json& document) {
+Config config_from_json(const Json& document, const std::filesystem::path& base) {
   const ObjectReader root(
       document, {},
       {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",
@@ -370,7 +375,8 @@ Config config_from_json(const Json& document) {
     config.upstream = read_upstream(
         ObjectReader(*section, "upstream",
                      {"uri", "client", "mqtt_version", "max_queued_messages", "max_broker_delay_ms", "client_id_prefix", "username",
-                      "password", "tls", "reconnect_min_ms", "reconnect_max_ms"}));
+                      "password", "tls", "reconnect_min_ms", "reconnect_max_ms"}),
+        base);
   }
   if (const auto* section = root.find("transports")) {
     config.transports = detail::read_transports(*section, "transports");
@@ -454,8 +460,8 @@ Config config_from_json(const Json& document) {
 
 }  // namespace
 
-Config parse_config(std::string_view json_text) {
-  return config_from_json(detail::parse_json_document(json_text));
+Config parse_config(std::string_view json_text, const std::filesystem::path& base_dir) {
+  return config_from_json(detail::parse_json_document(json_text), base_dir);
 }
 
 Config load_config_file(const std::filesystem::path& file) {
@@ -468,7 +474,7 @@ Config load_config_file(const std::filesystem::path& file) {
   text << in.rdbuf();
   if (in.bad()) throw ConfigError({}, std::string("cannot read: ") + std::strerror(errno), name);
   try {
-    return parse_config(text.str());
+    return parse_config(text.str(), file.parent_path());
   } catch (const ConfigError& error) {
     throw ConfigError(error.json_path(), error.problem(), name);
   }

@@ -255,10 +255,13 @@ class ConfigError : public std::runtime_error {
   std::string file_;
 };
 
-// Parses and validates a JSON document; throws ConfigError on the first problem found.
-Config parse_config(std::string_view json_text);
+// Parses and validates a JSON document; throws ConfigError on the first problem found. Relative
+// paths of files the gateway reads (upstream.tls) are taken from `base_dir`; empty: as written,
+// from the current directory.
+Config parse_config(std::string_view json_text, const std::filesystem::path& base_dir = {});
 
 // Reads and parses a file; throws ConfigError (with file() set) when it cannot be read or is bad.
+// Relative paths in it are taken from the file's directory.
 Config load_config_file(const std::filesystem::path& file);
 
 // The effective configuration as pretty JSON (2-space indent), every default written out, keys in
