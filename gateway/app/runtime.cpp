@@ -67,6 +67,7 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
   out.max_queued_upstream = c.upstream.max_queued_messages;
   for (const auto& topic : c.predefined_topics) out.predefined.push_back({topic.id, topic.name});
   out.qos_minus_one = c.qos_minus_one_enabled;
+  out.acl = c.auth.acl;
   if (c.auth.allowed_clients) {
     out.allowed_clients.emplace(c.auth.allowed_clients->begin(), c.auth.allowed_clients->end());
   }

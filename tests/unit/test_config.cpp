@@ -969,3 +969,29 @@ TEST_CASE("config: configs/gateway.json keeps sessions across restarts") {
   REQUIRE(config.persistence.path.has_value());
   CHECK(*config.persistence.path == "sessions.db");
 }
+
+TEST_CASE("config: auth.acl rules are read, rendered and read back; bad ones name their path") {
+  CHECK_FALSE(cfg::parse_config("{}").auth.acl.has_value());
+  const auto config = cfg::parse_config(R"({"auth": {"acl": [
+      {"client": "node-*", "publish": ["sensors/%c/#"], "subscribe": ["commands/%c/+"]},
+      {"client": "admin", "publish": ["#"]}]}})");
+  REQUIRE(config.auth.acl.has_value());
+  CHECK(*config.auth.acl ==
+        std::vector<gateway::core::AclRule>{{"node-*", {"sensors/%c/#"}, {"commands/%c/+"}},
+                                             {"admin", {"#"}, {}}});
+  CHECK(cfg::parse_config(cfg::render_config(config)) == config);
+  // An empty list is a list: nobody may do anything.
+  CHECK(cfg::parse_config(R"({"auth": {"acl": []}})").auth.acl ==
+        std::vector<gateway::core::AclRule>{});
+  check_errors({
+      {R"({"auth": {"acl": {}}})", "auth.acl: expected an array"},
+      {R"({"auth": {"acl": [{"publish": ["a"]}]}})", "auth.acl[0].client: required key is missing"},
+      {R"({"auth": {"acl": [{"client": ""}]}})",
+       "auth.acl[0].client: expected a ClientId or a pattern with * and ?, not empty"},
+      {R"({"auth": {"acl": [{"client": "a", "publish": ["a/#/b"]}]}})",
+       R"(auth.acl[0].publish[0]: "a/#/b" is not a valid topic filter (MQTT 3.1.1 §4.7))"},
+      {R"({"auth": {"acl": [{"client": "a", "subscribe": "a"}]}})",
+       "auth.acl[0].subscribe: expected an array"},
+      {R"({"auth": {"acl": [{"client": "a", "read": ["a"]}]}})", "auth.acl[0].read: unknown key"},
+  });
+}

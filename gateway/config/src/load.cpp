@@ -299,8 +299,46 @@ std::vector<std::string> read_address_list(const Json& value, const std::string&
   return addresses;
 }
 
+// A list of MQTT topic filters (MQTT 3.1.1 §4.7); `%c` (the ClientId) is allowed anywhere a
+// character is.
+std::vector<std::string> read_filter_list(const ObjectReader& rule, std::string_view key) {
+  std::vector<std::string> filters;
+  const auto* value = rule.find(key);
+  if (value == nullptr) return filters;
+  const auto path = rule.path(key);
+  detail::require_array(*value, path);
+  for (std::size_t i = 0; i < value->size(); ++i) {
+    const auto& filter = detail::require_string((*value)[i], detail::element_path(path, i));
+    if (!sn::is_valid_topic_filter(filter)) {
+      fail(detail::element_path(path, i),
+           json_quoted(filter) + " is not a valid topic filter (MQTT 3.1.1 §4.7)");
+    }
+    filters.push_back(filter);
+  }
+  return filters;
+}
+
+std::vector<core::AclRule> read_acl(const Json& value, const std::string& path) {
+  detail::require_array(value, path);
+  std::vector<core::AclRule> rules;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const ObjectReader entry(value[i], detail::element_path(path, i),
+                             {"client", "publish", "subscribe"});
+    core::AclRule rule;
+    rule.client = detail::require_string(entry.require("client"), entry.path("client"));
+    if (rule.client.empty()) {
+      fail(entry.path("client"), "expected a ClientId or a pattern with * and ?, not empty");
+    }
+    rule.publish = read_filter_list(entry, "publish");
+    rule.subscribe = read_filter_list(entry, "subscribe");
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 AuthSettings read_auth(const ObjectReader& section) {
   AuthSettings auth;
+  if (const auto* acl = section.find("acl")) auth.acl = read_acl(*acl, section.path("acl"));
   if (const auto* clients = section.find("allowed_clients")) {
     auth.allowed_clients = read_allowed_clients(*clients, section.path("allowed_clients"));
   }
@@ -400,7 +438,7 @@ Config config_from_json(const Json& document, const std::filesystem::path& base)
   }
   if (const auto* section = root.find("auth")) {
     config.auth = read_auth(
-        ObjectReader(*section, "auth", {"allowed_clients", "allow_qos_minus_one_from"}));
+        ObjectReader(*section, "auth", {"allowed_clients", "allow_qos_minus_one_from", "acl"}));
   }
   if (const auto* section = root.find("discovery")) {
     config.discovery = read_discovery(ObjectReader(

@@ -97,6 +97,16 @@ std::string render_config(const Config& config) {
     auth["allow_qos_minus_one_from"] = *config.auth.allow_qos_minus_one_from;
   }
 
+  if (config.auth.acl) {
+    OrderedJson acl = OrderedJson::array();
+    for (const auto& rule : *config.auth.acl) {
+      acl.push_back(OrderedJson{{"client", rule.client},
+                                {"publish", rule.publish},
+                                {"subscribe", rule.subscribe}});
+    }
+    auth["acl"] = acl;
+  }
+
   OrderedJson discovery = {{"advertise_interval_s", config.discovery.advertise_interval.count()}};
   if (config.discovery.multicast) discovery["multicast"] = to_string(*config.discovery.multicast);
   discovery["interface"] = config.discovery.interface;

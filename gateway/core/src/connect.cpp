@@ -134,6 +134,12 @@ void Core::Impl::on_will_topic(Session& s, const sn::WillTopic& will_topic) {
     end_session(s, false);
     return;
   }
+  // A will is a publish the broker makes for the client: the same rules apply.
+  if (!acl_allows(s, AclAction::will, will_topic.topic)) {
+    send(s.peer, sn::ConnAck{sn::ReturnCode::not_supported});
+    end_session(s, false);
+    return;
+  }
   s.will = Will{will_topic.topic, {}, static_cast<std::uint8_t>(will_topic.qos), will_topic.retain};
   enter(s, state::WillMsg{s.established()});
   send(s.peer, sn::WillMsgReq{});

@@ -36,6 +36,22 @@ Core::Impl::Impl(CoreConfig config)
     predefined_by_id_.emplace(topic.id, topic.name);
     predefined_by_name_.emplace(topic.name, topic.id);
   }
+  if (config_.acl) acl_.emplace(*config_.acl);
+}
+
+bool Core::Impl::acl_allows(const Session& s, AclAction action, const std::string& topic) {
+  if (!acl_) return true;
+  const bool allowed = action == AclAction::subscribe ? acl_->may_subscribe(s.client_id, topic)
+                                                      : acl_->may_publish(s.client_id, topic);
+  if (allowed) return true;
+  ++counters_.acl_denied;
+  log(LogLevel::info, [&] {
+    static constexpr const char* kVerb[] = {"register", "publish to", "subscribe to",
+                                            "set a will on"};
+    return "ACL: client " + s.client_id + " may not " + kVerb[static_cast<int>(action)] + " " +
+           topic;
+  });
+  return false;
 }
 
 void Core::Impl::start(Time now, Actions& out) {

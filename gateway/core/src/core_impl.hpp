@@ -359,6 +359,9 @@ class Core::Impl {
   void on_publish(Session& s, sn::Publish&& publish);
   void on_publish_minus_one(const sn::Peer& peer, sn::Publish&& publish);
   bool qos_minus_one_allowed_from(const sn::Peer& peer) const;
+  // The topic ACL's answer for this client; a refusal is counted and logged.
+  enum class AclAction : std::uint8_t { reg, publish, subscribe, will };
+  bool acl_allows(const Session& s, AclAction action, const std::string& topic);
   void on_pubrel(Session& s, const sn::PubRel& pubrel);
   void on_subscribe(Session& s, const sn::Subscribe& subscribe);
   void on_unsubscribe(Session& s, const sn::Unsubscribe& unsubscribe);
@@ -399,6 +402,7 @@ class Core::Impl {
   // request completes before its connection's final event, upstream.hpp).
   std::unordered_map<ConnId, std::size_t> publishes_under_way_;
   std::unordered_map<std::uint16_t, std::string> predefined_by_id_;
+  std::optional<Acl> acl_;  // config_.acl, ready to ask
   std::unordered_map<std::string, std::uint16_t> predefined_by_name_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint32_t qos_minus_one_generation_ = 0;

@@ -35,6 +35,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"drops/unexpected", c.unexpected},
       {"drops/no_session", c.no_session},
       {"drops/qos-1", c.qos_minus_one_dropped},
+      {"drops/acl", c.acl_denied},
       {"drops/downlink", c.downlink_dropped},
       {"drops/sleep_buffer", c.sleep_buffer_dropped},
       {"drops/upstream_publish", c.upstream_publish_failed},

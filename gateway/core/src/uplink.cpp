@@ -87,6 +87,11 @@ void Core::Impl::on_register(Session& s, const sn::Register& reg) {
     send(s.peer, sn::RegAck{0, reg.msg_id, sn::ReturnCode::not_supported});
     return;
   }
+  // A client registers a name to publish to it (§6.5): the publish rules decide.
+  if (!acl_allows(s, AclAction::reg, reg.topic_name)) {
+    send(s.peer, sn::RegAck{0, reg.msg_id, sn::ReturnCode::not_supported});
+    return;
+  }
   const auto id = s.topics.assign(reg.topic_name, config_.max_topics_per_client);
   if (!id) {
     send(s.peer, sn::RegAck{0, reg.msg_id, sn::ReturnCode::congestion});
@@ -101,6 +106,12 @@ void Core::Impl::on_publish(Session& s, sn::Publish&& publish) {
   if (!topic) {
     // §6.6/§6.7: whatever the QoS, an unknown topic id is answered.
     send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::invalid_topic_id});
+    return;
+  }
+  // Predefined ids and short names too: the topic, not how it was named, is what is allowed.
+  // Answered at every QoS, like an unknown topic id.
+  if (!acl_allows(s, AclAction::publish, *topic)) {
+    send(s.peer, sn::PubAck{publish.topic_id, publish.msg_id, sn::ReturnCode::not_supported});
     return;
   }
   if (!upstream_ready(s)) {
@@ -263,6 +274,10 @@ void Core::Impl::on_subscribe(Session& s, const sn::Subscribe& subscribe) {
         return;
       }
       filter = subscribe.topic_name;
+      if (!acl_allows(s, AclAction::subscribe, filter)) {
+        send(s.peer, sn::SubAck{sn::QoS::qos0, 0, subscribe.msg_id, sn::ReturnCode::not_supported});
+        return;
+      }
       if (!sn::has_wildcards(filter)) {
         // §6.9: the SUBACK carries the id the gateway will publish with; 0x0000 for wildcards.
         const auto id = s.topics.assign(filter, config_.max_topics_per_client);
@@ -291,6 +306,11 @@ void Core::Impl::on_subscribe(Session& s, const sn::Subscribe& subscribe) {
         return;
       }
       break;
+  }
+  if (subscribe.topic_id_type != sn::TopicIdType::normal &&
+      !acl_allows(s, AclAction::subscribe, filter)) {
+    send(s.peer, sn::SubAck{sn::QoS::qos0, 0, subscribe.msg_id, sn::ReturnCode::not_supported});
+    return;
   }
   s.rejected_topics.clear();  // a new subscription undoes earlier REGISTER rejections (§6.10)
   if (!upstream_ready(s)) {

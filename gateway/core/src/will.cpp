@@ -40,7 +40,8 @@ void Core::Impl::on_will_topic_upd(Session& s, const sn::WillTopicUpd& upd) {
   }
   std::optional<Will> will;
   if (!upd.topic.empty()) {
-    if (!sn::is_valid_topic_name(upd.topic) || upd.qos == sn::QoS::minus_one) {
+    if (!sn::is_valid_topic_name(upd.topic) || upd.qos == sn::QoS::minus_one ||
+        !acl_allows(s, AclAction::will, upd.topic)) {
       send(s.peer, sn::WillTopicResp{sn::ReturnCode::not_supported});
       return;
     }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/config/host_port.hpp"
+#include "gateway/core/acl.hpp"
 #include "mqtt_bridge/tls_options.hpp"
 
 namespace gateway::config {
@@ -147,6 +148,8 @@ struct AuthSettings {
   std::optional<std::vector<std::string>> allowed_clients;
   // IPv4/IPv6 address literals (as written) whose QoS -1 PUBLISH is accepted; unique addresses.
   std::optional<std::vector<std::string>> allow_qos_minus_one_from;
+  // Topic ACL (gateway/core/acl.hpp); absent: every client may publish and subscribe anywhere.
+  std::optional<std::vector<core::AclRule>> acl;
 
   bool operator==(const AuthSettings&) const = default;
 };

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/core/acl.hpp"
 #include "gateway/core/actions.hpp"
 #include "gateway/core/events.hpp"
 
@@ -57,6 +58,10 @@ struct CoreConfig {
   // allowed_clients is set: then none. Serial and radio peers have no IP address: accepted
   // unless allowed_clients is set.
   std::optional<std::vector<sn::Bytes>> qos_minus_one_from;
+  // Topic ACL (acl.hpp): REGISTER, PUBLISH (any QoS, any topic id type), SUBSCRIBE and a will's
+  // topic outside a client's rules are refused with 0x03 (§5.3.10 "rejected: not supported"),
+  // counted in Counters::acl_denied and logged at info. nullopt: everything allowed.
+  std::optional<std::vector<AclRule>> acl;
   // §6.1 ADVERTISE period (T_ADV, also its Duration field); zero: no ADVERTISE. Sent only while
   // the gateway's own upstream connection is up ("only if it is connected to a server").
   Time advertise_interval{0};
@@ -176,6 +181,7 @@ struct Counters {
   std::uint64_t publish_in[4] = {};      // uplink PUBLISH by QoS 0,1,2,-1 (index 3)
   std::uint64_t publish_out[3] = {};     // downlink PUBLISH by QoS
   std::uint64_t qos_minus_one_dropped = 0;
+  std::uint64_t acl_denied = 0;          // requests the topic ACL refused
   std::uint64_t downlink_dropped = 0;    // too large for the transport, queue full, rejected
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
