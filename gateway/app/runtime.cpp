@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -154,6 +155,7 @@ core::Event to_core(mqtt_bridge::Event&& event) {
 class Runtime::Impl {
  public:
   explicit Impl(const config::Config& config) : config_(config) {
+    for (const auto& client : config_.auth.clients) identities_.emplace(client.client_id, &client);
     uv_loop_init(&loop_);
     loop_.data = this;
     uv_async_init(&loop_, &wakeup_, [](uv_async_t* handle) {
@@ -359,12 +361,29 @@ class Runtime::Impl {
       adapters_[i]->broadcast(a.bytes);
     }
   }
+  // auth.clients by the MQTT-SN ClientId, else upstream.username/password with %c expanded (the
+  // gateway's own connection: its MQTT ClientId); nullopt: the broker options' as they are.
+  std::optional<mqtt_bridge::Credentials> credentials_for(const core::UpstreamConnect& a) const {
+    const std::string& id = a.sn_client_id.empty() ? a.client_id : a.sn_client_id;
+    if (!a.sn_client_id.empty()) {
+      if (const auto it = identities_.find(id); it != identities_.end()) return it->second->credentials;
+    }
+    const auto& upstream = config_.upstream;
+    if (upstream.username.find("%c") == std::string::npos &&
+        upstream.password.find("%c") == std::string::npos) {
+      return std::nullopt;
+    }
+    return mqtt_bridge::Credentials{mqtt_bridge::expand_client_id(upstream.username, id),
+                                    mqtt_bridge::expand_client_id(upstream.password, id)};
+  }
+
   void run_action(core::UpstreamConnect& a) {
     mqtt_bridge::ConnectRequest request;
     request.id = a.conn;
     request.client_id = a.client_id;
     request.keep_alive = std::chrono::seconds(a.keep_alive_s);
     request.clean_session = a.clean_session;
+    request.credentials = credentials_for(a);
     if (a.will) {
       request.will = mqtt_bridge::Will{a.will->topic, a.will->payload, a.will->qos, a.will->retain};
     }
@@ -480,6 +499,8 @@ class Runtime::Impl {
   }
 
   const config::Config& config_;
+  // auth.clients by MQTT-SN ClientId (entries of config_).
+  std::unordered_map<std::string, const config::ClientIdentity*> identities_;
   uv_loop_t loop_{};
   uv_async_t wakeup_{};
   uv_timer_t timer_{};

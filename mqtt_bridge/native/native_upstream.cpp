@@ -168,7 +168,12 @@ class NativeUpstream final : public Upstream {
     } else if (auto node = resumable_.extract(request.client_id)) {
       resumed = std::move(node.mapped());
     }
-    auto* c = new Connection(this, request, session_options_, std::move(resumed));
+    SessionOptions options = session_options_;
+    if (request.credentials) {
+      options.username = request.credentials->username;
+      options.password = request.credentials->password;
+    }
+    auto* c = new Connection(this, request, std::move(options), std::move(resumed));
     all_.insert(c);
     connections_.emplace(request.id, c);
     uv_tcp_init(loop_, &c->tcp);

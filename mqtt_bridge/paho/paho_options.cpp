@@ -117,9 +117,11 @@ mqtt::connect_options make_connect_options(const BrokerOptions& options,
   opts.set_keep_alive_interval(request.keep_alive);
   opts.set_connect_timeout(options.connect_timeout);
   opts.set_automatic_reconnect(false);
-  if (!options.username.empty()) {
-    opts.set_user_name(options.username);
-    if (!options.password.empty()) opts.set_password(options.password);
+  const std::string& username = request.credentials ? request.credentials->username : options.username;
+  const std::string& password = request.credentials ? request.credentials->password : options.password;
+  if (!username.empty()) {
+    opts.set_user_name(username);
+    if (!password.empty()) opts.set_password(password);
   }
   if (request.will) {
     const Will& will = *request.will;

@@ -995,3 +995,47 @@ TEST_CASE("config: auth.acl rules are read, rendered and read back; bad ones nam
       {R"({"auth": {"acl": [{"client": "a", "read": ["a"]}]}})", "auth.acl[0].read: unknown key"},
   });
 }
+
+TEST_CASE("config: auth.clients give clients their own credentials; passwords never rendered") {
+  const ScratchDir dir;
+  dir.write("carol.pw", "from-a-file\n");
+  const auto config = cfg::parse_config(R"({"auth": {"clients": [
+      {"client_id": "node-a", "username": "alice", "password": "inline-secret"},
+      {"client_id": "node-c", "username": "carol", "password_file": "carol.pw"},
+      {"client_id": "node-n", "username": "nopass"}]}})",
+                                        dir.path());
+  REQUIRE(config.auth.clients.size() == 3);
+  CHECK(config.auth.clients[0].credentials == mqtt_bridge::Credentials{"alice", "inline-secret"});
+  CHECK(config.auth.clients[1].credentials == mqtt_bridge::Credentials{"carol", "from-a-file"});
+  CHECK(config.auth.clients[1].password_file == dir.file("carol.pw"));
+  CHECK(config.auth.clients[2].credentials == mqtt_bridge::Credentials{"nopass", ""});
+  const auto rendered = cfg::render_config(config);
+  CAPTURE(rendered);
+  CHECK(rendered.find("inline-secret") == std::string::npos);
+  CHECK(rendered.find("from-a-file") == std::string::npos);
+  const auto json = nlohmann::json::parse(rendered);
+  CHECK(json["auth"]["clients"][0]["password"] == "***");
+  CHECK(json["auth"]["clients"][1]["password_file"] == dir.file("carol.pw"));
+  CHECK_FALSE(json["auth"]["clients"][1].contains("password"));
+  check_errors({
+      {R"({"auth": {"clients": [{"username": "u"}]}})", "auth.clients[0].client_id: required key is missing"},
+      {R"({"auth": {"clients": [{"client_id": "a", "password": "p"}]}})",
+       "auth.clients[0].username: required (MQTT 3.1.1 §3.1.2.9: no password without a user name)"},
+      {R"({"auth": {"clients": [{"client_id": "a", "username": "u"}, {"client_id": "a", "username": "v"}]}})",
+       R"(auth.clients[1].client_id: "a" is already given at auth.clients[0])"},
+      {R"({"auth": {"clients": [{"client_id": "a", "username": "u", "password": "p", "password_file": "/x"}]}})",
+       "auth.clients[0].password_file: set together with password: give one of them"},
+      {R"({"auth": {"clients": [{"client_id": "a", "username": "u", "password_file": "/nonexistent/pw"}]}})",
+       R"(auth.clients[0].password_file: "/nonexistent/pw" does not exist)"},
+      {R"({"gateway": {"mode": "aggregating"}, "auth": {"clients": [{"client_id": "a", "username": "u"}]}})",
+       R"(auth.clients: per-client credentials need gateway.mode "transparent" (aggregating mode has one upstream connection for every client))"},
+  });
+}
+
+TEST_CASE("config: %c in upstream.username and password is kept for the gateway to expand") {
+  const auto config = cfg::parse_config(R"({"upstream": {"username": "%c", "password": "pw-%c"}})");
+  CHECK(config.upstream.username == "%c");
+  CHECK(mqtt_bridge::expand_client_id(config.upstream.username, "node-1") == "node-1");
+  CHECK(mqtt_bridge::expand_client_id(config.upstream.password, "node-1") == "pw-node-1");
+  CHECK(mqtt_bridge::expand_client_id("%%c%c", "x") == "%xx");
+}

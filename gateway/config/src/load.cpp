@@ -336,8 +336,57 @@ std::vector<core::AclRule> read_acl(const Json& value, const std::string& path) 
   return rules;
 }
 
-AuthSettings read_auth(const ObjectReader& section) {
+// The password in a file, without the line end a text editor leaves.
+std::string read_secret_file(const std::string& file, const std::string& path) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) fail(path, json_quoted(file) + " cannot be read");
+  std::string secret = text.str();
+  if (secret.ends_with("\r\n")) {
+    secret.resize(secret.size() - 2);
+  } else if (secret.ends_with('\n')) {
+    secret.pop_back();
+  }
+  return secret;
+}
+
+std::vector<ClientIdentity> read_client_identities(const Json& value, const std::string& path,
+                                                   const std::filesystem::path& base) {
+  detail::require_array(value, path);
+  std::vector<ClientIdentity> clients;
+  std::map<std::string, std::string, std::less<>> path_by_id;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const ObjectReader entry(value[i], detail::element_path(path, i),
+                             {"client_id", "username", "password", "password_file"});
+    ClientIdentity client;
+    client.client_id = detail::require_string(entry.require("client_id"), entry.path("client_id"));
+    if (client.client_id.empty()) fail(entry.path("client_id"), "must not be empty");
+    if (const auto [it, added] = path_by_id.emplace(client.client_id, entry.path()); !added) {
+      fail(entry.path("client_id"), json_quoted(client.client_id) + " is already given at " + it->second);
+    }
+    client.credentials.username = read_mqtt_string(entry, "username");
+    if (client.credentials.username.empty()) {
+      fail(entry.path("username"), "required (MQTT 3.1.1 §3.1.2.9: no password without a user name)");
+    }
+    if (entry.find("password") != nullptr && entry.find("password_file") != nullptr) {
+      fail(entry.path("password_file"), "set together with password: give one of them");
+    }
+    client.credentials.password = entry.string("password", {});
+    client.password_file = read_file_path(entry, "password_file", false, base);
+    if (!client.password_file.empty()) {
+      client.credentials.password = read_secret_file(client.password_file, entry.path("password_file"));
+    }
+    clients.push_back(std::move(client));
+  }
+  return clients;
+}
+
+AuthSettings read_auth(const ObjectReader& section, const std::filesystem::path& base) {
   AuthSettings auth;
+  if (const auto* clients = section.find("clients")) {
+    auth.clients = read_client_identities(*clients, section.path("clients"), base);
+  }
   if (const auto* acl = section.find("acl")) auth.acl = read_acl(*acl, section.path("acl"));
   if (const auto* clients = section.find("allowed_clients")) {
     auth.allowed_clients = read_allowed_clients(*clients, section.path("allowed_clients"));
@@ -437,8 +486,14 @@ Config config_from_json(const Json& document, const std::filesystem::path& base)
         retry.integer("max_attempts", 1, kMaxUint32, config.retry.max_attempts));
   }
   if (const auto* section = root.find("auth")) {
-    config.auth = read_auth(
-        ObjectReader(*section, "auth", {"allowed_clients", "allow_qos_minus_one_from", "acl"}));
+    config.auth = read_auth(ObjectReader(*section, "auth",
+                                         {"allowed_clients", "allow_qos_minus_one_from", "acl",
+                                          "clients"}),
+                            base);
+    if (!config.auth.clients.empty() && config.gateway.mode == GatewayMode::aggregating) {
+      fail("auth.clients", "per-client credentials need gateway.mode \"transparent\" (aggregating "
+                           "mode has one upstream connection for every client)");
+    }
   }
   if (const auto* section = root.find("discovery")) {
     config.discovery = read_discovery(ObjectReader(

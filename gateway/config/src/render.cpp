@@ -97,6 +97,21 @@ std::string render_config(const Config& config) {
     auth["allow_qos_minus_one_from"] = *config.auth.allow_qos_minus_one_from;
   }
 
+  if (!config.auth.clients.empty()) {
+    OrderedJson clients = OrderedJson::array();
+    for (const auto& client : config.auth.clients) {
+      OrderedJson entry = {{"client_id", client.client_id},
+                           {"username", client.credentials.username}};
+      // Secrets never leave: a password as "***", a password file by its path.
+      if (!client.password_file.empty()) {
+        entry["password_file"] = client.password_file;
+      } else {
+        entry["password"] = client.credentials.password.empty() ? "" : "***";
+      }
+      clients.push_back(entry);
+    }
+    auth["clients"] = clients;
+  }
   if (config.auth.acl) {
     OrderedJson acl = OrderedJson::array();
     for (const auto& rule : *config.auth.acl) {

@@ -170,8 +170,7 @@ void Core::Impl::connect_upstream(Session& s, bool resumed) {
   const ConnId conn = next_conn_++;
   enter(s, state::Connecting{resumed, conn});
   conns_[conn] = s.id;
-  out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
-                                  s.clean_session, s.will});
+  out_->push_back(connect_action(s, conn));
 }
 
 void Core::Impl::on_disconnect(Session& s, const sn::Disconnect& disconnect) {
@@ -419,8 +418,7 @@ void Core::Impl::on_reconnect_timer(Session& s) {
   active.outage->connecting = true;
   ++reconnects_in_flight_;
   conns_[conn] = s.id;
-  out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
-                                  s.clean_session, s.will});
+  out_->push_back(connect_action(s, conn));
 }
 
 void Core::Impl::outage_over(Session& s, bool session_present) {

@@ -359,6 +359,11 @@ class Core::Impl {
   void on_publish(Session& s, sn::Publish&& publish);
   void on_publish_minus_one(const sn::Peer& peer, sn::Publish&& publish);
   bool qos_minus_one_allowed_from(const sn::Peer& peer) const;
+  // The upstream connection of a client's session, as the app is asked to open it.
+  UpstreamConnect connect_action(const Session& s, ConnId conn) const {
+    return UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
+                           s.clean_session, s.will, s.client_id};
+  }
   // The topic ACL's answer for this client; a refusal is counted and logged.
   enum class AclAction : std::uint8_t { reg, publish, subscribe, will };
   bool acl_allows(const Session& s, AclAction action, const std::string& topic);

@@ -186,8 +186,7 @@ void Core::Impl::resume_upstream(Session& s) {
   awake.fetch = state::Fetch::connecting;
   conns_[conn] = s.id;
   ++counters_.sleeper_upstream_resumed;
-  out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
-                                  s.clean_session, s.will});
+  out_->push_back(connect_action(s, conn));
 }
 
 // A message of the backlog: the flush goes on at least wake_settle longer.

@@ -135,8 +135,7 @@ void Core::Impl::on_upstream_disconnected(const UpstreamDisconnected& e) {
   log(LogLevel::debug, [&] {
     return "client " + s->client_id + ": reconnecting upstream to change the will";
   });
-  out_->push_back(UpstreamConnect{conn, config_.client_id_prefix + s->client_id, s->keep_alive_s,
-                                  s->clean_session, s->will});
+  out_->push_back(connect_action(*s, conn));
 }
 
 void Core::Impl::finish_switch(Session& s) {

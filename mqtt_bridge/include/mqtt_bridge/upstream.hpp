@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "mqtt_bridge/credentials.hpp"
 #include "mqtt_bridge/tls_options.hpp"
 
 struct uv_loop_s;  // libuv's loop (uv_loop_t); only the native client needs it
@@ -52,6 +53,8 @@ struct ConnectRequest {
   std::chrono::seconds keep_alive{60};
   bool clean_session = true;
   std::optional<Will> will;
+  // This connection's own identity at the broker; nullopt: BrokerOptions::username/password.
+  std::optional<Credentials> credentials;
 };
 
 struct BrokerOptions {

@@ -16,6 +16,7 @@
 
 #include "gateway/config/host_port.hpp"
 #include "gateway/core/acl.hpp"
+#include "mqtt_bridge/credentials.hpp"
 #include "mqtt_bridge/tls_options.hpp"
 
 namespace gateway::config {
@@ -143,11 +144,22 @@ struct RetrySettings {
 };
 
 // Who may use the gateway. Absent lists (nullopt) allow everyone; an empty list allows no one.
+// auth.clients: one MQTT-SN client's own identity at the broker (transparent mode).
+struct ClientIdentity {
+  std::string client_id;                // the MQTT-SN ClientId
+  mqtt_bridge::Credentials credentials;  // the password read from password_file when that is set
+  std::string password_file;            // as resolved; empty: the password was in the file itself
+
+  bool operator==(const ClientIdentity&) const = default;
+};
+
 struct AuthSettings {
   // MQTT-SN client ids whose CONNECT is accepted; unique, non-empty.
   std::optional<std::vector<std::string>> allowed_clients;
   // IPv4/IPv6 address literals (as written) whose QoS -1 PUBLISH is accepted; unique addresses.
   std::optional<std::vector<std::string>> allow_qos_minus_one_from;
+  // Per-client credentials towards the broker, overriding upstream.username/password.
+  std::vector<ClientIdentity> clients;
   // Topic ACL (gateway/core/acl.hpp); absent: every client may publish and subscribe anywhere.
   std::optional<std::vector<core::AclRule>> acl;
 

@@ -41,10 +41,13 @@ struct Will {
 
 struct UpstreamConnect {
   ConnId conn;
-  std::string client_id;
+  std::string client_id;  // the upstream MQTT ClientId (the configured prefix + sn_client_id)
   std::uint16_t keep_alive_s;
   bool clean_session;
   std::optional<Will> will;
+  // The MQTT-SN ClientId the connection is for; empty for the gateway's own connection. The app
+  // chooses the connection's credentials by it (auth.clients, %c in upstream.username).
+  std::string sn_client_id = {};
 };
 // fire_will: the client was lost, the broker must publish its will; otherwise a clean DISCONNECT.
 struct UpstreamDisconnect {
