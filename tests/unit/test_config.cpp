@@ -970,7 +970,7 @@ TEST_CASE("config: configs/gateway.json keeps sessions across restarts") {
   CHECK(*config.persistence.path == "sessions.db");
 }
 
-TEST_CASE("config: auth.acl rules are read, rendered and read back; bad ones name their path") {
+TEST_CASE("config: auth.acl rules are read, rendered and read back, and bad ones name their path") {
   CHECK_FALSE(cfg::parse_config("{}").auth.acl.has_value());
   const auto config = cfg::parse_config(R"({"auth": {"acl": [
       {"client": "node-*", "publish": ["sensors/%c/#"], "subscribe": ["commands/%c/+"]},
@@ -996,7 +996,7 @@ TEST_CASE("config: auth.acl rules are read, rendered and read back; bad ones nam
   });
 }
 
-TEST_CASE("config: auth.clients give clients their own credentials; passwords never rendered") {
+TEST_CASE("config: auth.clients give clients their own credentials, and passwords are never rendered") {
   const ScratchDir dir;
   dir.write("carol.pw", "from-a-file\n");
   const auto config = cfg::parse_config(R"({"auth": {"clients": [
