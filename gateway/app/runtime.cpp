@@ -57,6 +57,9 @@ core::CoreConfig core_config(const config::Config& c, std::vector<std::size_t> m
                                                                 : core::Mode::transparent;
   out.random_seed = std::random_device{}();  // reconnect jitter differs from gateway to gateway
   out.max_clients = c.gateway.max_clients;
+  out.max_connecting = c.gateway.max_connecting;
+  out.connect_rate_per_address = c.gateway.connect_rate_per_address;
+  out.connect_burst_per_address = c.gateway.connect_burst_per_address;
   out.reconnect_min = std::chrono::duration_cast<core::Time>(c.upstream.reconnect_min);
   out.reconnect_max = std::chrono::duration_cast<core::Time>(c.upstream.reconnect_max);
   out.max_buffered_messages = c.sleep.max_buffered_messages;

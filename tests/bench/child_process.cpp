@@ -249,7 +249,10 @@ GatewayProcess::GatewayProcess(const GatewayLaunch& launch) {
     upstream.update(nlohmann::json::parse(extra));
   }
   nlohmann::json config = {
-      {"gateway", {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000}}},
+      // Every bench client shares 127.0.0.1, which the per-address CONNECT limit would take for
+      // a flood (one address, thousands of CONNECTs): the limits are lifted here.
+      {"gateway", {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000},
+                   {"max_connecting", 1000000}, {"connect_rate_per_address", 0}}},
       {"upstream", upstream},
       {"transports", {{{"type", "udp"}, {"bind", "127.0.0.1:" + std::to_string(port_)}}}},
       {"log", {{"level", launch.log_level}}}};

@@ -48,6 +48,12 @@ GatewaySettings read_gateway(const ObjectReader& section) {
   }
   gateway.max_clients = static_cast<std::uint32_t>(
       section.integer("max_clients", 1, kMaxUint32, gateway.max_clients));
+  gateway.max_connecting = static_cast<std::uint32_t>(
+      section.integer("max_connecting", 1, kMaxUint32, gateway.max_connecting));
+  gateway.connect_rate_per_address = static_cast<std::uint32_t>(
+      section.integer("connect_rate_per_address", 0, 1000000, gateway.connect_rate_per_address));
+  gateway.connect_burst_per_address = static_cast<std::uint32_t>(
+      section.integer("connect_burst_per_address", 1, 1000000, gateway.connect_burst_per_address));
   return gateway;
 }
 
@@ -456,7 +462,10 @@ Config config_from_json(const Json& document, const std::filesystem::path& base)
        "discovery", "forwarders", "sleep", "persistence", "stats", "log"});
   Config config;
   if (const auto* section = root.find("gateway")) {
-    config.gateway = read_gateway(ObjectReader(*section, "gateway", {"id", "mode", "max_clients"}));
+    config.gateway = read_gateway(ObjectReader(
+        *section, "gateway",
+        {"id", "mode", "max_clients", "max_connecting", "connect_rate_per_address",
+         "connect_burst_per_address"}));
   }
   if (const auto* section = root.find("upstream")) {
     config.upstream = read_upstream(

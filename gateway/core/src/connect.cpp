@@ -15,7 +15,7 @@ Time with_tolerance(std::uint16_t duration_s) {
 void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
   if (config_.allowed_clients && !config_.allowed_clients->contains(connect.client_id)) {
     // Refused before anything else: an unknown id must not move, end or take over any session.
-    log(LogLevel::info, [&] {
+    log_limited(LogKey::not_allowed, LogLevel::info, [&] {
       return "refused client " + connect.client_id + " from " + sn::to_string(peer) +
              ": not an allowed client";
     });
@@ -50,6 +50,18 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     resume_delivery(*s);  // the exchange in flight, should the client have lost it too
     return;
   }
+  // Bounded: CONNECTs whose sender never answers (spoofed) wait here until their handshake or
+  // upstream connect times out; no more than max_connecting of them at once.
+  if ((s == nullptr || !is_connecting(s->kind())) &&
+      connecting_ids_.size() >= config_.max_connecting) {
+    ++counters_.connecting_full;
+    log_limited(LogKey::connecting_full, LogLevel::warn, [&] {
+      return "refused client " + connect.client_id + " from " + sn::to_string(peer) + ": " +
+             std::to_string(config_.max_connecting) + " clients are connecting (max_connecting)";
+    });
+    send(peer, sn::ConnAck{sn::ReturnCode::congestion});
+    return;
+  }
   // One client per address: another client id seen here before has left.
   if (Session* other = by_peer(peer); other != nullptr && other != s) {
     const InputScope displaced(*this, Input::displaced);
@@ -59,7 +71,7 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
 
   if (s == nullptr) {
     if (sessions_.size() >= config_.max_clients) {
-      log(LogLevel::warn, [&] {
+      log_limited(LogKey::max_clients, LogLevel::warn, [&] {
         return "refused client " + connect.client_id + " from " + sn::to_string(peer) +
                ": max_clients reached";
       });
@@ -377,6 +389,7 @@ void Core::Impl::end_session(Session& s, bool fire_will) {
   const SessionId id = s.id;
   std::erase_if(pending_, [id](const auto& entry) { return entry.second.session == id; });
   client_ids_.erase(s.client_id);
+  connecting_ids_.erase(id);
   if (config_.persistent) {
     dirty_.erase(id);
     removed_.push_back(s.client_id);

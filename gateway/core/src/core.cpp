@@ -45,7 +45,7 @@ bool Core::Impl::acl_allows(const Session& s, AclAction action, const std::strin
                                                       : acl_->may_publish(s.client_id, topic);
   if (allowed) return true;
   ++counters_.acl_denied;
-  log(LogLevel::info, [&] {
+  log_limited(LogKey::acl, LogLevel::info, [&] {
     static constexpr const char* kVerb[] = {"register", "publish to", "subscribe to",
                                             "set a will on"};
     return "ACL: client " + s.client_id + " may not " + kVerb[static_cast<int>(action)] + " " +
@@ -191,6 +191,11 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
   if (s != nullptr && !store_untouched) touch(*s);
   // Any frame shows the client is alive (§6.11), whatever it asks.
   if (s != nullptr) s->last_seen = now_;
+  // A flood of CONNECT or SEARCHGW from one address (spoofed source ports) is cut before it
+  // costs a session, an upstream connection or an answer.
+  if ((type == sn::MsgType::searchgw || type == sn::MsgType::connect) && !within_rate(peer)) {
+    return;
+  }
   // Messages that need no session.
   if (type == sn::MsgType::searchgw) {
     on_searchgw(peer, std::get<sn::SearchGw>(message));
@@ -488,6 +493,50 @@ void Core::Impl::enter(Session& s, SessionState next) {
   touch(s);
   leave_outage(s);
   s.state = std::move(next);
+  if (is_connecting(s.kind())) {
+    connecting_ids_.insert(s.id);
+  } else {
+    connecting_ids_.erase(s.id);
+  }
+}
+
+bool Core::Impl::within_rate(const sn::Peer& peer) {
+  if (config_.connect_rate_per_address == 0) return true;
+  std::size_t size = 0;
+  if (peer.kind == sn::PeerKind::ipv4) size = 4;
+  if (peer.kind == sn::PeerKind::ipv6) size = 16;
+  if (size == 0 || peer.address_size < size) return true;  // serial, radio: nobody forges them
+  const auto octets = peer.address_bytes().first(size);
+  std::string key(octets.begin(), octets.end());
+  const double burst = config_.connect_burst_per_address;
+  if (buckets_.size() >= kMaxBuckets && !buckets_.contains(key)) {
+    // Bounded: forget the addresses whose allowance is whole again (they lose nothing), and if
+    // that is not enough, all of them (each starts over with a full burst).
+    std::erase_if(buckets_, [&](const auto& entry) {
+      const double refill = static_cast<double>((now_ - entry.second.at).count()) *
+                            config_.connect_rate_per_address / 1000.0;
+      return entry.second.tokens + refill >= burst;
+    });
+    if (buckets_.size() >= kMaxBuckets) buckets_.clear();
+  }
+  auto [it, fresh] = buckets_.try_emplace(std::move(key), Bucket{burst, now_});
+  Bucket& bucket = it->second;
+  if (!fresh) {
+    const double refill = static_cast<double>((now_ - bucket.at).count()) *
+                          config_.connect_rate_per_address / 1000.0;
+    bucket.tokens = std::min(burst, bucket.tokens + refill);
+    bucket.at = now_;
+  }
+  if (bucket.tokens >= 1.0) {
+    bucket.tokens -= 1.0;
+    return true;
+  }
+  ++counters_.rate_limited;
+  log_limited(LogKey::rate_limited, LogLevel::warn, [&] {
+    return "dropped CONNECT/SEARCHGW from " + sn::to_string(peer) + ": more than " +
+           std::to_string(config_.connect_rate_per_address) + " a second from its address";
+  });
+  return false;
 }
 
 void Core::Impl::leave_outage(Session& s) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "gateway/core/core.hpp"
@@ -364,6 +365,35 @@ class Core::Impl {
     return UpstreamConnect{conn, config_.client_id_prefix + s.client_id, s.keep_alive_s,
                            s.clean_session, s.will, s.client_id};
   }
+  // False when `peer`'s address has used up its CONNECT/SEARCHGW allowance (counted).
+  bool within_rate(const sn::Peer& peer);
+  enum class LogKey : std::uint8_t { max_clients, connecting_full, rate_limited, not_allowed, acl };
+  // Lines a second per key: one for the refusals a flood repeats; more for ACL denials, which
+  // name different clients and topics and are each worth reading until they come in a flood.
+  static constexpr std::uint32_t kLogBudget[] = {1, 1, 1, 1, 20};
+  // log(), at most kLogBudget[key] times a second; the lines left out meanwhile are counted and
+  // the next line written says how many.
+  template <typename MakeText>
+  void log_limited(LogKey key, LogLevel level, MakeText&& make_text) {
+    auto& window = log_windows_[static_cast<std::size_t>(key)];
+    if (!window.open || now_ - window.since >= Time(1000)) {
+      window.open = true;
+      window.since = now_;
+      window.written = 0;
+    }
+    if (window.written >= kLogBudget[static_cast<std::size_t>(key)]) {
+      ++window.suppressed;
+      ++counters_.log_suppressed;
+      return;
+    }
+    ++window.written;
+    const std::uint64_t suppressed = std::exchange(window.suppressed, 0);
+    log(level, [&] {
+      std::string text = make_text();
+      if (suppressed > 0) text += " (and " + std::to_string(suppressed) + " more like it before)";
+      return text;
+    });
+  }
   // The topic ACL's answer for this client; a refusal is counted and logged.
   enum class AclAction : std::uint8_t { reg, publish, subscribe, will };
   bool acl_allows(const Session& s, AclAction action, const std::string& topic);
@@ -408,6 +438,24 @@ class Core::Impl {
   std::unordered_map<ConnId, std::size_t> publishes_under_way_;
   std::unordered_map<std::uint16_t, std::string> predefined_by_id_;
   std::optional<Acl> acl_;  // config_.acl, ready to ask
+  // Sessions in the will handshake or connecting upstream (CoreConfig::max_connecting).
+  std::unordered_set<SessionId> connecting_ids_;
+  // CONNECT/SEARCHGW token buckets by source IP (CoreConfig::connect_rate_per_address).
+  struct Bucket {
+    double tokens = 0;
+    Time at{0};
+  };
+  std::unordered_map<std::string, Bucket> buckets_;
+  static constexpr std::size_t kMaxBuckets = 65536;
+  // Log lines that a flood repeats (LogKey): at most a few a second each (kLogBudget), the rest
+  // counted and summed up in the next one written.
+  struct LogWindow {
+    Time since{0};
+    std::uint32_t written = 0;
+    std::uint64_t suppressed = 0;
+    bool open = false;
+  };
+  std::array<LogWindow, 5> log_windows_{};
   std::unordered_map<std::string, std::uint16_t> predefined_by_name_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint32_t qos_minus_one_generation_ = 0;

@@ -140,6 +140,10 @@ inline StateKind kind_of(const SessionState& s) { return static_cast<StateKind>(
 inline bool is_sleeping(StateKind k) { return k == StateKind::asleep || k == StateKind::awake; }
 // Disconnected or lost: a CleanSession=false session kept for the client's return.
 inline bool is_away(StateKind k) { return k == StateKind::disconnected || k == StateKind::lost; }
+// Between CONNECT and CONNACK: what CoreConfig::max_connecting bounds.
+inline bool is_connecting(StateKind k) {
+  return k == StateKind::will_topic || k == StateKind::will_msg || k == StateKind::connecting;
+}
 
 // What drives a session: a frame from its client, an event of its upstream connection, one of its
 // timers, or the loss of its transport.

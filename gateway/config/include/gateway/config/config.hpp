@@ -28,6 +28,11 @@ struct GatewaySettings {
   std::uint8_t id = 1;  // GwId of ADVERTISE/GWINFO (§5.3.6)
   GatewayMode mode = GatewayMode::transparent;
   std::uint32_t max_clients = 10000;
+  // Flood limits (see gateway/core/core.hpp, CoreConfig): clients between CONNECT and CONNACK,
+  // and CONNECT/SEARCHGW per source address a second (0: no limit) with its burst.
+  std::uint32_t max_connecting = 1000;
+  std::uint32_t connect_rate_per_address = 100;
+  std::uint32_t connect_burst_per_address = 1000;
 
   bool operator==(const GatewaySettings&) const = default;
 };

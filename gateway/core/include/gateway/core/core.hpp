@@ -46,6 +46,17 @@ struct CoreConfig {
   std::uint8_t gateway_id = 1;
   Mode mode = Mode::transparent;
   std::size_t max_clients = 10000;
+  // Clients between CONNECT and CONNACK (will handshake, upstream connect under way) at once;
+  // beyond it a CONNECT that would add one gets CONNACK congestion (Counters::connecting_full).
+  // Spoofed CONNECTs (their sender never answers) cannot then hold more than this.
+  std::size_t max_connecting = 1000;
+  // Token bucket per source IP address (port ignored; a forwarded node counts as its
+  // forwarder) over CONNECT and SEARCHGW: `connect_rate_per_address` a second, bursts up to
+  // `connect_burst_per_address`. Beyond it the frame is dropped unanswered (a client repeats it,
+  // §6.13; a spoofer learns nothing), counted in Counters::rate_limited. 0: no limit. Serial and
+  // radio peers are not limited (nobody can forge their link).
+  std::uint32_t connect_rate_per_address = 100;
+  std::uint32_t connect_burst_per_address = 1000;
   std::string client_id_prefix;  // upstream MQTT client id = prefix + MQTT-SN client id
   std::vector<PredefinedTopic> predefined;
   bool qos_minus_one = true;
@@ -182,6 +193,9 @@ struct Counters {
   std::uint64_t publish_out[3] = {};     // downlink PUBLISH by QoS
   std::uint64_t qos_minus_one_dropped = 0;
   std::uint64_t acl_denied = 0;          // requests the topic ACL refused
+  std::uint64_t rate_limited = 0;        // CONNECT/SEARCHGW over their address's rate, dropped
+  std::uint64_t connecting_full = 0;     // CONNECT refused: max_connecting clients connecting
+  std::uint64_t log_suppressed = 0;      // repeated log lines summarised instead of written
   std::uint64_t downlink_dropped = 0;    // too large for the transport, queue full, rejected
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
