@@ -248,11 +248,15 @@ GatewayProcess::GatewayProcess(const GatewayLaunch& launch) {
   if (const char* extra = std::getenv("BENCH_UPSTREAM"); extra != nullptr && *extra != '\0') {
     upstream.update(nlohmann::json::parse(extra));
   }
+  nlohmann::json gateway = {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000}};
+  if (!launch.default_limits) {
+    // Every bench client shares 127.0.0.1, which the per-address CONNECT limit would take for a
+    // flood (one address, thousands of CONNECTs): the limits are lifted.
+    gateway["max_connecting"] = 1000000;
+    gateway["connect_rate_per_address"] = 0;
+  }
   nlohmann::json config = {
-      // Every bench client shares 127.0.0.1, which the per-address CONNECT limit would take for
-      // a flood (one address, thousands of CONNECTs): the limits are lifted here.
-      {"gateway", {{"id", 1}, {"mode", launch.mode}, {"max_clients", 1000000},
-                   {"max_connecting", 1000000}, {"connect_rate_per_address", 0}}},
+      {"gateway", gateway},
       {"upstream", upstream},
       {"transports", {{{"type", "udp"}, {"bind", "127.0.0.1:" + std::to_string(port_)}}}},
       {"log", {{"level", launch.log_level}}}};

@@ -73,6 +73,9 @@ struct GatewayLaunch {
   std::string client = "paho";  // upstream.client; "paho" (the gateway's default) is not written
   std::string log_level = "warn";
   std::string persistence = "none";  // persistence.durability of a store in the scratch dir, or none
+  // false: max_connecting and the per-address CONNECT rate are lifted (every bench client shares
+  // 127.0.0.1); true: the gateway's defaults, as a deployment runs (the flood bench).
+  bool default_limits = false;
 };
 
 class GatewayProcess {

@@ -26,6 +26,7 @@
 #include "child_process.hpp"
 #include "histogram.hpp"
 #include "mqtt_side.hpp"
+#include "flood.hpp"
 #include "options.hpp"
 #include "overload_probe.hpp"
 #include "payload.hpp"
@@ -307,6 +308,7 @@ class Coordinator {
     launch.client = o_.client;
     launch.log_level = o_.gateway_log_level;
     launch.persistence = o_.persistence;
+    launch.default_limits = o_.default_limits;
     try {
       gateway_ = std::make_unique<GatewayProcess>(launch);
     } catch (const std::runtime_error& e) {
@@ -445,6 +447,9 @@ class Coordinator {
     const Ns go_ns = now_ns();
     for (Child* c : children) c->send_line("go");
 
+    std::unique_ptr<Flood> flood;
+    if (o_.flood_ports > 0) flood = std::make_unique<Flood>(o_.gateway, o_.flood_ports, o_.flood_rate);
+
     std::optional<PublishStats> downlink;
     if (o_.scenario == Scenario::downlink) downlink = publish_downlink(o_, tag, deadline_ns);
 
@@ -475,6 +480,10 @@ class Coordinator {
 
     // Uplink: wait for the broker side to receive everything (or stop moving).
     if (subscriber_) wait_drained(sent, deadline);
+    if (flood) {
+      out["flood_ports"] = o_.flood_ports;
+      out["flood_sent"] = flood->stop();
+    }
 
     std::optional<ProcSample> idle_start;
     if (o_.scenario == Scenario::idle) {

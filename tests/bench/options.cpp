@@ -103,6 +103,13 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--drain-ms", o.drain_ms, "End a run when nothing arrived for this long")
       ->check(CLI::Range(10u, 600000u));
   app.add_flag("--quiet", o.quiet, "No table on stdout");
+  app.add_option("--flood-ports", o.flood_ports,
+                 "During the run, CONNECTs from this many source ports of 127.0.0.10 (0 = none)")
+      ->check(CLI::Range(0u, 60000u));
+  app.add_option("--flood-rate", o.flood_rate, "CONNECTs a second of the flood")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_flag("--default-limits", o.default_limits,
+               "--start-gateway keeps the gateway's flood limits (max_connecting, per-address rate)");
   app.add_flag("--expect-no-loss", o.expect_no_loss,
                "Exit 1 when a run lost a message, failed a client or timed out");
   app.add_option("--broker-pid", o.broker_pid, "PID of the broker, to report its CPU too");

@@ -17,6 +17,11 @@ const char* to_string(Scenario scenario);
 
 struct Options {
   Scenario scenario = Scenario::uplink;
+  // A CONNECT flood during the run: this many UDP sockets on 127.0.0.10 (a spoofer's source
+  // ports) sending CONNECTs with ClientIds of their own at flood_rate a second, never answering.
+  std::uint32_t flood_ports = 0;
+  std::uint32_t flood_rate = 5000;
+  bool default_limits = false;  // --start-gateway with the gateway's own flood limits
   std::uint32_t clients = 1;         // N simulated MQTT-SN clients (MQTT clients for baseline, broker-storm)
   std::uint32_t messages = 100;      // M per client
   std::uint32_t size = 32;           // S payload octets

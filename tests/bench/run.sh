@@ -275,6 +275,13 @@ fi
   else
     echo "(python3 missing: raw results in \`$json\`)"
   fi
+  # The flood bench's last result (tests/bench/flood.sh), kept across rewrites.
+  if [ -f tests/bench/FLOOD.md ]; then
+    echo
+    echo "<!-- flood.sh: begin -->"
+    cat tests/bench/FLOOD.md
+    echo "<!-- flood.sh: end -->"
+  fi
 } >"$OUT"
 echo "==> wrote $OUT (raw: $json) in ${elapsed} s"
 if [ ${#failed_clients[@]} -gt 0 ]; then
