@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "core_impl.hpp"
+#include "peer_ip.hpp"
 #include "forwarders.hpp"
 
 namespace gateway::core {
@@ -502,29 +503,27 @@ void Core::Impl::enter(Session& s, SessionState next) {
 
 bool Core::Impl::within_rate(const sn::Peer& peer) {
   if (config_.connect_rate_per_address == 0) return true;
-  std::size_t size = 0;
-  if (peer.kind == sn::PeerKind::ipv4) size = 4;
-  if (peer.kind == sn::PeerKind::ipv6) size = 16;
+  const std::size_t size = ip_size(peer.kind);
   if (size == 0 || peer.address_size < size) return true;  // serial, radio: nobody forges them
   const auto octets = peer.address_bytes().first(size);
   std::string key(octets.begin(), octets.end());
   const double burst = config_.connect_burst_per_address;
+  // A bucket's tokens now: what it had plus the rate since, up to the burst.
+  const auto refilled = [&](const Bucket& bucket) {
+    const double refill = static_cast<double>((now_ - bucket.at).count()) *
+                          config_.connect_rate_per_address / 1000.0;
+    return std::min(burst, bucket.tokens + refill);
+  };
   if (buckets_.size() >= kMaxBuckets && !buckets_.contains(key)) {
     // Bounded: forget the addresses whose allowance is whole again (they lose nothing), and if
     // that is not enough, all of them (each starts over with a full burst).
-    std::erase_if(buckets_, [&](const auto& entry) {
-      const double refill = static_cast<double>((now_ - entry.second.at).count()) *
-                            config_.connect_rate_per_address / 1000.0;
-      return entry.second.tokens + refill >= burst;
-    });
+    std::erase_if(buckets_, [&](const auto& entry) { return refilled(entry.second) >= burst; });
     if (buckets_.size() >= kMaxBuckets) buckets_.clear();
   }
   auto [it, fresh] = buckets_.try_emplace(std::move(key), Bucket{burst, now_});
   Bucket& bucket = it->second;
   if (!fresh) {
-    const double refill = static_cast<double>((now_ - bucket.at).count()) *
-                          config_.connect_rate_per_address / 1000.0;
-    bucket.tokens = std::min(burst, bucket.tokens + refill);
+    bucket.tokens = refilled(bucket);
     bucket.at = now_;
   }
   if (bucket.tokens >= 1.0) {

@@ -455,7 +455,7 @@ class Core::Impl {
     std::uint64_t suppressed = 0;
     bool open = false;
   };
-  std::array<LogWindow, 5> log_windows_{};
+  std::array<LogWindow, std::size(kLogBudget)> log_windows_{};  // by LogKey
   std::unordered_map<std::string, std::uint16_t> predefined_by_name_;
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint32_t qos_minus_one_generation_ = 0;

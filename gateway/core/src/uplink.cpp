@@ -6,20 +6,11 @@
 #include <span>
 
 #include "core_impl.hpp"
+#include "peer_ip.hpp"
 #include "sn_protocol/topic.hpp"
 
 namespace gateway::core {
 namespace {
-
-// An IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) as its IPv4 octets: a
-// dual-stack socket reports IPv4 senders that way.
-std::span<const std::uint8_t> unmapped(std::span<const std::uint8_t> ip) {
-  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-  if (ip.size() == 16 && std::equal(ip.begin(), ip.begin() + 12, std::begin(kMappedPrefix))) {
-    return ip.subspan(12);
-  }
-  return ip;
-}
 
 // FNV-1a over what makes a PUBLISH the same message: topic id type, topic id, retain, data.
 std::uint32_t qos2_digest(const sn::Publish& publish) {
@@ -44,14 +35,12 @@ std::uint32_t qos2_digest(const sn::Publish& publish) {
 bool Core::Impl::qos_minus_one_allowed_from(const sn::Peer& peer) const {
   const bool locked = config_.allowed_clients.has_value();
   if (!config_.qos_minus_one_from) return !locked;
-  std::size_t ip_size = 0;
-  if (peer.kind == sn::PeerKind::ipv4) ip_size = 4;
-  if (peer.kind == sn::PeerKind::ipv6) ip_size = 16;
+  const std::size_t ip_octets = ip_size(peer.kind);
   // Serial and radio links have no IP address to list: filtered out only behind a client
   // allow-list.
-  if (ip_size == 0) return !locked;
-  if (peer.address_size < ip_size) return false;
-  const auto ip = unmapped(peer.address_bytes().first(ip_size));
+  if (ip_octets == 0) return !locked;
+  if (peer.address_size < ip_octets) return false;
+  const auto ip = unmapped(peer.address_bytes().first(ip_octets));
   return std::any_of(config_.qos_minus_one_from->begin(), config_.qos_minus_one_from->end(),
                      [ip](const sn::Bytes& allowed) {
                        const auto octets = unmapped(allowed);
