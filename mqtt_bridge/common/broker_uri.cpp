@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "mqtt_bridge/tls_options.hpp"
+
 namespace mqtt_bridge {
 
 Endpoint parse_broker_uri(const std::string& uri) {
@@ -13,12 +15,12 @@ Endpoint parse_broker_uri(const std::string& uri) {
   }
   const std::string scheme = uri.substr(0, scheme_end);
   Endpoint endpoint;
-  if (scheme == "ssl" || scheme == "mqtts") {
-    endpoint.tls = true;
-  } else if (scheme == "ws" || scheme == "wss") {
+  endpoint.tls = is_tls_uri(uri);
+  if (scheme == "ws" || scheme == "wss") {
     throw std::invalid_argument("broker URI '" + uri + "': WebSocket is not supported; use tcp://, "
                                 "mqtt://, ssl:// or mqtts://");
-  } else if (scheme != "tcp" && scheme != "mqtt") {
+  }
+  if (!endpoint.tls && scheme != "tcp" && scheme != "mqtt") {
     throw std::invalid_argument("broker URI '" + uri + "' has an unknown scheme '" + scheme + "'");
   }
   std::string_view rest = std::string_view(uri).substr(scheme_end + 3);

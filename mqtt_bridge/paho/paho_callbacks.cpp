@@ -102,10 +102,8 @@ void PahoUpstream::connect_done(Connection& connection, const mqtt::token& token
     // Paho says only "failure" when TLS is what failed: a handshake of our own finds out what
     // (tls_probe.hpp), unless the broker's CONNACK already said no.
     if (tls_probe_ && failure == ConnectFailure::unavailable && token.get_return_code() < 0) {
-      if (auto verdict = tls_probe_->explain(); verdict && verdict->refused) {
-        failure = ConnectFailure::refused;
-        reason = verdict->reason + " (" + reason + ")";
-      } else if (verdict) {
+      if (auto verdict = tls_probe_->explain()) {
+        if (verdict->refused) failure = ConnectFailure::refused;
         reason = verdict->reason + " (" + reason + ")";
       }
     }

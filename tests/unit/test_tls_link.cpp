@@ -148,6 +148,14 @@ void pump(TlsLink& client, Server& server, Bytes& plain) {
   FAIL("the handshake did not settle in 20 rounds");
 }
 
+// start() and pump() for a case that reads no application data.
+void handshake(TlsLink& client, Server& server) {
+  Bytes plain;
+  client.start();
+  pump(client, server, plain);
+  CHECK(plain.empty());
+}
+
 struct Pki {
   test_pki::Authority ca{"test CA"};
   test_pki::Authority stranger{"another CA"};
@@ -202,16 +210,13 @@ TEST_CASE("tls: an address in the URI is checked against the certificate's IP SA
   const TlsContext context(trusting(pki.ca_file), "127.0.0.1");
   TlsLink client(context);
   Server server({pki.server, "", 0, ""});
-  Bytes plain;
-  client.start();
-  pump(client, server, plain);
+  handshake(client, server);
   CHECK(client.established());
 
   const test_pki::Pem other_address = pki.ca.issue({"broker", {}, {"127.0.0.2"}});
   TlsLink refused(context);
   Server wrong({other_address, "", 0, ""});
-  refused.start();
-  pump(refused, wrong, plain);
+  handshake(refused, wrong);
   CHECK(refused.failed());
   CHECK(refused.refused());
   CHECK(refused.error().find("IP address mismatch") != std::string::npos);
@@ -219,7 +224,6 @@ TEST_CASE("tls: an address in the URI is checked against the certificate's IP SA
 
 TEST_CASE("tls: certificate problems are refused and named") {
   Pki pki;
-  Bytes plain;
   struct Case {
     const char* what;
     test_pki::Pem server;
@@ -240,8 +244,7 @@ TEST_CASE("tls: certificate problems are refused and named") {
     const TlsContext context(trusting(c.ca_file), c.server_name);
     TlsLink client(context);
     Server server({c.server, "", 0, ""});
-    client.start();
-    pump(client, server, plain);
+    handshake(client, server);
     CHECK_FALSE(client.established());
     CHECK(client.failed());
     CHECK(client.refused());
@@ -257,9 +260,7 @@ TEST_CASE("tls: verify false accepts a certificate no trusted CA signed") {
   const TlsContext context(options, "elsewhere.example");
   TlsLink client(context);
   Server server({pki.server, "", 0, ""});
-  Bytes plain;
-  client.start();
-  pump(client, server, plain);
+  handshake(client, server);
   CHECK(client.established());
   CHECK_FALSE(client.failed());
 }
@@ -269,9 +270,7 @@ TEST_CASE("tls: a broker that requires a client certificate refuses a link witho
   const TlsContext context(trusting(pki.ca_file), "broker.example");
   TlsLink client(context);
   Server server({pki.server, pki.ca.pem().certificate, 0, ""});
-  Bytes plain;
-  client.start();
-  pump(client, server, plain);
+  handshake(client, server);
   // TLS 1.3 (RFC 8446 §4.4.2.4): the client's side of the handshake ends before the server
   // looked at its (missing) certificate; the server's alert comes afterwards.
   CHECK(client.failed());
@@ -286,9 +285,7 @@ TEST_CASE("tls: min_version 1.3 refuses a broker that offers at most TLS 1.2") {
   const TlsContext context(options, "broker.example");
   TlsLink client(context);
   Server server({pki.server, "", TLS1_2_VERSION, ""});
-  Bytes plain;
-  client.start();
-  pump(client, server, plain);
+  handshake(client, server);
   CHECK(client.failed());
   CHECK(client.refused());
   CHECK(client.error().find("protocol version") != std::string::npos);
@@ -296,8 +293,7 @@ TEST_CASE("tls: min_version 1.3 refuses a broker that offers at most TLS 1.2") {
   TlsContext relaxed(trusting(pki.ca_file), "broker.example");
   TlsLink accepted(relaxed);
   Server old({pki.server, "", TLS1_2_VERSION, ""});
-  accepted.start();
-  pump(accepted, old, plain);
+  handshake(accepted, old);
   CHECK(accepted.established());
 }
 
