@@ -115,6 +115,23 @@ struct Stream {
   }
 };
 
+// Waits until `sub` holds `expected` distinct messages (topic and payload). A node's PUBACK means
+// the broker has the message, not that the subscriber got it yet; and QoS 1 copies count in
+// sub.count(), so a count alone can be reached while the last message is still on its way.
+bool wait_for_distinct(TestSubscriber& sub, std::size_t expected, std::chrono::milliseconds timeout) {
+  const auto distinct = [&sub] {
+    std::set<std::string> seen;
+    for (const auto& message : sub.messages()) seen.insert(message.topic + '\n' + message.payload);
+    return seen.size();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (distinct() < expected) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    static_cast<void>(sub.wait_for(sub.count() + 1, 50ms));
+  }
+  return true;
+}
+
 struct ClientRun {
   bool connected = false;
   bool set_up = false;  // registered or subscribed
@@ -229,16 +246,8 @@ void uplink(int qos, std::uint32_t seed) {
   }
   const std::size_t total = kClients * kPerClient;
   // Every node has its acknowledgements, so the broker has every message; the subscriber may
-  // still be receiving. Duplicates count in sub.count(), so wait for the distinct ones.
-  const auto distinct_at_broker = [&sub] {
-    std::set<std::string> payloads;
-    for (const auto& message : sub.messages()) payloads.insert(message.topic + message.payload);
-    return payloads.size();
-  };
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (distinct_at_broker() < total && std::chrono::steady_clock::now() < deadline) {
-    static_cast<void>(sub.wait_for(sub.count() + 1, 50ms));
-  }
+  // still be receiving.
+  static_cast<void>(wait_for_distinct(sub, total, 10s));
   // A late copy (held back by the radio) would come within the relay's hold time.
   if (qos == 2) static_cast<void>(sub.wait_for(sub.count() + 1, 500ms));
   std::vector<std::vector<int>> arrived(kClients);
@@ -482,7 +491,7 @@ TEST_CASE("gateway: lossy radio §6.5 §6.9 §6.13: REGISTER and SUBSCRIBE survi
   for (int k = 0; k < kTopics; ++k) {
     CHECK(node.publish(ids[static_cast<std::size_t>(k)], "r" + std::to_string(k), sn::QoS::qos1));
   }
-  CHECK(sub.wait_for(kTopics, 10s));
+  CHECK(wait_for_distinct(sub, kTopics, 10s));
   std::set<int> reg_ok;
   for (const auto& message : sub.messages()) {
     CHECK(message.topic == "lossy/reg/" + message.payload.substr(1));
