@@ -17,6 +17,7 @@
 #include <string>
 
 #include "dtls/datagram_bio.hpp"
+#include "dtls/dtls_server.hpp"
 
 namespace {
 
@@ -149,4 +150,110 @@ TEST_CASE("dtls: PSK handshake over datagram BIOs, the first ClientHello answere
   BIO_ADDR_free(client_address);
   SSL_CTX_free(client_ctx);
   SSL_CTX_free(server_ctx);
+}
+
+namespace {
+
+struct MemoryClient {
+  SSL_CTX* ctx = SSL_CTX_new(DTLS_client_method());
+  DatagramQueue queue;
+  SSL* ssl = nullptr;
+  explicit MemoryClient(SSL_psk_client_cb_func psk) {
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_psk_client_callback(ctx, psk);
+    SSL_CTX_set_cipher_list(ctx, "PSK");
+    ssl = SSL_new(ctx);
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+    SSL_set_mtu(ssl, 1200);
+    BIO* bio = new_datagram_bio(&queue);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_connect_state(ssl);
+  }
+  ~MemoryClient() {
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+  MemoryClient(const MemoryClient&) = delete;
+  MemoryClient& operator=(const MemoryClient&) = delete;
+};
+
+unsigned int stranger_psk(SSL*, const char*, char* identity, unsigned int max_identity,
+                          unsigned char* psk, unsigned int max) {
+  std::strncpy(identity, "stranger", max_identity);
+  if (max < kKey.size()) return 0;
+  std::memcpy(psk, kKey.data(), kKey.size());
+  return kKey.size();
+}
+
+// Client and server exchange datagrams until neither has anything to say; the client's result.
+bool handshake(MemoryClient& client, transports::dtls::Server& server,
+               const transports::dtls::Address& from, transports::dtls::Output& out) {
+  bool done = false;
+  for (int round = 0; round < 20; ++round) {
+    done = SSL_do_handshake(client.ssl) == 1 || done;
+    for (auto& datagram : client.queue.out) server.receive(from, datagram, transports::dtls::Time(0), out);
+    const bool quiet = client.queue.out.empty() && out.datagrams.empty();
+    client.queue.out.clear();
+    for (auto& [to, datagram] : out.datagrams) client.queue.in.push_back(std::move(datagram));
+    out.datagrams.clear();
+    if (quiet && round > 0) break;
+  }
+  return done;
+}
+
+}  // namespace
+
+TEST_CASE("dtls: the server keeps no state before the cookie, binds the PSK identity to what it "
+          "delivers, and drops plaintext and strangers") {
+  transports::dtls::ServerOptions options;
+  options.psk["node-1"] = transports::dtls::Bytes(kKey.begin(), kKey.end());
+  transports::dtls::Server server(options);
+  transports::dtls::Address from;
+  from.family = AF_INET;
+  from.ip = {127, 0, 0, 1};
+  from.port = 5000;
+  transports::dtls::Output out;
+
+  // A plaintext MQTT-SN CONNECT: nothing back, counted.
+  const transports::dtls::Bytes plain{0x0C, 0x04, 0x04, 0x01, 0x00, 0x3C, 'n', 'o', 'd', 'e', '-', '1'};
+  server.receive(from, plain, transports::dtls::Time(0), out);
+  CHECK(out.datagrams.empty());
+  CHECK(server.counters().plaintext_dropped == 1);
+
+  MemoryClient client(client_psk);
+  CHECK(SSL_do_handshake(client.ssl) <= 0);
+  REQUIRE(client.queue.out.size() == 1);
+  server.receive(from, client.queue.out.front(), transports::dtls::Time(0), out);
+  client.queue.out.clear();
+  CHECK(server.counters().cookies_sent == 1);
+  CHECK(server.sessions() == 0);  // a HelloVerifyRequest, and nothing kept
+  for (auto& [to, datagram] : out.datagrams) client.queue.in.push_back(std::move(datagram));
+  out.datagrams.clear();
+  REQUIRE(handshake(client, server, from, out));
+  CHECK(server.sessions() == 1);
+
+  const std::string connect = "CONNECT node-1";
+  REQUIRE(SSL_write(client.ssl, connect.data(), static_cast<int>(connect.size())) > 0);
+  for (auto& datagram : client.queue.out) server.receive(from, datagram, transports::dtls::Time(0), out);
+  client.queue.out.clear();
+  REQUIRE(out.delivered.size() == 1);
+  CHECK(out.delivered.front().identity == "node-1");
+  CHECK(std::string(out.delivered.front().frame.begin(), out.delivered.front().frame.end()) == connect);
+
+  const std::string connack = "CONNACK";
+  REQUIRE(server.send(from, transports::dtls::Bytes(connack.begin(), connack.end()), out));
+  for (auto& [to, datagram] : out.datagrams) client.queue.in.push_back(std::move(datagram));
+  out.datagrams.clear();
+  std::array<char, 64> buffer{};
+  const int n = SSL_read(client.ssl, buffer.data(), static_cast<int>(buffer.size()));
+  REQUIRE(n > 0);
+  CHECK(std::string(buffer.data(), static_cast<std::size_t>(n)) == connack);
+
+  // An identity the server does not know: the handshake fails and nothing is kept.
+  transports::dtls::Address other = from;
+  other.port = 5001;
+  MemoryClient stranger(stranger_psk);
+  CHECK_FALSE(handshake(stranger, server, other, out));
+  CHECK(server.counters().handshakes_failed == 1);
+  CHECK(server.sessions() == 1);
 }
