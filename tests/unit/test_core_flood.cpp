@@ -129,3 +129,16 @@ TEST_CASE("core: flood - a refusal repeated by a flood is logged once a second, 
   CHECK(next.front().find("refused client flood-late") != std::string::npos);
   CHECK(next.front().find("(and 99 more like it before)") != std::string::npos);
 }
+
+TEST_CASE("core: dtls identity - a CONNECT over a proven identity must carry it as its ClientId") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const auto connect = sn::encode(sn::Message{connect_msg("node-2")});
+  f.event(FrameReceived{c, connect, "node-1"});
+  CHECK(f.sent_to(c) == std::vector<sn::Message>{sn::ConnAck{sn::ReturnCode::not_supported}});
+  CHECK(f.upstream<UpstreamConnect>().empty());
+  CHECK(f.counters().identity_mismatch == 1);
+  const auto own = sn::encode(sn::Message{connect_msg("node-1")});
+  f.event(FrameReceived{c, own, "node-1"});
+  CHECK(f.upstream<UpstreamConnect>().size() == 1);
+}

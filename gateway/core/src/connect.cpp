@@ -22,6 +22,16 @@ void Core::Impl::on_connect(const sn::Peer& peer, const sn::Connect& connect) {
     send(peer, sn::ConnAck{sn::ReturnCode::not_supported});
     return;
   }
+  if (!frame_identity_.empty() && connect.client_id != frame_identity_) {
+    // The transport proved who is speaking (DTLS): it may only be itself.
+    ++counters_.identity_mismatch;
+    log_limited(LogKey::not_allowed, LogLevel::info, [&] {
+      return "refused client " + connect.client_id + " from " + sn::to_string(peer) +
+             ": the DTLS identity is " + std::string(frame_identity_);
+    });
+    send(peer, sn::ConnAck{sn::ReturnCode::not_supported});
+    return;
+  }
   if (config_.client_id_prefix + connect.client_id == qos_minus_one_client_id_) {
     // The broker would throw the shared QoS -1 connection and this client off in turn.
     send(peer, sn::ConnAck{sn::ReturnCode::not_supported});

@@ -109,7 +109,9 @@ void Core::Impl::handle(Event event, Time now, Actions& out) {
       [this](auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, FrameReceived>) {
+          frame_identity_ = e.identity;  // for on_connect(), while this frame is handled
           on_frame(e);
+          frame_identity_ = {};
         } else if constexpr (std::is_same_v<T, UpstreamConnected>) {
           on_upstream_connected(e);
         } else if constexpr (std::is_same_v<T, UpstreamConnectFailed>) {

@@ -438,6 +438,7 @@ class Core::Impl {
   std::unordered_map<ConnId, std::size_t> publishes_under_way_;
   std::unordered_map<std::uint16_t, std::string> predefined_by_id_;
   std::optional<Acl> acl_;  // config_.acl, ready to ask
+  std::string_view frame_identity_;  // FrameReceived::identity of the frame being handled
   // Sessions in the will handshake or connecting upstream (CoreConfig::max_connecting).
   std::unordered_set<SessionId> connecting_ids_;
   // CONNECT/SEARCHGW token buckets by source IP (CoreConfig::connect_rate_per_address).

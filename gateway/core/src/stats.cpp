@@ -39,6 +39,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"drops/rate_limited", c.rate_limited},
       {"drops/connecting_full", c.connecting_full},
       {"log/suppressed", c.log_suppressed},
+      {"drops/identity_mismatch", c.identity_mismatch},
       {"drops/downlink", c.downlink_dropped},
       {"drops/sleep_buffer", c.sleep_buffer_dropped},
       {"drops/upstream_publish", c.upstream_publish_failed},

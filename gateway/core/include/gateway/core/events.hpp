@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <string>
 #include <variant>
 
@@ -24,6 +25,10 @@ inline constexpr ConnId kQosMinusOneConn = 0;
 struct FrameReceived {
   sn::Peer peer;
   std::span<const std::uint8_t> bytes;
+  // Who the transport proved the sender to be (a DTLS PSK identity or certificate name), when
+  // that must be its ClientId: a CONNECT with another ClientId gets CONNACK 0x03. Empty: no
+  // binding.
+  std::string_view identity = {};
 };
 
 struct UpstreamConnected {
