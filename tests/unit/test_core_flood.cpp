@@ -142,3 +142,49 @@ TEST_CASE("core: dtls identity - a CONNECT over a proven identity must carry it 
   f.event(FrameReceived{c, own, "node-1"});
   CHECK(f.upstream<UpstreamConnect>().size() == 1);
 }
+
+TEST_CASE("core: dtls identity - after a new handshake at a client's address, frames of another "
+          "identity never act for that client's session") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const auto as = [&](const std::string& identity, const sn::Message& message) -> const Actions& {
+    const auto frame = sn::encode(message);
+    return f.event(FrameReceived{c, frame, identity});
+  };
+  as("node-1", connect_msg("node-1"));
+  f.event(UpstreamConnected{f.connect_conn()});
+  REQUIRE(f.sent_to(c) == std::vector<sn::Message>{sn::ConnAck{sn::ReturnCode::accepted}});
+  // Another identity at the same address and port (its own DTLS session now): nothing it sends
+  // reaches node-1's session, the broker or an answer.
+  CHECK(show(as("node-2", sn::Register{0, 1, "node-1/secret"})) == show({}));
+  CHECK(show(as("node-2", publish_msg(sn::QoS::qos1, sn::TopicIdType::normal, 1, 2, "x"))) ==
+        show({}));
+  CHECK(show(as("node-2", sn::Disconnect{})) == show({}));
+  CHECK(f.counters().identity_mismatch == 3);
+  CHECK(f.sessions() == 1);
+  // node-1 itself still works.
+  as("node-1", sn::Register{0, 3, "node-1/data"});
+  const auto answer = f.sent_to(c);
+  REQUIRE(answer.size() == 1);
+  CHECK(std::holds_alternative<sn::RegAck>(answer.front()));
+}
+
+TEST_CASE("core: dtls identity §6.14 - a PINGREQ naming a sleeping client wakes it only from that "
+          "client's identity") {
+  CoreFixture f;
+  const auto c = udp(5001);
+  const auto thief = udp(6001);
+  const auto connect = sn::encode(sn::Message{connect_msg("node-1")});
+  f.event(FrameReceived{c, connect, "node-1"});
+  f.event(UpstreamConnected{f.connect_conn()});
+  const auto sleep = sn::encode(sn::Message{sn::Disconnect{30}});
+  f.event(FrameReceived{c, sleep, "node-1"});
+  REQUIRE(f.sent_to(c) == std::vector<sn::Message>{sn::Disconnect{}});
+  const auto wake = sn::encode(sn::Message{sn::PingReq{std::string("node-1")}});
+  f.event(FrameReceived{thief, wake, "node-2"});
+  CHECK(f.sent_to(thief) == std::vector<sn::Message>{sn::Disconnect{}});
+  CHECK(f.counters().identity_mismatch == 1);
+  // Still asleep at its own address: its own PINGREQ wakes it there (PINGRESP, nothing buffered).
+  f.event(FrameReceived{c, wake, "node-1"});
+  CHECK(f.sent_to(c) == std::vector<sn::Message>{sn::PingResp{}});
+}

@@ -191,6 +191,18 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
   const bool store_untouched =
       type == sn::MsgType::pingreq ||
       (publish_in != nullptr && (publish_in->qos == sn::QoS::qos0 || publish_in->qos == sn::QoS::qos1));
+  // A transport that proves who speaks (DTLS) may have a new handshake at the address of an
+  // established client: frames of another identity never act for that client's session.
+  if (s != nullptr && !frame_identity_.empty() && type != sn::MsgType::connect &&
+      s->client_id != frame_identity_) {
+    ++counters_.identity_mismatch;
+    log_limited(LogKey::not_allowed, LogLevel::info, [&] {
+      return std::string("dropped ") + sn::to_string(type) + " from " + sn::to_string(peer) +
+             ": the DTLS identity " + std::string(frame_identity_) + " is not client " +
+             s->client_id;
+    });
+    return;
+  }
   if (s != nullptr && !store_untouched) touch(*s);
   // Any frame shows the client is alive (§6.11), whatever it asks.
   if (s != nullptr) s->last_seen = now_;
@@ -215,7 +227,17 @@ void Core::Impl::on_message(const sn::Peer& peer, sn::Message&& message) {
     return;
   }
   if (auto* ping = std::get_if<sn::PingReq>(&message); ping != nullptr && ping->client_id) {
-    // §6.14: a PINGREQ naming its client wakes that client wherever it comes from.
+    // §6.14: a PINGREQ naming its client wakes that client wherever it comes from; over DTLS only
+    // from the identity that is that client.
+    if (!frame_identity_.empty() && *ping->client_id != frame_identity_) {
+      ++counters_.identity_mismatch;
+      log_limited(LogKey::not_allowed, LogLevel::info, [&] {
+        return "refused PINGREQ for client " + *ping->client_id + " from " +
+               sn::to_string(peer) + ": the DTLS identity is " + std::string(frame_identity_);
+      });
+      send(peer, sn::Disconnect{});
+      return;
+    }
     const InputScope scope(*this, Input::pingreq);
     if (on_named_pingreq(peer, *ping->client_id)) return;
   }

@@ -196,7 +196,7 @@ struct Counters {
   std::uint64_t rate_limited = 0;        // CONNECT/SEARCHGW over their address's rate, dropped
   std::uint64_t connecting_full = 0;     // CONNECT refused: max_connecting clients connecting
   std::uint64_t log_suppressed = 0;      // repeated log lines summarised instead of written
-  std::uint64_t identity_mismatch = 0;   // CONNECT whose ClientId is not the DTLS identity
+  std::uint64_t identity_mismatch = 0;   // a frame whose ClientId or session is not its DTLS identity
   std::uint64_t downlink_dropped = 0;    // too large for the transport, queue full, rejected
   // Of downlink_dropped: pushed out of a sleeping client's full buffer (§6.14).
   std::uint64_t sleep_buffer_dropped = 0;
