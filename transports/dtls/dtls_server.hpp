@@ -1,13 +1,20 @@
 #pragma once
-// The server side of DTLS 1.2 to the nodes, sans-I/O (work in progress, issue 13 §2): datagrams
-// from addresses in, datagrams to addresses and decrypted frames (with the peer's identity) out.
-// A source gets state only after its ClientHello carried a valid cookie (DTLSv1_listen over one
-// shared listener); a plaintext datagram gets nothing and is counted; handshakes are bounded in
-// number and time. PSK only so far.
+// The server side of DTLS 1.2 to the nodes (issue 13 §2), sans-I/O: datagrams from peers in,
+// datagrams to peers and decrypted frames (with the identity the handshake proved) out. No
+// socket, no clock of its own: the owner (transports::DtlsTransport) feeds datagrams and time.
+//
+// - A source gets state only after its ClientHello carried a valid cookie (RFC 6347 §4.2.1,
+//   DTLSv1_listen over one shared listener with an HMAC of the source address and port).
+// - One session per source address and port. A new ClientHello (epoch 0) from the address of an
+//   established session is a node that rebooted (RFC 6347 §4.2.8): once it proves the cookie, its
+//   new session replaces the old one.
+// - A datagram that is no DTLS record gets nothing and is counted; handshakes are bounded in
+//   number and time; sessions silent for idle_timeout are forgotten.
+// - Authentication by PSK (identity -> key) and/or certificates. The identity of a session is its
+//   PSK identity, or for a certificate its subject CN (the first DNS SAN when there is no CN).
 
 #include <openssl/types.h>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -15,74 +22,87 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dtls/datagram_bio.hpp"
+#include "sn_protocol/peer.hpp"
 
 namespace transports::dtls {
 
 using Time = std::chrono::milliseconds;
 
-// A UDP source: IPv4 or IPv6 address and port.
-struct Address {
-  int family = 0;  // AF_INET or AF_INET6
-  std::array<std::uint8_t, 16> ip{};
-  std::uint16_t port = 0;  // host order
-  auto operator<=>(const Address&) const = default;
-};
-
 struct ServerOptions {
-  std::map<std::string, Bytes> psk;  // identity -> key
+  std::map<std::string, Bytes> psk;  // identity -> key; empty: no PSK cipher suites
+  std::string cert_file;             // PEM chain; empty: no certificate cipher suites
+  std::string key_file;              // empty: the key is in cert_file
+  std::string ca_file;               // trust anchors for client certificates
+  bool require_client_certificate = false;  // with certificates: no certificate, no session
   Time handshake_timeout{10000};
-  std::size_t max_handshakes = 1000;
-  long mtu = 1200;
+  Time idle_timeout{std::chrono::hours(24)};
+  std::size_t max_handshakes = 1000;  // sessions between cookie and Finished
+  std::size_t max_sessions = 100000;
+  long mtu = 1400;  // handshake messages are fragmented to fit
 };
 
 struct Delivery {
-  Address from;
-  std::string identity;  // the PSK identity the handshake proved
+  sn::Peer from;
+  std::string identity;  // what the handshake proved (empty: an anonymous certificate-less peer)
   Bytes frame;
 };
 
 struct Output {
-  std::vector<std::pair<Address, Bytes>> datagrams;
+  std::vector<std::pair<sn::Peer, Bytes>> datagrams;
   std::vector<Delivery> delivered;
 };
 
 struct ServerCounters {
-  std::uint64_t cookies_sent = 0;       // HelloVerifyRequests (no state kept)
-  std::uint64_t plaintext_dropped = 0;  // datagrams that are no DTLS record
-  std::uint64_t handshakes_failed = 0;  // wrong key, unknown identity, garbage, timeout
-  std::uint64_t handshakes_refused = 0;  // max_handshakes under way
+  std::uint64_t cookies_sent = 0;        // HelloVerifyRequests (no state kept)
+  std::uint64_t plaintext_dropped = 0;   // datagrams that are no DTLS record
+  std::uint64_t handshakes_done = 0;
+  std::uint64_t handshakes_failed = 0;   // wrong key, unknown identity, bad certificate, timeout
+  std::uint64_t handshakes_refused = 0;  // max_handshakes under way, or max_sessions reached
+  std::uint64_t sessions_replaced = 0;   // a new handshake from an established session's address
+  std::uint64_t sessions_expired = 0;    // silent for idle_timeout
+  std::uint64_t sessions_closed = 0;     // close_notify or a fatal alert from the peer
+  std::uint64_t records_dropped = 0;     // records of no session (e.g. after a gateway restart)
 };
 
 class Server {
  public:
+  // Throws std::invalid_argument naming the file and OpenSSL's reason when a certificate or key
+  // cannot be used, or when neither PSK nor a certificate is configured.
   explicit Server(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void receive(const Address& from, std::span<const std::uint8_t> datagram, Time now, Output& out);
+  void receive(const sn::Peer& from, std::span<const std::uint8_t> datagram, Time now,
+               Output& out);
   // A frame to an established session; false when there is none for `to`.
-  bool send(const Address& to, std::span<const std::uint8_t> frame, Output& out);
-  // Handshake timeouts and DTLS retransmissions.
-  std::optional<Time> next_deadline() const;
+  bool send(const sn::Peer& to, std::span<const std::uint8_t> frame, Output& out);
+  // Handshake timeouts and retransmissions (OpenSSL's own timer), idle sessions.
   void on_timer(Time now, Output& out);
 
-  std::size_t sessions() const { return links_.size(); }
+  std::size_t sessions() const { return links_.size() - handshaking_; }
+  std::size_t handshaking() const { return handshaking_; }
   const ServerCounters& counters() const { return counters_; }
 
  private:
   struct Link;
   std::unique_ptr<Link> new_listener();
-  void drive(const Address& from, Link& link, Time now, Output& out);
-  void drain(const Address& to, Link& link, Output& out);
+  // Runs the cookie exchange for a ClientHello from `from`; the new link when it is verified.
+  std::unique_ptr<Link> listen(const sn::Peer& from, std::span<const std::uint8_t> datagram,
+                               Output& out);
+  void drive(const sn::Peer& from, Link& link, Time now, Output& out);
+  void drain(const sn::Peer& to, Link& link, Output& out);
+  void forget(const sn::Peer& peer);
 
   ServerOptions options_;
   SSL_CTX* ctx_ = nullptr;
   std::unique_ptr<Link> listener_;
-  std::map<Address, std::unique_ptr<Link>> links_;
+  std::unordered_map<sn::Peer, std::unique_ptr<Link>, sn::PeerHash> links_;
+  std::size_t handshaking_ = 0;
   ServerCounters counters_;
 };
 
