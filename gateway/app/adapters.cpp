@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "transports/bluetooth_transport.hpp"
+#include "transports/dtls_transport.hpp"
 #include "transports/serial_transport.hpp"
 #include "transports/udp_transport.hpp"
 
@@ -84,6 +85,73 @@ class UdpAdapter final : public Adapter {
   const config::Config& config_;
   config::UdpTransport udp_;
   std::optional<transports::UdpTransport> transport_;
+};
+
+// DTLS: a datagram carries one record, and a record at most 2^14 octets of plaintext (RFC 6347
+// §4.1, RFC 5246 §6.2.1).
+constexpr std::size_t kDtlsMaxFrame = 16384;
+
+class DtlsAdapter final : public Adapter {
+ public:
+  DtlsAdapter(uv_loop_t* loop, std::uint16_t id, const config::DtlsTransport& dtls,
+              AdapterEvents events)
+      : dtls_(dtls) {
+    transports::DtlsOptions options;
+    options.udp.transport_id = id;
+    options.udp.host = dtls.bind.host;
+    options.udp.port = dtls.bind.port;
+    options.udp.receive_buffer_bytes = static_cast<int>(dtls.receive_buffer_bytes);
+    options.udp.send_buffer_bytes = static_cast<int>(dtls.send_buffer_bytes);
+    options.server = dtls.server;
+    const bool bind_identity = dtls.psk_identity_is_client_id;
+    transport_.emplace(
+        loop, std::move(options),
+        [bind_identity, deliver = std::move(events.on_proven_frame)](
+            const sn::Peer& from, std::span<const std::uint8_t> bytes, std::string_view identity) {
+          deliver(from, bytes, bind_identity ? identity : std::string_view());
+        });
+  }
+
+  void start() override { transport_->start(); }
+  bool send(const sn::Peer& to, std::span<const std::uint8_t> bytes) override {
+    return transport_->send(to, bytes);
+  }
+  // Never in the clear on a DTLS port: ADVERTISE and GWINFO go out on UDP transports.
+  bool broadcast(std::span<const std::uint8_t>) override { return false; }
+  void close(std::function<void()> on_closed) override { transport_->close(std::move(on_closed)); }
+  std::size_t max_frame_size() const override { return kDtlsMaxFrame; }
+  std::string description() const override {
+    const auto& server = dtls_.server;
+    std::string how;
+    if (!server.psk.empty()) how = std::to_string(server.psk.size()) + " PSK identities";
+    if (!server.cert_file.empty()) {
+      how += std::string(how.empty() ? "" : " and ") + "certificate " + server.cert_file +
+             (server.require_client_certificate ? " (client certificates required)" : "");
+    }
+    return "dtls listening on " + dtls_.bind.host + ":" + std::to_string(transport_->local_port()) +
+           " (DTLS 1.2, " + how +
+           (dtls_.psk_identity_is_client_id ? ", identity = ClientId)" : ", any ClientId)");
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> counters() const override {
+    const auto* server = transport_->server();
+    if (server == nullptr) return {};
+    const auto& c = server->counters();
+    return {{"dtls/sessions", server->sessions()},
+            {"dtls/handshakes_done", c.handshakes_done},
+            {"dtls/handshakes_failed", c.handshakes_failed},
+            {"dtls/handshakes_refused", c.handshakes_refused},
+            {"dtls/cookies_sent", c.cookies_sent},
+            {"dtls/plaintext_dropped", c.plaintext_dropped},
+            {"dtls/records_dropped", c.records_dropped},
+            {"dtls/sessions_replaced", c.sessions_replaced},
+            {"dtls/sessions_expired", c.sessions_expired},
+            {"dtls/sessions_closed", c.sessions_closed},
+            {"dtls/send_refused", transport_->send_refused()}};
+  }
+
+ private:
+  config::DtlsTransport dtls_;
+  std::optional<transports::DtlsTransport> transport_;
 };
 
 // The config and the transport each name these settings in their own layer; map them by name, so
@@ -238,6 +306,8 @@ std::unique_ptr<Adapter> make_adapter(uv_loop_t* loop, std::uint16_t id,
           return std::make_unique<UdpAdapter>(loop, id, config, settings, std::move(events));
         } else if constexpr (std::is_same_v<T, config::SerialTransport>) {
           return std::make_unique<SerialAdapter>(loop, id, transport, settings, std::move(events));
+        } else if constexpr (std::is_same_v<T, config::DtlsTransport>) {
+          return std::make_unique<DtlsAdapter>(loop, id, settings, std::move(events));
         } else if constexpr (std::is_same_v<T, config::RfcommTransport>) {
           transports::BluetoothOptions options;
           options.kind = transports::BluetoothKind::rfcomm;

@@ -11,6 +11,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "gateway/config/config.hpp"
 #include "sn_protocol/peer.hpp"
@@ -20,6 +23,11 @@ namespace gateway::app {
 
 struct AdapterEvents {
   transports::FrameHandler on_frame;
+  // A frame from a transport that proves who sent it (DTLS): the identity must be the ClientId
+  // (core::FrameReceived::identity). Empty identity: no binding.
+  std::function<void(const sn::Peer& from, std::span<const std::uint8_t> bytes,
+                     std::string_view identity)>
+      on_proven_frame;
   // The whole medium is gone (serial device unplugged, Bluetooth listener failed): every client
   // behind the transport is lost (core::TransportDown).
   std::function<void(std::uint16_t transport_id, const std::string& reason)> on_down;
@@ -43,6 +51,8 @@ class Adapter {
   virtual std::size_t max_frame_size() const = 0;
   // What start() opened, for the start-up log ("udp listening on 127.0.0.1:1884").
   virtual std::string description() const = 0;
+  // The transport's own counters for the SIGUSR1 dump, named "<kind>/<counter>" (none by default).
+  virtual std::vector<std::pair<std::string, std::uint64_t>> counters() const { return {}; }
 };
 
 // The adapter for config.transports[id]; nothing is opened until start().

@@ -218,6 +218,10 @@ class Runtime::Impl {
       events.on_frame = [this](const sn::Peer& peer, std::span<const std::uint8_t> bytes) {
         feed(core::FrameReceived{peer, bytes});
       };
+      events.on_proven_frame = [this](const sn::Peer& peer, std::span<const std::uint8_t> bytes,
+                                      std::string_view identity) {
+        feed(core::FrameReceived{peer, bytes, identity});
+      };
       events.on_down = [this](std::uint16_t transport_id, const std::string& reason) {
         feed(core::TransportDown{transport_id, reason});
       };
@@ -435,6 +439,12 @@ class Runtime::Impl {
       line += " store/rows_written=" + std::to_string(store_->rows_written()) +
               " store/rows_deleted=" + std::to_string(store_->rows_deleted()) +
               " store/write_failures=" + std::to_string(store_failures_);
+    }
+    for (std::size_t i = 0; i < adapters_.size(); ++i) {
+      if (!adapters_[i]) continue;
+      for (const auto& [name, value] : adapters_[i]->counters()) {
+        line += " transports/" + std::to_string(i) + "/" + name + "=" + std::to_string(value);
+      }
     }
     if (upstream_) {
       line += (line.empty() ? "" : " ") + std::string("upstream/dropped_events=") +

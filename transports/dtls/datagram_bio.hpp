@@ -1,5 +1,5 @@
 #pragma once
-// A datagram BIO for OpenSSL DTLS without a socket (work in progress, issue 13 §2): whole
+// A datagram BIO for OpenSSL DTLS without a socket (issue 13 §2): whole
 // datagrams in, each write one datagram out, and the peer address answered to DTLS's
 // BIO_dgram_get_peer/set_peer (DTLSv1_listen and the cookie callbacks need it). OpenSSL 3.0's
 // memory BIO would merge datagrams; 3.2's BIO_s_dgram_mem is not in bookworm.
@@ -9,12 +9,12 @@
 #include <span>
 #include <vector>
 
+#include "dtls/dtls_options.hpp"
+
 using BIO = struct bio_st;
 using BIO_ADDR = union bio_addr_st;
 
 namespace transports::dtls {
-
-using Bytes = std::vector<std::uint8_t>;
 
 struct DatagramQueue {
   std::deque<Bytes> in;    // read by OpenSSL, one datagram per read

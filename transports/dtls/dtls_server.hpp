@@ -15,7 +15,6 @@
 
 #include <openssl/types.h>
 
-#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -26,24 +25,10 @@
 #include <vector>
 
 #include "dtls/datagram_bio.hpp"
+#include "dtls/dtls_options.hpp"
 #include "sn_protocol/peer.hpp"
 
 namespace transports::dtls {
-
-using Time = std::chrono::milliseconds;
-
-struct ServerOptions {
-  std::map<std::string, Bytes> psk;  // identity -> key; empty: no PSK cipher suites
-  std::string cert_file;             // PEM chain; empty: no certificate cipher suites
-  std::string key_file;              // empty: the key is in cert_file
-  std::string ca_file;               // trust anchors for client certificates
-  bool require_client_certificate = false;  // with certificates: no certificate, no session
-  Time handshake_timeout{10000};
-  Time idle_timeout{std::chrono::hours(24)};
-  std::size_t max_handshakes = 1000;  // sessions between cookie and Finished
-  std::size_t max_sessions = 100000;
-  long mtu = 1400;  // handshake messages are fragmented to fit
-};
 
 struct Delivery {
   sn::Peer from;

@@ -95,7 +95,7 @@ std::string_view to_string(SerialFraming framing) {
 }
 
 std::string_view type_name(const TransportSettings& settings) {
-  constexpr std::string_view kNames[] = {"udp", "serial", "rfcomm", "l2cap"};
+  constexpr std::string_view kNames[] = {"udp", "serial", "rfcomm", "l2cap", "dtls"};
   static_assert(std::size(kNames) == std::variant_size_v<TransportSettings>);
   return kNames[settings.index()];
 }

@@ -1,5 +1,11 @@
 #include "json_fields.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
 #include <algorithm>
 #include <utility>
 
@@ -102,6 +108,28 @@ std::string ObjectReader::string(std::string_view key, std::string fallback) con
   const auto* member = find(key);
   if (member == nullptr) return fallback;
   return require_string(*member, path(key));
+}
+
+// A file the gateway must read at start: named with its JSON path when it is not there. A
+// relative path is taken from `base` (the config file's directory): certificates sit next to the
+// file that names them, wherever the gateway was started.
+std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory,
+                           const std::filesystem::path& base) {
+  auto path = section.string(key, {});
+  if (path.empty()) return path;
+  if (std::filesystem::path(path).is_relative() && !base.empty()) path = (base / path).string();
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || !std::filesystem::exists(status)) {
+    fail(section.path(key), json_quoted(path) + " does not exist");
+  }
+  if (directory != std::filesystem::is_directory(status)) {
+    fail(section.path(key), json_quoted(path) + (directory ? " is not a directory" : " is a directory"));
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    fail(section.path(key), json_quoted(path) + " is not readable: " + std::strerror(errno));
+  }
+  return path;
 }
 
 }  // namespace gateway::config::detail

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -55,5 +56,11 @@ class ObjectReader {
   const Json& value_;
   std::string path_;
 };
+
+// A file the gateway must read at start, named with its JSON path when it is not there, is a
+// directory (or is not one, with `directory`) or is not readable. A relative path is taken from
+// `base` (the config file's directory). Empty when the key is absent.
+std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory,
+                           const std::filesystem::path& base);
 
 }  // namespace gateway::config::detail

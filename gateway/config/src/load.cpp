@@ -28,6 +28,7 @@ using detail::fail;
 using detail::Json;
 using detail::json_quoted;
 using detail::ObjectReader;
+using detail::read_file_path;
 using detail::ip_literal_octets;
 
 constexpr std::int64_t kMaxUint32 = 0xFFFF'FFFF;
@@ -94,27 +95,6 @@ void parse_upstream_uri(UpstreamSettings& upstream, const std::string& path) {
   upstream.broker = std::move(*parsed.address);
 }
 
-// A file the gateway must read at start: named with its JSON path when it is not there. A
-// relative path is taken from `base` (the config file's directory): certificates sit next to the
-// file that names them, wherever the gateway was started.
-std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory,
-                           const std::filesystem::path& base) {
-  auto path = section.string(key, {});
-  if (path.empty()) return path;
-  if (std::filesystem::path(path).is_relative() && !base.empty()) path = (base / path).string();
-  std::error_code error;
-  const auto status = std::filesystem::status(path, error);
-  if (error || !std::filesystem::exists(status)) {
-    fail(section.path(key), json_quoted(path) + " does not exist");
-  }
-  if (directory != std::filesystem::is_directory(status)) {
-    fail(section.path(key), json_quoted(path) + (directory ? " is not a directory" : " is a directory"));
-  }
-  if (::access(path.c_str(), R_OK) != 0) {
-    fail(section.path(key), json_quoted(path) + " is not readable: " + std::strerror(errno));
-  }
-  return path;
-}
 
 mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSettings& upstream,
                                  const std::filesystem::path& base) {
@@ -475,7 +455,7 @@ Config config_from_json(const Json& document, const std::filesystem::path& base)
         base);
   }
   if (const auto* section = root.find("transports")) {
-    config.transports = detail::read_transports(*section, "transports");
+    config.transports = detail::read_transports(*section, "transports", base);
   }
   if (const auto* section = root.find("topics")) {
     const ObjectReader topics(*section, "topics", {"predefined"});

@@ -1,9 +1,11 @@
-// JSON -> transports (udp, serial, rfcomm, l2cap) and forwarders.allowed, checking types, ranges,
+// JSON -> transports (udp, dtls, serial, rfcomm, l2cap) and forwarders.allowed, checking types, ranges,
 // keys that belong to another type or framing, and clashes between transports.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <chrono>
+#include <fstream>
 #include <optional>
 #include <span>
 #include <string>
@@ -107,7 +109,50 @@ SerialTransport read_serial(const ObjectReader& entry) {
   return serial;
 }
 
-TransportConfig read_transport(const Json& value, const std::string& path) {
+DtlsTransport read_dtls(const ObjectReader& entry, const std::filesystem::path& base) {
+  DtlsTransport dtls;
+  dtls.bind = read_bind(entry);
+  if (entry.find("bind") == nullptr) fail(entry.path("bind"), "required for a dtls transport");
+  if (dtls.bind.port == 0) fail(entry.path("bind"), "a dtls transport needs a fixed port");
+  constexpr std::int64_t kMaxBuffer = std::int64_t{1} << 30;
+  dtls.receive_buffer_bytes = static_cast<std::uint32_t>(
+      entry.integer("receive_buffer_bytes", 0, kMaxBuffer, dtls.receive_buffer_bytes));
+  dtls.send_buffer_bytes = static_cast<std::uint32_t>(
+      entry.integer("send_buffer_bytes", 0, kMaxBuffer, dtls.send_buffer_bytes));
+  dtls.psk_file = read_file_path(entry, "psk_file", false, base);
+  if (!dtls.psk_file.empty()) dtls.server.psk = read_psk_file(dtls.psk_file, entry.path("psk_file"));
+  dtls.psk_identity_is_client_id =
+      entry.boolean("psk_identity_is_client_id", dtls.psk_identity_is_client_id);
+  auto& server = dtls.server;
+  server.cert_file = read_file_path(entry, "cert_file", false, base);
+  server.key_file = read_file_path(entry, "key_file", false, base);
+  server.ca_file = read_file_path(entry, "ca_file", false, base);
+  server.require_client_certificate =
+      entry.boolean("require_client_certificate", server.require_client_certificate);
+  if (!server.key_file.empty() && server.cert_file.empty()) {
+    fail(entry.path("key_file"), "set without cert_file (the certificate it is the key of)");
+  }
+  if (server.require_client_certificate && server.ca_file.empty()) {
+    fail(entry.path("require_client_certificate"),
+         "needs ca_file (the authority client certificates are checked against)");
+  }
+  if (server.cert_file.empty() && dtls.psk_file.empty()) {
+    fail(entry.path("psk_file"), "a dtls transport needs psk_file, cert_file, or both");
+  }
+  server.handshake_timeout = std::chrono::milliseconds(
+      entry.integer("handshake_timeout_ms", 1000, 600000, server.handshake_timeout.count()));
+  server.idle_timeout = std::chrono::seconds(entry.integer(
+      "idle_timeout_s", 60, 7 * 24 * 3600,
+      std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()));
+  server.max_handshakes = static_cast<std::size_t>(
+      entry.integer("max_handshakes", 1, 1000000, static_cast<std::int64_t>(server.max_handshakes)));
+  server.max_sessions = static_cast<std::size_t>(
+      entry.integer("max_sessions", 1, 10000000, static_cast<std::int64_t>(server.max_sessions)));
+  return dtls;
+}
+
+TransportConfig read_transport(const Json& value, const std::string& path,
+                               const std::filesystem::path& base) {
   require_object(value, path);
   // The type decides which keys are known, so it is checked before them.
   std::string type = "udp";
@@ -152,9 +197,19 @@ TransportConfig read_transport(const Json& value, const std::string& path) {
         require_integer(entry.require("psm"), entry.path("psm"), 1, 255))};
     transport.name = entry.string("name", {});
     transport.optional = entry.boolean("optional", false);
+  } else if (type == "dtls") {
+    const ObjectReader entry(
+        value, path,
+        {"type", "name", "optional", "bind", "receive_buffer_bytes", "send_buffer_bytes",
+         "psk_file", "psk_identity_is_client_id", "cert_file", "key_file", "ca_file",
+         "require_client_certificate", "handshake_timeout_ms", "idle_timeout_s", "max_handshakes",
+         "max_sessions"});
+    transport.settings = read_dtls(entry, base);
+    transport.name = entry.string("name", {});
+    transport.optional = entry.boolean("optional", false);
   } else {
-    fail(member_path(path, "type"),
-         "unsupported transport " + json_quoted(type) + " (supported: udp, serial, rfcomm, l2cap)");
+    fail(member_path(path, "type"), "unsupported transport " + json_quoted(type) +
+                                        " (supported: udp, dtls, serial, rfcomm, l2cap)");
   }
   return transport;
 }
@@ -162,11 +217,17 @@ TransportConfig read_transport(const Json& value, const std::string& path) {
 // Two transports that would claim the same thing: "<problem>" at `key`, or nothing.
 std::optional<std::pair<std::string, std::string>> clash(const TransportConfig& a,
                                                          const TransportConfig& b) {
-  if (const auto* udp = std::get_if<UdpTransport>(&a.settings)) {
-    const auto* other = std::get_if<UdpTransport>(&b.settings);
-    // Port 0 binds a fresh ephemeral port each time, so only fixed ports can collide.
-    if (other != nullptr && udp->bind.port != 0 && udp->bind == other->bind) {
-      return std::pair{std::string("bind"), "duplicate address " + json_quoted(to_string(udp->bind))};
+  // UDP and DTLS sockets share the address space. Port 0 binds a fresh ephemeral port each time,
+  // so only fixed ports can collide.
+  const auto bind_of = [](const TransportConfig& t) -> const HostPort* {
+    if (const auto* udp = std::get_if<UdpTransport>(&t.settings)) return &udp->bind;
+    if (const auto* dtls = std::get_if<DtlsTransport>(&t.settings)) return &dtls->bind;
+    return nullptr;
+  };
+  if (const HostPort* bind = bind_of(a)) {
+    const HostPort* other = bind_of(b);
+    if (other != nullptr && bind->port != 0 && *bind == *other) {
+      return std::pair{std::string("bind"), "duplicate address " + json_quoted(to_string(*bind))};
     }
   } else if (const auto* serial = std::get_if<SerialTransport>(&a.settings)) {
     const auto* other = std::get_if<SerialTransport>(&b.settings);
@@ -232,14 +293,59 @@ std::string ip_literal_octets(const std::string& text) {
   return {};
 }
 
-std::vector<TransportConfig> read_transports(const Json& value, const std::string& path) {
+std::map<std::string, std::vector<std::uint8_t>> read_psk_file(const std::string& file,
+                                                               const std::string& json_path) {
+  std::ifstream in(file);
+  if (!in) fail(json_path, json_quoted(file) + " cannot be read");
+  std::map<std::string, std::vector<std::uint8_t>> keys;
+  const auto hex_value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.ends_with('\r')) line.pop_back();
+    const auto where = json_quoted(file) + " line " + std::to_string(number) + ": ";
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) fail(json_path, where + "expected \"identity:hexkey\"");
+    std::string identity = line.substr(0, colon);
+    const std::string hex = line.substr(colon + 1);
+    // RFC 4279 §5.1 allows longer, OpenSSL takes up to 128 octets of identity.
+    if (identity.empty() || identity.size() > 128) {
+      fail(json_path, where + "the identity has 1 to 128 characters");
+    }
+    // OpenSSL takes up to 512 octets of key; fewer than 16 is no protection.
+    if (hex.size() % 2 != 0 || hex.size() < 32 || hex.size() > 1024) {
+      fail(json_path, where + "the key is 16 to 512 octets written as an even number of hex digits");
+    }
+    std::vector<std::uint8_t> key;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      const int high = hex_value(hex[i]);
+      const int low = hex_value(hex[i + 1]);
+      if (high < 0 || low < 0) fail(json_path, where + "the key is not hexadecimal");
+      key.push_back(static_cast<std::uint8_t>(high * 16 + low));
+    }
+    if (!keys.emplace(std::move(identity), std::move(key)).second) {
+      fail(json_path, where + "identity " + json_quoted(line.substr(0, colon)) + " given twice");
+    }
+  }
+  if (keys.empty()) fail(json_path, json_quoted(file) + " holds no \"identity:hexkey\" line");
+  return keys;
+}
+
+std::vector<TransportConfig> read_transports(const Json& value, const std::string& path,
+                                             const std::filesystem::path& base) {
   require_array(value, path);
   if (value.empty()) fail(path, "expected at least one transport");
   if (value.size() > 0xFFFF) fail(path, "expected at most 65535 transports");
   std::vector<TransportConfig> transports;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const auto entry_path = element_path(path, i);
-    auto transport = read_transport(value[i], entry_path);
+    auto transport = read_transport(value[i], entry_path, base);
     for (std::size_t earlier = 0; earlier < transports.size(); ++earlier) {
       const auto earlier_path = element_path(path, earlier);
       if (!transport.name.empty() && transport.name == transports[earlier].name) {

@@ -1,6 +1,7 @@
 // Config -> JSON, the inverse of load.cpp: what the gateway will actually run with, defaults
 // included, for `--config` start-up output and for support requests (hence the masked password).
 
+#include <chrono>
 #include <string>
 #include <variant>
 
@@ -18,6 +19,26 @@ OrderedJson render_settings(const UdpTransport& udp) {
   return OrderedJson{{"bind", to_string(udp.bind)},
                      {"receive_buffer_bytes", udp.receive_buffer_bytes},
                      {"send_buffer_bytes", udp.send_buffer_bytes}};
+}
+
+// The keys never leave: the PSK file by its path, certificates by theirs.
+OrderedJson render_settings(const DtlsTransport& dtls) {
+  const auto& server = dtls.server;
+  OrderedJson out = {{"bind", to_string(dtls.bind)},
+                     {"receive_buffer_bytes", dtls.receive_buffer_bytes},
+                     {"send_buffer_bytes", dtls.send_buffer_bytes}};
+  if (!dtls.psk_file.empty()) out["psk_file"] = dtls.psk_file;
+  out["psk_identity_is_client_id"] = dtls.psk_identity_is_client_id;
+  if (!server.cert_file.empty()) out["cert_file"] = server.cert_file;
+  if (!server.key_file.empty()) out["key_file"] = server.key_file;
+  if (!server.ca_file.empty()) out["ca_file"] = server.ca_file;
+  out["require_client_certificate"] = server.require_client_certificate;
+  out["handshake_timeout_ms"] = server.handshake_timeout.count();
+  out["idle_timeout_s"] =
+      std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count();
+  out["max_handshakes"] = server.max_handshakes;
+  out["max_sessions"] = server.max_sessions;
+  return out;
 }
 
 OrderedJson render_settings(const SerialTransport& serial) {

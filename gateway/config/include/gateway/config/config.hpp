@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/config/host_port.hpp"
+#include "dtls/dtls_options.hpp"
 #include "gateway/core/acl.hpp"
 #include "mqtt_bridge/credentials.hpp"
 #include "mqtt_bridge/tls_options.hpp"
@@ -80,6 +81,22 @@ struct UdpTransport {
   bool operator==(const UdpTransport&) const = default;
 };
 
+// MQTT-SN over DTLS 1.2 (issue 13 §2): a UDP socket whose every datagram is a DTLS record.
+struct DtlsTransport {
+  HostPort bind{"0.0.0.0", 0, false};  // required in the file: no well-known port to assume
+  std::uint32_t receive_buffer_bytes = 4 * 1024 * 1024;
+  std::uint32_t send_buffer_bytes = 1024 * 1024;
+  // `psk_file` ("identity:hexkey" lines, mosquitto's format), read at load into server.psk; the
+  // path is kept to show where the keys came from (the keys themselves are never shown).
+  std::string psk_file;
+  // A node may only CONNECT with the ClientId its handshake proved (PSK identity, certificate
+  // CN or SAN); false: any ClientId over any session.
+  bool psk_identity_is_client_id = true;
+  transports::dtls::ServerOptions server;
+
+  bool operator==(const DtlsTransport&) const = default;
+};
+
 enum class SerialParity : std::uint8_t { none, even, odd };
 enum class SerialFlowControl : std::uint8_t { none, rtscts, xonxoff };
 enum class SerialFraming : std::uint8_t { raw, xbee };
@@ -122,7 +139,7 @@ struct L2capTransport {
 
 // One alternative per transport type.
 using TransportSettings =
-    std::variant<UdpTransport, SerialTransport, RfcommTransport, L2capTransport>;
+    std::variant<UdpTransport, SerialTransport, RfcommTransport, L2capTransport, DtlsTransport>;
 
 struct TransportConfig {
   std::string name;  // optional label for logs; empty when not configured
