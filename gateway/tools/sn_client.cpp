@@ -60,12 +60,20 @@ void SnUdpClient::send(const sn::Message& message) {
 }
 
 void SnUdpClient::send_raw(std::span<const std::uint8_t> bytes) {
+  if (layer_ == nullptr) {
+    send_datagram(bytes);
+    return;
+  }
+  for (const auto& datagram : layer_->wrap(bytes)) send_datagram(datagram);
+}
+
+void SnUdpClient::send_datagram(std::span<const std::uint8_t> bytes) {
   if (::send(fd_, bytes.data(), bytes.size(), 0) < 0) {
     throw std::runtime_error(std::string("send: ") + std::strerror(errno));
   }
 }
 
-std::optional<sn::Packet> SnUdpClient::receive(Millis timeout) {
+std::optional<sn::Bytes> SnUdpClient::receive_datagram(Millis timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::vector<std::uint8_t> buffer(65536);
   for (;;) {
@@ -75,9 +83,33 @@ std::optional<sn::Packet> SnUdpClient::receive(Millis timeout) {
     const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
     if (ready <= 0) return std::nullopt;
     const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-    if (n <= 0) continue;  // ECONNREFUSED from an ICMP error, or nothing: keep waiting
-    auto decoded = sn::decode(std::span(buffer.data(), static_cast<std::size_t>(n)));
-    if (decoded) return std::move(decoded).value();
+    if (n < 0) continue;  // ECONNREFUSED from an ICMP error: keep waiting
+    buffer.resize(static_cast<std::size_t>(n));
+    return buffer;
+  }
+}
+
+std::optional<sn::Packet> SnUdpClient::receive(Millis timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    while (!unwrapped_.empty()) {
+      auto decoded = sn::decode(unwrapped_.front());
+      unwrapped_.erase(unwrapped_.begin());
+      if (decoded) return std::move(decoded).value();
+    }
+    const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) return std::nullopt;
+    auto datagram = receive_datagram(left);
+    if (!datagram) return std::nullopt;
+    if (layer_ == nullptr) {
+      if (datagram->empty()) continue;
+      auto decoded = sn::decode(*datagram);
+      if (decoded) return std::move(decoded).value();
+      continue;
+    }
+    std::vector<sn::Bytes> replies;
+    unwrapped_ = layer_->unwrap(*datagram, replies);
+    for (const auto& reply : replies) send_datagram(reply);
   }
 }
 

@@ -24,6 +24,19 @@ struct Received {
   bool retain;
 };
 
+// What lies between MQTT-SN frames and the datagrams (the tests' DTLS client); without one, a
+// datagram is a frame.
+class FrameLayer {
+ public:
+  virtual ~FrameLayer() = default;
+  // The datagrams that carry `frame`.
+  virtual std::vector<sn::Bytes> wrap(std::span<const std::uint8_t> frame) = 0;
+  // A datagram from the gateway: the frames it carried, and datagrams to answer with (a
+  // retransmitted handshake flight, an alert) in `replies`.
+  virtual std::vector<sn::Bytes> unwrap(std::span<const std::uint8_t> datagram,
+                                        std::vector<sn::Bytes>& replies) = 0;
+};
+
 class SnUdpClient {
  public:
   // Opens a UDP socket towards host:port (IPv4 or IPv6 literal, or "localhost"). Throws
@@ -36,7 +49,13 @@ class SnUdpClient {
   std::uint16_t local_port() const;
 
   void send(const sn::Message& message);
+  // One frame, through the layer if there is one.
   void send_raw(std::span<const std::uint8_t> bytes);
+  // One datagram as it is, and the next one within `timeout` (no layer, no decoding).
+  void send_datagram(std::span<const std::uint8_t> bytes);
+  std::optional<sn::Bytes> receive_datagram(Millis timeout);
+  // Frames go through `layer` from now on (null: none); it must outlive the client's use of it.
+  void set_layer(FrameLayer* layer) { layer_ = layer; }
   // The next decodable frame within `timeout` (encapsulated frames are returned whole).
   std::optional<sn::Packet> receive(Millis timeout);
   // Frames until one of type T arrives (others are kept for next_publish()), or nothing.
@@ -89,6 +108,8 @@ class SnUdpClient {
   std::uint16_t next_msg_id();
 
   int fd_ = -1;
+  FrameLayer* layer_ = nullptr;
+  std::vector<sn::Bytes> unwrapped_;  // frames a layer gave that receive() has not returned yet
   std::uint16_t msg_id_ = 0;
   bool auto_answer_ = true;
   std::vector<std::pair<std::uint16_t, std::string>> topics_;      // registered by the gateway

@@ -339,7 +339,7 @@ TEST_CASE("dtls: a handshake that stops half-way is forgotten after handshake_ti
   CHECK(server.counters().sessions_expired == 1);
 }
 
-TEST_CASE("dtls: no more than max_handshakes at once; the refused hello leaves nothing") {
+TEST_CASE("dtls: no more than max_handshakes at once, and the refused hello leaves nothing") {
   ServerOptions options = psk_server();
   options.max_handshakes = 1;
   Server server(options);
