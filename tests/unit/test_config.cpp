@@ -45,6 +45,16 @@ void check_errors(const std::vector<Case>& cases) {
   }
 }
 
+// As error_of, with relative file paths taken from `dir`.
+std::string error_of_in(const ScratchDir& dir, const std::string& json_text) {
+  try {
+    cfg::parse_config(json_text, dir.path());
+  } catch (const cfg::ConfigError& error) {
+    return error.what();
+  }
+  return "ok";
+}
+
 cfg::HostPort bind_of(const cfg::Config& config, std::size_t index) {
   return std::get<cfg::UdpTransport>(config.transports.at(index).settings).bind;
 }
@@ -263,10 +273,10 @@ TEST_CASE("config: named values outside their set") {
       {R"({"log": {"level": "verbose"}})",
        R"(log.level: unknown level "verbose" (supported: trace, debug, info, warn, error))"},
       {R"({"transports": [{"type": "zigbee"}]})",
-       R"(transports[0].type: unsupported transport "zigbee" (supported: udp, serial, rfcomm, l2cap))"},
+       R"(transports[0].type: unsupported transport "zigbee" (supported: udp, dtls, serial, rfcomm, l2cap))"},
       // The type is judged before the keys, which depend on it.
       {R"({"transports": [{"type": "xbee", "device": "/dev/ttyUSB0"}]})",
-       R"(transports[0].type: unsupported transport "xbee" (supported: udp, serial, rfcomm, l2cap))"},
+       R"(transports[0].type: unsupported transport "xbee" (supported: udp, dtls, serial, rfcomm, l2cap))"},
   });
 }
 
@@ -1038,4 +1048,97 @@ TEST_CASE("config: %c in upstream.username and password is kept for the gateway 
   CHECK(mqtt_bridge::expand_client_id(config.upstream.username, "node-1") == "node-1");
   CHECK(mqtt_bridge::expand_client_id(config.upstream.password, "node-1") == "pw-node-1");
   CHECK(mqtt_bridge::expand_client_id("%%c%c", "x") == "%xx");
+}
+
+// ---- transports of type "dtls" (issue 13 §2)
+
+TEST_CASE("config: configs/dtls-psk.json is a UDP port for discovery and a DTLS port with PSK, "
+          "the identity bound to the ClientId") {
+  const auto config =
+      cfg::load_config_file(std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs" / "dtls-psk.json");
+  REQUIRE(config.transports.size() == 2);
+  const auto& dtls = std::get<cfg::DtlsTransport>(config.transports[1].settings);
+  CHECK(dtls.bind == cfg::HostPort{"0.0.0.0", 1885, false});
+  CHECK(dtls.psk_file ==
+        (std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs" / "dtls-psk.keys").string());
+  CHECK(dtls.psk_identity_is_client_id);
+  REQUIRE(dtls.server.psk.size() == 2);
+  CHECK(dtls.server.psk.contains("sensor-kitchen"));
+  CHECK(dtls.server.psk.at("sensor-garage").size() == 16);
+}
+
+TEST_CASE("config: a dtls transport's psk_file is read at load, and a bad line is named by "
+          "number without its key") {
+  const ScratchDir dir;
+  const auto with_keys = [&](const std::string& text) {
+    dir.write("nodes.keys", text);
+    return error_of_in(dir, R"({"transports": [{"type": "dtls", "bind": "127.0.0.1:1885", )"
+                            R"("psk_file": "nodes.keys"}]})");
+  };
+  const std::string file = "\"" + dir.file("nodes.keys") + "\"";
+  const std::string at = "transports[0].psk_file: " + file;
+  CHECK(with_keys("# comment\n\nnode-1:00112233445566778899aabbccddeeff\r\n") == "ok");
+  CHECK(with_keys("node-1 00112233445566778899aabbccddeeff\n") ==
+        at + R"( line 1: expected "identity:hexkey")");
+  CHECK(with_keys("ok:00112233445566778899aabbccddeeff\nnode-2:0011223\n") ==
+        at + " line 2: the key is 16 to 512 octets written as an even number of hex digits");
+  CHECK(with_keys("node-1:0011223344556677\n") ==
+        at + " line 1: the key is 16 to 512 octets written as an even number of hex digits");
+  CHECK(with_keys("node-1:zz112233445566778899aabbccddeeff\n") ==
+        at + " line 1: the key is not hexadecimal");
+  CHECK(with_keys(":00112233445566778899aabbccddeeff\n") ==
+        at + " line 1: the identity has 1 to 128 characters");
+  CHECK(with_keys("a:00112233445566778899aabbccddeeff\na:ffeeddccbbaa99887766554433221100\n") ==
+        at + R"( line 2: identity "a" given twice)");
+  CHECK(with_keys("# nothing here\n") == "transports[0].psk_file: " + file +
+                                             R"( holds no "identity:hexkey" line)");
+}
+
+TEST_CASE("config: a dtls transport needs a bind with a port, and psk_file or a certificate") {
+  const ScratchDir dir;
+  dir.write("k", "n:00112233445566778899aabbccddeeff\n");
+  dir.write("c.pem", "x");
+  const auto error = [&](const std::string& transport) {
+    return error_of_in(dir, R"({"transports": [)" + transport + "]}");
+  };
+  CHECK(error(R"({"type": "dtls", "psk_file": "k"})") ==
+        "transports[0].bind: required for a dtls transport");
+  CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:0", "psk_file": "k"})") ==
+        "transports[0].bind: a dtls transport needs a fixed port");
+  CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:1885"})") ==
+        "transports[0].psk_file: a dtls transport needs psk_file, cert_file, or both");
+  CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:1885", "psk_file": "k", "key_file": "c.pem"})") ==
+        "transports[0].key_file: set without cert_file (the certificate it is the key of)");
+  CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:1885", "cert_file": "c.pem", )"
+              R"("require_client_certificate": true})") ==
+        "transports[0].require_client_certificate: needs ca_file (the authority client "
+        "certificates are checked against)");
+  CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:1885", "psk_file": "k", "cipher": "x"})") ==
+        "transports[0].cipher: unknown key");
+  CHECK(error(R"({"type": "udp", "bind": "127.0.0.1:1885"}, )"
+              R"({"type": "dtls", "bind": "127.0.0.1:1885", "psk_file": "k"})") ==
+        R"(transports[1].bind: duplicate address "127.0.0.1:1885" (already used by transports[0]))");
+  CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:1885", "psk_file": "k", )"
+              R"("handshake_timeout_ms": 10})") ==
+        "transports[0].handshake_timeout_ms: expected an integer from 1000 to 600000");
+}
+
+TEST_CASE("config: a dtls transport is rendered with its file paths and settings, never its keys") {
+  const ScratchDir dir;
+  dir.write("k", "node-1:00112233445566778899aabbccddeeff\n");
+  const auto config = cfg::parse_config(
+      R"({"transports": [{"type": "dtls", "bind": "127.0.0.1:1885", "psk_file": "k", )"
+      R"("psk_identity_is_client_id": false, "idle_timeout_s": 3600}]})",
+      dir.path());
+  const auto rendered = cfg::render_config(config);
+  CAPTURE(rendered);
+  CHECK(rendered.find("00112233445566778899aabbccddeeff") == std::string::npos);
+  const auto json = nlohmann::json::parse(rendered)["transports"][0];
+  CHECK(json["type"] == "dtls");
+  CHECK(json["psk_file"] == dir.file("k"));
+  CHECK(json["psk_identity_is_client_id"] == false);
+  CHECK(json["idle_timeout_s"] == 3600);
+  CHECK(json["handshake_timeout_ms"] == 10000);
+  // What is rendered loads back to the same configuration.
+  CHECK(cfg::parse_config(rendered, dir.path()) == config);
 }
