@@ -260,6 +260,14 @@ GatewayProcess::GatewayProcess(const GatewayLaunch& launch) {
       {"upstream", upstream},
       {"transports", {{{"type", "udp"}, {"bind", "127.0.0.1:" + std::to_string(port_)}}}},
       {"log", {{"level", launch.log_level}}}};
+  if (launch.dtls) {
+    dtls_port_ = free_udp_port();
+    std::ofstream(dir_ / "bench.keys") << kDtlsIdentity << ":" << kDtlsKey << "\n";
+    config["transports"].push_back({{"type", "dtls"},
+                                    {"bind", "127.0.0.1:" + std::to_string(dtls_port_)},
+                                    {"psk_file", (dir_ / "bench.keys").string()},
+                                    {"psk_identity_is_client_id", false}});
+  }
   if (launch.persistence != "none") {
     config["persistence"] = {{"path", (dir_ / "sessions.db").string()},
                              {"durability", launch.persistence}};

@@ -76,7 +76,13 @@ struct GatewayLaunch {
   // false: max_connecting and the per-address CONNECT rate are lifted (every bench client shares
   // 127.0.0.1); true: the gateway's defaults, as a deployment runs (the flood bench).
   bool default_limits = false;
+  // A DTLS transport (PSK kDtlsIdentity/kDtlsKey, any ClientId) beside the UDP one.
+  bool dtls = false;
 };
+
+// The PSK every DTLS bench client uses (the gateway takes any ClientId over it).
+inline constexpr const char* kDtlsIdentity = "bench";
+inline constexpr const char* kDtlsKey = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 class GatewayProcess {
  public:
@@ -88,6 +94,7 @@ class GatewayProcess {
 
   pid_t pid() const { return child_->pid(); }
   std::uint16_t port() const { return port_; }
+  std::uint16_t dtls_port() const { return dtls_port_; }  // 0 without a DTLS transport
   std::string log() const;
   const std::filesystem::path& config_file() const { return config_; }
   int stop();
@@ -96,6 +103,7 @@ class GatewayProcess {
   std::filesystem::path dir_;
   std::filesystem::path config_;
   std::uint16_t port_ = 0;
+  std::uint16_t dtls_port_ = 0;
   std::unique_ptr<Child> child_;
 };
 

@@ -309,6 +309,7 @@ class Coordinator {
     launch.log_level = o_.gateway_log_level;
     launch.persistence = o_.persistence;
     launch.default_limits = o_.default_limits;
+    launch.dtls = o_.dtls;
     try {
       gateway_ = std::make_unique<GatewayProcess>(launch);
     } catch (const std::runtime_error& e) {
@@ -326,7 +327,7 @@ class Coordinator {
       std::cerr << "mqttsn-bench: " << what << "\n";
       return 1;
     }
-    o_.gateway = "127.0.0.1:" + std::to_string(gateway_->port());
+    o_.gateway = "127.0.0.1:" + std::to_string(o_.dtls ? gateway_->dtls_port() : gateway_->port());
     return 0;
   }
 

@@ -110,6 +110,9 @@ Options parse_options(int argc, char** argv) {
       ->check(CLI::Range(1u, 1000000u));
   app.add_flag("--default-limits", o.default_limits,
                "--start-gateway keeps the gateway's flood limits (max_connecting, per-address rate)");
+  app.add_option("--dtls-clients", o.dtls, "(worker) the same as --dtls")->group("");
+  app.add_flag("--dtls", o.dtls,
+               "Clients speak DTLS 1.2 with a PSK (--start-gateway adds a DTLS transport for them)");
   app.add_flag("--expect-no-loss", o.expect_no_loss,
                "Exit 1 when a run lost a message, failed a client or timed out");
   app.add_option("--broker-pid", o.broker_pid, "PID of the broker, to report its CPU too");
@@ -168,7 +171,8 @@ std::vector<std::string> worker_args(const Options& o, std::uint32_t begin, std:
           "--connect-window", std::to_string(o.connect_window),
           "--broker", o.broker,
           "--down-rate", std::to_string(o.down_rate),
-          "--drain-s", std::to_string(o.drain_s)};
+          "--drain-s", std::to_string(o.drain_s),
+          "--dtls-clients", o.dtls ? "1" : "0"};
 }
 
 }  // namespace bench

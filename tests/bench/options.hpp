@@ -21,7 +21,8 @@ struct Options {
   // ports) sending CONNECTs with ClientIds of their own at flood_rate a second, never answering.
   std::uint32_t flood_ports = 0;
   std::uint32_t flood_rate = 5000;
-  bool default_limits = false;  // --start-gateway with the gateway's own flood limits
+  bool default_limits = false;
+  bool dtls = false;  // clients speak DTLS 1.2 (PSK) to a DTLS transport of the gateway  // --start-gateway with the gateway's own flood limits
   std::uint32_t clients = 1;         // N simulated MQTT-SN clients (MQTT clients for baseline, broker-storm)
   std::uint32_t messages = 100;      // M per client
   std::uint32_t size = 32;           // S payload octets

@@ -282,6 +282,13 @@ fi
     cat tests/bench/FLOOD.md
     echo "<!-- flood.sh: end -->"
   fi
+  # The DTLS bench's last result (tests/bench/dtls.sh), kept across rewrites.
+  if [ -f tests/bench/DTLS.md ]; then
+    echo
+    echo "<!-- dtls.sh: begin -->"
+    cat tests/bench/DTLS.md
+    echo "<!-- dtls.sh: end -->"
+  fi
 } >"$OUT"
 echo "==> wrote $OUT (raw: $json) in ${elapsed} s"
 if [ ${#failed_clients[@]} -gt 0 ]; then

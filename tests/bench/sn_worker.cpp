@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "mqtt_side.hpp"
 #include "payload.hpp"
 #include "proc_stats.hpp"
+#include "dtls_client.hpp"
+#include "child_process.hpp"
 #include "sn_protocol/codec.hpp"
 
 namespace bench {
@@ -27,7 +30,8 @@ constexpr Ns kMs = 1'000'000;
 
 enum class State : std::uint8_t {
   closed,       // no socket
-  fresh,        // socket open, not connected
+  handshaking,  // --dtls: socket open, DTLS handshake under way
+  fresh,        // socket open (and DTLS established), not connected
   connecting,   // CONNECT sent
   registering,  // REGISTER sent
   subscribing,  // SUBSCRIBE sent
@@ -58,6 +62,7 @@ struct Client {
   std::uint32_t rx_unique = 0;
   bool connected = false;
   bool disconnect_acked = false;
+  std::unique_ptr<test_common::DtlsClient> dtls;  // --dtls: frames travel as its records
 };
 
 class Worker {
@@ -102,7 +107,7 @@ class Worker {
         });
     open_sockets();
     uv_timer_start(&tick_, [](uv_timer_t* t) { self(t)->on_tick(); }, 50, 50);
-    if (uplink_like() || o_.scenario == Scenario::downlink) {
+    if ((uplink_like() || o_.scenario == Scenario::downlink) && handshaking_ == 0) {
       pump_connects();
     }
     check_setup();
@@ -163,17 +168,73 @@ class Worker {
           [](uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr*, unsigned flags) {
             if (n <= 0 || (flags & UV_UDP_PARTIAL) != 0) return;
             auto* client = static_cast<Client*>(h->data);
-            client->worker->on_recv(*client,
-                                    std::span(reinterpret_cast<const std::uint8_t*>(buf->base),
-                                              static_cast<std::size_t>(n)));
+            client->worker->on_datagram(*client,
+                                        std::span(reinterpret_cast<const std::uint8_t*>(buf->base),
+                                                  static_cast<std::size_t>(n)));
           });
       c.state = State::fresh;
+      if (o_.dtls) start_handshake(c);
       c.seen.resize(o_.scenario == Scenario::downlink ? o_.messages : 0, false);
     }
   }
 
-  // Sends `bytes`; false (counted) when the socket buffer is full.
+  // --dtls: every client's handshake runs before the first CONNECT.
+  void start_handshake(Client& c) {
+    test_common::DtlsClientOptions options;
+    options.psk_identity = kDtlsIdentity;
+    for (std::size_t i = 0; i + 1 < std::char_traits<char>::length(kDtlsKey); i += 2) {
+      options.psk_key.push_back(
+          static_cast<std::uint8_t>(std::stoi(std::string(kDtlsKey + i, 2), nullptr, 16)));
+    }
+    c.dtls = std::make_unique<test_common::DtlsClient>(options);
+    c.state = State::handshaking;
+    ++handshaking_;
+    c.dtls->handshake();
+    flush_dtls(c);
+  }
+
+  void flush_dtls(Client& c) {
+    for (const auto& datagram : c.dtls->take_datagrams()) send_datagram(c, datagram);
+  }
+
+  void handshake_over(Client& c, bool ok) {
+    c.state = ok ? State::fresh : State::failed;
+    if (!ok) ++connect_failed_;
+    if (--handshaking_ == 0 && (uplink_like() || o_.scenario == Scenario::downlink)) {
+      pump_connects();
+      check_setup();
+    }
+  }
+
+ public:
+  void on_datagram(Client& c, std::span<const std::uint8_t> bytes) {
+    if (!c.dtls) {
+      on_recv(c, bytes);
+      return;
+    }
+    c.dtls->receive(bytes);
+    flush_dtls(c);
+    if (c.state == State::handshaking) {
+      if (c.dtls->established()) handshake_over(c, true);
+      if (c.dtls->failed()) handshake_over(c, false);
+    }
+    for (const auto& frame : c.dtls->take_frames()) on_recv(c, frame);
+  }
+
+ private:
+  // Sends one frame (as a DTLS record with --dtls); false (counted) when the socket buffer is full.
   bool send_bytes(Client& c, const sn::Bytes& bytes) {
+    if (!c.dtls) return send_datagram(c, bytes);
+    if (!c.dtls->write(bytes)) {
+      ++send_errors_;
+      return false;
+    }
+    bool sent = true;
+    for (const auto& datagram : c.dtls->take_datagrams()) sent = send_datagram(c, datagram) && sent;
+    return sent;
+  }
+
+  bool send_datagram(Client& c, const sn::Bytes& bytes) {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
                                static_cast<unsigned>(bytes.size()));
     const int r = uv_udp_try_send(&c.udp, &buf, 1, nullptr);
@@ -492,6 +553,10 @@ class Worker {
     }
     const Ns ping_every = std::max<Ns>(o_.keepalive_s * 1000 * kMs / 2, 100 * kMs);
     for (Client& c : clients_) {
+      if (c.state == State::handshaking) {
+        c.dtls->on_timer();  // OpenSSL retransmits a lost flight when its timer is due
+        flush_dtls(c);
+      }
       if (c.retry_at != 0 && c.retry_at <= now) retransmit(c, now);
       if (c.connected && !ending_ && c.state != State::busy && now - c.last_tx_ns >= ping_every) {
         send_now(c, sn::PingReq{});
@@ -637,6 +702,7 @@ class Worker {
   sockaddr_storage gateway_{};
   bool ipv6_ = false;
   std::vector<Client> clients_;
+  std::size_t handshaking_ = 0;  // --dtls: handshakes not yet over
   std::deque<Client*> waiting_;
   sn::Bytes payload_;
   sn::Bytes scratch_;
