@@ -109,7 +109,8 @@ class DtlsAdapter final : public Adapter {
         [bind_identity, deliver = std::move(events.on_proven_frame)](
             const sn::Peer& from, std::span<const std::uint8_t> bytes, std::string_view identity) {
           deliver(from, bytes, bind_identity ? identity : std::string_view());
-        });
+        },
+        std::move(events.on_peer_gone));
   }
 
   void start() override { transport_->start(); }

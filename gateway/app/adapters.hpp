@@ -31,6 +31,9 @@ struct AdapterEvents {
   // The whole medium is gone (serial device unplugged, Bluetooth listener failed): every client
   // behind the transport is lost (core::TransportDown).
   std::function<void(std::uint16_t transport_id, const std::string& reason)> on_down;
+  // One client's link ended while the transport lives on (a DTLS session closed, expired or
+  // replaced): core::PeerGone.
+  std::function<void(const sn::Peer& peer)> on_peer_gone;
 };
 
 class Adapter {

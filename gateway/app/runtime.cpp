@@ -222,6 +222,7 @@ class Runtime::Impl {
                                       std::string_view identity) {
         feed(core::FrameReceived{peer, bytes, identity});
       };
+      events.on_peer_gone = [this](const sn::Peer& peer) { feed(core::PeerGone{peer}); };
       events.on_down = [this](std::uint16_t transport_id, const std::string& reason) {
         feed(core::TransportDown{transport_id, reason});
       };

@@ -198,3 +198,18 @@ TEST_CASE("dtls: psk_identity_is_client_id false lets a node CONNECT with any Cl
   REQUIRE(node.handshake());
   CHECK(node.sn().connect("kitchen-sensor", 60, true) == sn::ReturnCode::accepted);
 }
+
+TEST_CASE("gateway: DTLS - a node whose DTLS session ends is lost at once and its will is "
+          "published") {
+  test_common::ScratchDir keys("dtls-keys");
+  DtlsRig dtls("\"psk_file\": \"" + psk_file(keys) + "\"");
+  TestSubscriber wills(dtls.rig.broker.uri(), "dtls/will/#", 1);
+  DtlsNode node(dtls.port, psk_node("node-1", kKey1));
+  REQUIRE(node.handshake());
+  REQUIRE(node.sn().connect("node-1", 600, true, "dtls/will/node-1", "gone", sn::QoS::qos1) ==
+          sn::ReturnCode::accepted);
+  node.close();  // long before its keep-alive (600 s) would tell
+  REQUIRE(wills.wait_for(1, 10s));
+  CHECK(wills.messages().front().payload == "gone");
+  CHECK(dtls.rig.gateway.wait_for_log("client node-1 lost: its DTLS session ended"));
+}

@@ -188,3 +188,23 @@ TEST_CASE("core: dtls identity §6.14 - a PINGREQ naming a sleeping client wakes
   f.event(FrameReceived{c, wake, "node-1"});
   CHECK(f.sent_to(c) == std::vector<sn::Message>{sn::PingResp{}});
 }
+
+TEST_CASE("core: dtls - a client whose DTLS session ended is lost and its will fires, a client "
+          "already gone is left alone") {
+  CoreConfig config = default_config();
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1", 60);
+  CHECK(show(f.event(PeerGone{udp(5999)})) == show({}));  // nobody there
+  f.event(PeerGone{c});
+  CHECK(f.counters().clients_lost == 1);
+  // Its upstream connection drops without DISCONNECT: the broker publishes its will.
+  const auto closed = f.upstream<UpstreamDisconnect>();
+  REQUIRE(closed.size() == 1);
+  CHECK(closed.front().conn == conn);
+  CHECK(closed.front().fire_will);
+  CHECK(f.sessions() == 0);  // CleanSession=true: nothing is kept of it
+  // Gone already: a second report changes nothing.
+  CHECK(show(f.event(PeerGone{c})) == show({}));
+  CHECK(f.counters().clients_lost == 1);
+}

@@ -289,13 +289,28 @@ TEST_CASE("dtls: RFC 6347 §4.2.8 a node that rebooted handshakes again from the
   Wire wire{server, peer(5000)};
   DtlsClient before(psk_client("node-1"));
   REQUIRE(wire.handshake(before));
+  CHECK(wire.out.ended.empty());
   DtlsClient after(psk_client("node-2"));  // another identity, even
   REQUIRE(wire.handshake(after));
   CHECK(server.counters().sessions_replaced == 1);
+  // Whoever spoke over the old session is gone (the gateway loses that client).
+  CHECK(wire.out.ended == std::vector<sn::Peer>{wire.from});
   CHECK(server.sessions() == 1);
   CHECK(wire.deliver(after, "hello") == std::vector<std::string>{"node-2:hello"});
   // The old session's records are of no session now: dropped, not delivered.
   CHECK(wire.deliver(before, "stale").empty());
+}
+
+TEST_CASE("dtls: a node's close_notify ends its session, and the end is reported") {
+  Server server(psk_server());
+  Wire wire{server, peer(5000)};
+  DtlsClient client(psk_client("node-1"));
+  REQUIRE(wire.handshake(client));
+  client.close();
+  wire.to_server(client);
+  CHECK(server.sessions() == 0);
+  CHECK(server.counters().sessions_closed == 1);
+  CHECK(wire.out.ended == std::vector<sn::Peer>{wire.from});
 }
 
 TEST_CASE("dtls: records of a session the gateway does not have are dropped and counted") {
@@ -334,9 +349,13 @@ TEST_CASE("dtls: a handshake that stops half-way is forgotten after handshake_ti
   REQUIRE(idle.handshake(node));
   server.on_timer(Time(20000 + 59999), idle.out);
   CHECK(server.sessions() == 1);
+  CHECK(idle.out.ended.empty());
   server.on_timer(Time(20000 + 60000), idle.out);
   CHECK(server.sessions() == 0);
   CHECK(server.counters().sessions_expired == 1);
+  CHECK(idle.out.ended == std::vector<sn::Peer>{idle.from});
+  // A handshake that timed out was never a session: not reported.
+  CHECK(wire.out.ended.empty());
 }
 
 TEST_CASE("dtls: no more than max_handshakes at once, and the refused hello leaves nothing") {

@@ -279,7 +279,7 @@ void Server::receive(const sn::Peer& from, std::span<const std::uint8_t> datagra
   if (replaces) {
     // RFC 6347 §4.2.8: the node lost its session (rebooted); the old one is of no use to it.
     ++counters_.sessions_replaced;
-    forget(from);
+    forget(from, out);
   }
   link->started = now;
   link->last_heard = now;
@@ -298,7 +298,7 @@ void Server::drive(const sn::Peer& from, Link& link, Time now, Output& out) {
       drain(from, link, out);  // the next flight, or the alert that ends it
       if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
         ++counters_.handshakes_failed;
-        forget(from);  // `link` dangles from here on
+        forget(from, out);  // `link` dangles from here on
       }
       ERR_clear_error();
       return;
@@ -327,7 +327,7 @@ void Server::drive(const sn::Peer& from, Link& link, Time now, Output& out) {
     drain(from, link, out);
     if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
       ++counters_.sessions_closed;  // close_notify, or a fatal alert
-      forget(from);
+      forget(from, out);
     }
     ERR_clear_error();
     return;
@@ -349,10 +349,14 @@ void Server::drain(const sn::Peer& to, Link& link, Output& out) {
   link.queue.out.clear();
 }
 
-void Server::forget(const sn::Peer& peer) {
+void Server::forget(const sn::Peer& peer, Output& out) {
   const auto it = links_.find(peer);
   if (it == links_.end()) return;
-  if (!it->second->established) --handshaking_;
+  if (it->second->established) {
+    out.ended.push_back(peer);
+  } else {
+    --handshaking_;
+  }
   links_.erase(it);
 }
 
@@ -367,6 +371,7 @@ void Server::on_timer(Time now, Output& out) {
     }
     if (link.established && now - link.last_heard >= options_.idle_timeout) {
       ++counters_.sessions_expired;
+      out.ended.push_back(it->first);
       it = links_.erase(it);
       continue;
     }

@@ -39,6 +39,9 @@ struct Delivery {
 struct Output {
   std::vector<std::pair<sn::Peer, Bytes>> datagrams;
   std::vector<Delivery> delivered;
+  // Established sessions that ended (closed by the peer, expired, replaced by a new handshake
+  // from their address): whoever spoke over them is gone.
+  std::vector<sn::Peer> ended;
 };
 
 struct ServerCounters {
@@ -81,7 +84,8 @@ class Server {
                                Output& out);
   void drive(const sn::Peer& from, Link& link, Time now, Output& out);
   void drain(const sn::Peer& to, Link& link, Output& out);
-  void forget(const sn::Peer& peer);
+  // Drops the link of `peer`; an established one is reported in `out.ended`.
+  void forget(const sn::Peer& peer, Output& out);
 
   ServerOptions options_;
   SSL_CTX* ctx_ = nullptr;

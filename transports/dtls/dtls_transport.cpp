@@ -32,10 +32,12 @@ struct DtlsTransport::Timer {
   }
 };
 
-DtlsTransport::DtlsTransport(uv_loop_t* loop, DtlsOptions options, ProvenFrameHandler on_frame)
+DtlsTransport::DtlsTransport(uv_loop_t* loop, DtlsOptions options, ProvenFrameHandler on_frame,
+                             std::function<void(const sn::Peer& peer)> on_session_ended)
     : loop_(loop),
       options_(std::move(options)),
       on_frame_(std::move(on_frame)),
+      on_session_ended_(std::move(on_session_ended)),
       udp_(loop, options_.udp, [this](const sn::Peer& from, std::span<const std::uint8_t> bytes) {
         on_datagram(from, bytes);
       }) {
@@ -93,6 +95,10 @@ void DtlsTransport::on_tick() {
 void DtlsTransport::flush() {
   for (auto& [peer, datagram] : out_.datagrams) udp_.send(peer, datagram);
   out_.datagrams.clear();
+  // An ended session first: frames of a new session at the same address come after it.
+  auto ended = std::move(out_.ended);
+  out_.ended.clear();
+  for (const auto& peer : ended) on_session_ended_(peer);
   // The handler may send (answers go out at once) but never receives, so the list stays put.
   auto delivered = std::move(out_.delivered);
   out_.delivered.clear();

@@ -361,6 +361,14 @@ void Core::Impl::on_transport_down(const TransportDown& e) {
   }
 }
 
+void Core::Impl::on_peer_gone(const PeerGone& e) {
+  Session* s = by_peer(e.peer);
+  if (s == nullptr || is_away(s->kind())) return;
+  // The same row as a transport going down, for the one client behind this link.
+  const InputScope scope(*this, Input::transport_down);
+  lose(*s, "its DTLS session ended");
+}
+
 void Core::Impl::lose(Session& s, const char* why) {
   ++counters_.clients_lost;
   // Without an upstream connection of its own (aggregating mode, a released sleeper), the gateway

@@ -128,6 +128,8 @@ void Core::Impl::handle(Event event, Time now, Actions& out) {
           on_subscribe_done(e);
         } else if constexpr (std::is_same_v<T, UpstreamUnsubscribeDone>) {
           on_unsubscribe_done(e);
+        } else if constexpr (std::is_same_v<T, PeerGone>) {
+          on_peer_gone(e);
         } else if constexpr (std::is_same_v<T, TransportDown>) {
           on_transport_down(e);
         } else {

@@ -263,6 +263,7 @@ class Core::Impl {
   void upstream_gone(Session& s, const std::string& reason);
   void end_session(Session& s, bool fire_will);
   void on_transport_down(const TransportDown& e);
+  void on_peer_gone(const PeerGone& e);
 
   // aggregating.cpp: the shared connection, shared subscriptions, routing and wills.
   bool aggregating() const { return config_.mode == Mode::aggregating; }

@@ -30,6 +30,11 @@ bool DtlsNode::handshake(std::chrono::milliseconds timeout) {
   return true;
 }
 
+void DtlsNode::close() {
+  dtls_.close();
+  flush();
+}
+
 std::vector<sn::Bytes> DtlsNode::wrap(std::span<const std::uint8_t> frame) {
   if (!dtls_.write(frame)) throw std::runtime_error("DTLS write failed: " + dtls_.error());
   return dtls_.take_datagrams();

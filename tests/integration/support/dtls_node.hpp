@@ -24,6 +24,8 @@ class DtlsNode final : public sn_tools::FrameLayer {
   sn_tools::SnUdpClient& sn() { return client_; }
   const std::string& error() const { return dtls_.error(); }
   test_common::DtlsClient& dtls() { return dtls_; }
+  // Ends the DTLS session (close_notify), as a node that shuts its link down.
+  void close();
 
   std::vector<sn::Bytes> wrap(std::span<const std::uint8_t> frame) override;
   std::vector<sn::Bytes> unwrap(std::span<const std::uint8_t> datagram,

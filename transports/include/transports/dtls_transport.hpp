@@ -33,7 +33,9 @@ struct DtlsOptions {
 
 class DtlsTransport {
  public:
-  DtlsTransport(uv_loop_t* loop, DtlsOptions options, ProvenFrameHandler on_frame);
+  // `on_session_ended`: an established session of `peer` ended (closed, expired, replaced).
+  DtlsTransport(uv_loop_t* loop, DtlsOptions options, ProvenFrameHandler on_frame,
+                std::function<void(const sn::Peer& peer)> on_session_ended);
   DtlsTransport(const DtlsTransport&) = delete;
   DtlsTransport& operator=(const DtlsTransport&) = delete;
   // As UdpTransport: close() should have completed; if not, the handles are freed by the loop.
@@ -61,6 +63,7 @@ class DtlsTransport {
   uv_loop_t* loop_;
   DtlsOptions options_;
   ProvenFrameHandler on_frame_;
+  std::function<void(const sn::Peer&)> on_session_ended_;
   UdpTransport udp_;
   std::optional<dtls::Server> server_;
   dtls::Output out_;

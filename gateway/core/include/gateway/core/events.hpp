@@ -83,12 +83,19 @@ struct TransportDown {
   std::uint16_t transport_id;
   std::string reason;
 };
+// One client's link ended while its transport lives on (its DTLS session closed, expired, or was
+// replaced by a new handshake from its address): the client at `peer`, if any, is lost as when
+// its transport goes down, and its will fires. Frames for it must not reach whoever holds the
+// address next.
+struct PeerGone {
+  sn::Peer peer;
+};
 // The time returned by Core::next_deadline() has come.
 struct TimerExpired {};
 
 using Event = std::variant<FrameReceived, UpstreamConnected, UpstreamConnectFailed,
                            UpstreamConnectionLost, UpstreamDisconnected, UpstreamMessage,
                            UpstreamPublishDone, UpstreamSubscribeDone, UpstreamUnsubscribeDone,
-                           TransportDown, TimerExpired>;
+                           TransportDown, PeerGone, TimerExpired>;
 
 }  // namespace gateway::core
