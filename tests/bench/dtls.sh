@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/broker.sh
+source tests/bench/sections.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 bench=$BUILD_DIR/bin/mqttsn-bench
@@ -82,17 +83,5 @@ with open(out, "w") as f:
         f.write("| " + " | ".join(r) + " |\n")
 print(open(out).read())
 PY
-results=tests/bench/RESULTS.md
-python3 - "$results" "$out" <<'PY'
-import os, sys
-results, section = sys.argv[1:]
-text = open(results).read() if os.path.exists(results) else ""
-begin, end = "<!-- dtls.sh: begin -->", "<!-- dtls.sh: end -->\n"
-block = begin + "\n" + open(section).read() + end
-if begin in text and end in text:
-    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(results, "w").write(text)
-PY
-echo "==> wrote $out and its section in $results"
+embed_section dtls.sh "$out"
+echo "==> wrote $out and its section in tests/bench/RESULTS.md"

@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/broker.sh
+source tests/bench/sections.sh
 
 BUILD_DIR=${BUILD_DIR:-build}
 bench=$BUILD_DIR/bin/mqttsn-bench
@@ -82,18 +83,5 @@ with open(out, "w") as f:
         f.write("| " + " | ".join(r) + " |\n")
 print(open(out).read())
 PY
-# Into RESULTS.md, between markers, replacing an earlier copy.
-results=tests/bench/RESULTS.md
-python3 - "$results" "$out" <<'PY'
-import sys
-results, section = sys.argv[1:]
-text = open(results).read() if __import__("os").path.exists(results) else ""
-block = "<!-- flood.sh: begin -->\n" + open(section).read() + "<!-- flood.sh: end -->\n"
-begin, end = "<!-- flood.sh: begin -->", "<!-- flood.sh: end -->\n"
-if begin in text and end in text:
-    text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(results, "w").write(text)
-PY
-echo "==> wrote $out and its section in $results"
+embed_section flood.sh "$out"
+echo "==> wrote $out and its section in tests/bench/RESULTS.md"

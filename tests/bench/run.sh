@@ -29,6 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 source tests/bench/broker.sh
+source tests/bench/sections.sh
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -275,20 +276,8 @@ fi
   else
     echo "(python3 missing: raw results in \`$json\`)"
   fi
-  # The flood bench's last result (tests/bench/flood.sh), kept across rewrites.
-  if [ -f tests/bench/FLOOD.md ]; then
-    echo
-    echo "<!-- flood.sh: begin -->"
-    cat tests/bench/FLOOD.md
-    echo "<!-- flood.sh: end -->"
-  fi
-  # The DTLS bench's last result (tests/bench/dtls.sh), kept across rewrites.
-  if [ -f tests/bench/DTLS.md ]; then
-    echo
-    echo "<!-- dtls.sh: begin -->"
-    cat tests/bench/DTLS.md
-    echo "<!-- dtls.sh: end -->"
-  fi
+  # The last results of the benches with a section of their own (flood.sh, dtls.sh).
+  print_sections
 } >"$OUT"
 echo "==> wrote $OUT (raw: $json) in ${elapsed} s"
 if [ ${#failed_clients[@]} -gt 0 ]; then
