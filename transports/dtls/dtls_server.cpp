@@ -315,12 +315,11 @@ void Server::drive(const sn::Peer& from, Link& link, Time now, Output& out) {
       X509_free(certificate);
     }
   }
-  std::array<std::uint8_t, 16384> buffer{};  // a DTLS record carries at most 2^14 octets
   for (;;) {
-    const int n = SSL_read(link.ssl, buffer.data(), static_cast<int>(buffer.size()));
+    const int n = SSL_read(link.ssl, read_buffer_.data(), static_cast<int>(read_buffer_.size()));
     if (n > 0) {
       out.delivered.push_back(
-          Delivery{from, link.identity, Bytes(buffer.begin(), buffer.begin() + n)});
+          Delivery{from, link.identity, Bytes(read_buffer_.begin(), read_buffer_.begin() + n)});
       continue;
     }
     const int error = SSL_get_error(link.ssl, n);
