@@ -17,6 +17,7 @@ passed=0
 failed=0
 skipped=0
 failures=()  # "preset: test name" of every failed test, repeated at the end
+failure_logs=$(mktemp -d)  # the output of each failed test, repeated at the end (CI keeps the tail)
 skips=()     # "preset: test name" of every test that did not run (its output says why)
 
 # Runs ctest for a preset and adds its counts to the totals.
@@ -61,8 +62,16 @@ run_ctest() {
   done <<<"$skipped_lines"
   passed=$((passed + total - bad))
   failed=$((failed + bad))
-  while IFS= read -r name; do
-    [ -n "$name" ] && failures+=("$preset: $name")
+  local listed
+  while IFS= read -r listed; do
+    [ -n "$listed" ] || continue
+    failures+=("$preset: $listed")
+    name=$(sed -E 's/ \([^)]*\)$//' <<<"$listed")
+    # ctest prints a failed test's output right after its result line; keep that block.
+    awk -v name="$name" '
+      index($0, "Test #") && index($0, ": " name " ") && /\*\*\*|Failed|Timeout|Exception/ { on = 1; print; next }
+      on && (/^[[:space:]]*Start +[0-9]+: / || /^[[:space:]]*[0-9]+\/[0-9]+ Test +#/ || /tests passed, /) { on = 0 }
+      on { print }' "$out" | tail -n 80 >"$failure_logs/${#failures[@]}"
   done < <(sed -n '/The following tests FAILED:/,$p' "$out" | sed -nE 's/^[[:space:]]+[0-9]+ - (.*)$/\1/p')
   rm -f "$out"
 }
@@ -112,8 +121,13 @@ if [ ${#skips[@]} -gt 0 ]; then
   printf '  %s\n' "${skips[@]}"
 fi
 if [ ${#failures[@]} -gt 0 ]; then
+  for i in "${!failures[@]}"; do
+    echo "==> output of failed test ${failures[$i]} (last 80 lines):"
+    cat "$failure_logs/$((i + 1))" 2>/dev/null
+  done
   echo "failed tests:"
   printf '  %s\n' "${failures[@]}"
 fi
 echo "summary: ${passed} passed, ${skipped} skipped, ${failed} failed"
+rm -rf "$failure_logs"
 [ "$failed" -eq 0 ]

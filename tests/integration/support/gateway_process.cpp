@@ -10,9 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -20,6 +23,47 @@
 
 namespace test_support {
 namespace {
+
+// The last lines of the log of every gateway a test case ran, printed by FailedCaseLogs when the
+// case fails (a REQUIRE unwinds through ~GatewayProcess before doctest reports the failure, so
+// the log is kept rather than printed there). CI keeps the output of failed tests only.
+constexpr std::size_t kLogLinesKept = 60;
+std::mutex g_case_logs_mutex;
+std::vector<std::string> g_case_logs;
+
+std::string last_lines(const std::string& text, std::size_t count) {
+  std::size_t start = text.size();
+  for (std::size_t seen = 0; start > 0; --start) {
+    if (text[start - 1] == '\n' && start != text.size() && ++seen == count) break;
+  }
+  return text.substr(start);
+}
+
+struct FailedCaseLogs : doctest::IReporter {
+  explicit FailedCaseLogs(const doctest::ContextOptions&) {}
+  void report_query(const doctest::QueryData&) override {}
+  void test_run_start() override {}
+  void test_run_end(const doctest::TestRunStats&) override {}
+  void test_case_start(const doctest::TestCaseData&) override {
+    const std::lock_guard lock(g_case_logs_mutex);
+    g_case_logs.clear();
+  }
+  void test_case_reenter(const doctest::TestCaseData&) override {}
+  void test_case_end(const doctest::CurrentTestCaseStats& stats) override {
+    const std::lock_guard lock(g_case_logs_mutex);
+    if (stats.failure_flags != 0 || stats.numAssertsFailedCurrentTest != 0) {
+      for (const auto& text : g_case_logs) std::cerr << text;
+    }
+    g_case_logs.clear();
+  }
+  void test_case_exception(const doctest::TestCaseException&) override {}
+  void subcase_start(const doctest::SubcaseSignature&) override {}
+  void subcase_end() override {}
+  void log_assert(const doctest::AssertData&) override {}
+  void log_message(const doctest::MessageData&) override {}
+  void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+REGISTER_LISTENER("gateway_logs_of_failed_cases", 1, FailedCaseLogs);
 
 std::filesystem::path make_temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "mqttsn-gw-XXXXXX").string();
@@ -142,6 +186,11 @@ GatewayProcess::~GatewayProcess() {
     if (status != 0) FAIL_CHECK("mqttsn-gateway exited with status " << status << ":\n" << log());
   }
   const std::string text = log();
+  {
+    const std::lock_guard lock(g_case_logs_mutex);
+    g_case_logs.push_back("---- last " + std::to_string(kLogLinesKept) + " lines of the log of mqttsn-gateway (" +
+                          dir_.string() + ") ----\n" + last_lines(text, kLogLinesKept) + "----\n");
+  }
   // The core logs an error for any change of state its transition table does not list.
   for (const char* marker :
        {"Sanitizer", "runtime error:", "which the transition table does not list"}) {
