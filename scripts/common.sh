@@ -3,13 +3,16 @@
 # What building and running the gateway needs. libssl-dev: Debian's Paho C++ CMake package
 # requires it, or find_package(PahoMqttCpp) fails. libbluetooth-dev: the BlueZ socket headers of
 # the Bluetooth transports (headers only; nothing links libbluetooth). libsqlite3-dev: the session
-# store (persistence.path).
+# store (persistence.path). libsystemd-dev: sd_notify (READY, WATCHDOG, STATUS) under systemd.
+# mosquitto-clients: mosquitto_sub/mosquitto_pub, which the README's "Try it" uses.
 RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev
-              libbluetooth-dev
-              libsqlite3-dev nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto)
-# What the test suite needs on top: a real broker and its clients, PTYs, clang's libFuzzer, and
-# iproute2 (`ip`) for the veth pair of the IPv6 multicast test's own network namespace.
-TEST_PACKAGES=(mosquitto-clients socat clang libclang-rt-14-dev iproute2)
+              libbluetooth-dev libsystemd-dev
+              libsqlite3-dev nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto
+              mosquitto-clients)
+# What the test suite needs on top: PTYs, clang's libFuzzer, iproute2 (`ip`) for the veth pair
+# of the IPv6 multicast test's own network namespace, and systemd's `systemd-analyze verify` for
+# the service unit.
+TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd)
 
 log() { printf '==> %s\n' "$*"; }
 

@@ -9,7 +9,8 @@ source scripts/common.sh
 
 config=${1:-configs/gateway.json}
 ensure_packages "${RUN_PACKAGES[@]}"
-build_preset default --target mqttsn-gateway
+# The gateway and the MQTT-SN client tools the README's "Try it" uses.
+build_preset default --target mqttsn-gateway mqttsn-pub mqttsn-sub
 gateway=build/bin/mqttsn-gateway
 "$gateway" --check-config "$config" || exit 2
 

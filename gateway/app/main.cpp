@@ -3,13 +3,20 @@
 // --config hands the loaded configuration to gateway::app::Runtime, which serves until SIGTERM.
 
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <iostream>
 #include <string>
 #include <utility>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -50,9 +57,52 @@ cfg::LogLevel log_level_from_name(const std::string& name) {
   return cfg::LogLevel::info;  // unreachable: CLI11 checked the name against the same list
 }
 
-// Logs go to stderr so that stdout carries only data (the effective config, "FILE: ok").
+// Whether stderr is connected to journald: systemd sets JOURNAL_STREAM to "device:inode" of the
+// stream it gave the service (systemd.exec(5)); a redirected stderr no longer matches.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+  struct stat st {};
+  if (::fstat(STDERR_FILENO, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == device &&
+         static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
+// "<N>": the syslog priority of a line, which journald reads off the front of each line of a
+// service's stream (sd-daemon(3)) and shows as the line's priority.
+class SyslogPriority final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const char* prefix = "<6>";  // info
+    switch (msg.level) {
+      case spdlog::level::trace:
+      case spdlog::level::debug: prefix = "<7>"; break;
+      case spdlog::level::info: prefix = "<6>"; break;
+      case spdlog::level::warn: prefix = "<4>"; break;
+      case spdlog::level::err: prefix = "<3>"; break;
+      case spdlog::level::critical: prefix = "<2>"; break;
+      default: break;
+    }
+    dest.append(prefix, prefix + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SyslogPriority>();
+  }
+};
+
+// Logs go to stderr so that stdout carries only data (the effective config, "FILE: ok"). Under
+// journald a line is "<priority>message": the journal keeps its own time stamp and level.
 void set_up_logging(cfg::LogLevel level) {
   auto logger = spdlog::stderr_color_mt("mqttsn-gateway");
+  if (stderr_is_journal()) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<SyslogPriority>('*').set_pattern("%*%v");
+    logger->set_formatter(std::move(formatter));
+  }
   spdlog::set_default_logger(std::move(logger));
   spdlog::set_level(to_spdlog(level));
 }

@@ -22,6 +22,7 @@
 #include "gateway/store/session_store.hpp"
 #include "mqtt_bridge/upstream.hpp"
 #include "adapters.hpp"
+#include "service.hpp"
 
 namespace gateway::app {
 namespace {
@@ -169,6 +170,7 @@ class Runtime::Impl {
     uv_signal_init(&loop_, &sigint_);
     uv_signal_init(&loop_, &sigterm_);
     uv_signal_init(&loop_, &sigusr1_);
+    service_.emplace(&loop_, [this] { return status_line(); });
   }
 
   // Connects the upstream side and opens the transports; throws on a start-up error.
@@ -307,6 +309,7 @@ class Runtime::Impl {
     spdlog::info("gateway {} running ({} mode, upstream {} via {})", config_.gateway.id,
                  config::to_string(config_.gateway.mode), config_.upstream.uri,
                  config::to_string(config_.upstream.client));
+    service_->ready();  // every transport is bound (open()) and the core runs
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 0;
   }
@@ -454,10 +457,25 @@ class Runtime::Impl {
     spdlog::info("stats: {}", line);
   }
 
+  // systemd's STATUS= line: the clients by state.
+  std::string status_line() const {
+    if (!core_) return "starting";
+    std::uint64_t active = 0, asleep = 0, awake = 0, connecting = 0;
+    for (const auto& [name, value] : core_->stats()) {
+      if (name == "clients/active") active = value;
+      if (name == "clients/asleep") asleep = value;
+      if (name == "clients/awake") awake = value;
+      if (name == "clients/connecting") connecting = value;
+    }
+    return std::to_string(active) + " clients active, " + std::to_string(asleep) + " asleep, " +
+           std::to_string(awake) + " awake, " + std::to_string(connecting) + " connecting";
+  }
+
   // SIGINT/SIGTERM: stop reading, tell everyone goodbye, wait (bounded) for upstream to close.
   void stop() {
     if (stopping_) return;
     spdlog::info("stopping: disconnecting clients and upstream connections (no wills)");
+    service_->stopping();
     if (store_) flush();  // the sessions as they are now stay in the store
     actions_.clear();
     core_->shutdown(now(), actions_);
@@ -492,6 +510,7 @@ class Runtime::Impl {
   // the transports and our own handles. Safe to call more than once.
   void close_everything() {
     upstream_.reset();
+    service_->close();
     if (!transports_closed_) {
       transports_closed_ = true;
       close_transports();
@@ -522,6 +541,7 @@ class Runtime::Impl {
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigusr1_{};
+  std::optional<ServiceNotifier> service_;  // sd_notify; inert when not under systemd
   std::unique_ptr<core::Core> core_;  // built once the transports are open (their frame sizes)
   core::Actions actions_;
   // Persistence (persistence.path): the store, the actions waiting for its next transaction,

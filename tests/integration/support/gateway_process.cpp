@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +145,15 @@ GatewayProcess::GatewayProcess(GatewayOptions options) : dir_(make_temp_dir()) {
   if (pid_ == 0) {
     std::FILE* log = std::freopen(log_file.c_str(), "w", stdout);
     if (log != nullptr) ::dup2(::fileno(stdout), STDERR_FILENO);
+    for (const auto& entry : options.environment) {
+      const auto eq = entry.find('=');
+      if (eq != std::string::npos) ::setenv(entry.substr(0, eq).c_str(), entry.c_str() + eq + 1, 1);
+    }
+    struct stat st {};
+    if (options.journal_stream && ::fstat(STDERR_FILENO, &st) == 0) {
+      const std::string stream = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+      ::setenv("JOURNAL_STREAM", stream.c_str(), 1);
+    }
     ::execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), nullptr);
     ::_exit(127);
   }

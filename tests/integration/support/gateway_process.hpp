@@ -43,6 +43,11 @@ struct GatewayOptions {
   std::uint16_t port = 0;
   // Wait for readiness at all; false: the caller checks start-up itself (wait_exit()).
   bool wait_ready = true;
+  // More environment for the gateway process, "NAME=value" each (e.g. NOTIFY_SOCKET).
+  std::vector<std::string> environment;
+  // Set JOURNAL_STREAM to the device and inode of the gateway's stderr, as systemd does for a
+  // service whose output goes to journald.
+  bool journal_stream = false;
 };
 
 class GatewayProcess {

@@ -1,0 +1,50 @@
+#pragma once
+// Life under systemd (sd-daemon, libsystemd): the unit is Type=notify with WatchdogSec=
+// (gateway/packaging/mqttsn-gateway.service).
+//  - READY=1 once every transport is bound and the core runs; STOPPING=1 when a stop begins;
+//    RELOADING=1 ... READY=1 around a SIGHUP reload.
+//  - WATCHDOG=1 every half of WATCHDOG_USEC, from a timer on the loop thread: a loop that is stuck
+//    stops the pings and systemd restarts the service.
+//  - STATUS= the client counts (and the upstream state), refreshed with the pings or every 5 s.
+// Not under systemd (NOTIFY_SOCKET unset), nothing is sent and no timer runs.
+
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace gateway::app {
+
+class ServiceNotifier {
+ public:
+  // `status` is called on the loop thread for each STATUS= line.
+  ServiceNotifier(uv_loop_t* loop, std::function<std::string()> status);
+  ServiceNotifier(const ServiceNotifier&) = delete;
+  ServiceNotifier& operator=(const ServiceNotifier&) = delete;
+
+  // Whether NOTIFY_SOCKET names a service manager to talk to.
+  bool active() const { return active_; }
+  // The watchdog interval systemd asked for (0: none).
+  std::chrono::microseconds watchdog() const { return watchdog_; }
+
+  void ready();
+  void reloading();
+  void stopping();
+  // Closes the timer (the handle's memory must stay until the loop has run its close callback).
+  void close();
+
+ private:
+  void tick();
+  void send(const std::string& state);
+
+  std::function<std::string()> status_;
+  bool active_ = false;
+  std::chrono::microseconds watchdog_{0};
+  std::string last_status_;
+  bool warned_ = false;
+  uv_timer_t timer_{};
+  bool timer_open_ = false;
+};
+
+}  // namespace gateway::app
