@@ -10,9 +10,9 @@ RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqtt
               libsqlite3-dev nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto
               mosquitto-clients)
 # What the test suite needs on top: PTYs, clang's libFuzzer, iproute2 (`ip`) for the veth pair
-# of the IPv6 multicast test's own network namespace, and systemd's `systemd-analyze verify` for
-# the service unit.
-TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd)
+# of the IPv6 multicast test's own network namespace, systemd's `systemd-analyze verify` for the
+# service unit, and lintian and dpkg-dev (dpkg-shlibdeps) for the Debian package.
+TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd lintian dpkg-dev)
 
 log() { printf '==> %s\n' "$*"; }
 
