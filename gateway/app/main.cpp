@@ -157,8 +157,14 @@ int run(const Options& options) {
   const auto config = load(options.config_file, options);
   if (!config) return kExitUsage;
   raise_file_limit();
+  // SIGHUP: the same file, and --log-level still overrides it.
+  const auto reload = [file = options.config_file, level = options.log_level] {
+    cfg::Config next = cfg::load_config_file(file);
+    if (!level.empty()) next.log_level = log_level_from_name(level);
+    return next;
+  };
   try {
-    gateway::app::Runtime runtime(*config);
+    gateway::app::Runtime runtime(*config, reload);
     return runtime.run();
   } catch (const std::exception& error) {
     // Start-up failures (a port in use, a URI the MQTT library refuses) are the caller's to fix.

@@ -158,7 +158,8 @@ core::Event to_core(mqtt_bridge::Event&& event) {
 
 class Runtime::Impl {
  public:
-  explicit Impl(const config::Config& config) : config_(config) {
+  Impl(const config::Config& config, std::function<config::Config()> reload)
+      : config_(config), reload_(std::move(reload)) {
     for (const auto& client : config_.auth.clients) identities_.emplace(client.client_id, &client);
     uv_loop_init(&loop_);
     loop_.data = this;
@@ -170,6 +171,7 @@ class Runtime::Impl {
     uv_signal_init(&loop_, &sigint_);
     uv_signal_init(&loop_, &sigterm_);
     uv_signal_init(&loop_, &sigusr1_);
+    uv_signal_init(&loop_, &sighup_);
     service_.emplace(&loop_, [this] { return status_line(); });
   }
 
@@ -245,6 +247,7 @@ class Runtime::Impl {
       max_frame_size[i] = adapter->max_frame_size();
       adapters_.push_back(std::move(adapter));
     }
+    max_frame_size_ = max_frame_size;  // for the core's configuration at a reload
     core_ = std::make_unique<core::Core>(core_config(config_, std::move(max_frame_size)));
     if (config_.persistence.path) open_store(*config_.persistence.path);
   }
@@ -303,6 +306,7 @@ class Runtime::Impl {
     uv_signal_start(&sigint_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGINT);
     uv_signal_start(&sigterm_, [](uv_signal_t* h, int) { self(h)->stop(); }, SIGTERM);
     uv_signal_start(&sigusr1_, [](uv_signal_t* h, int) { self(h)->dump_stats(); }, SIGUSR1);
+    uv_signal_start(&sighup_, [](uv_signal_t* h, int) { self(h)->reload(); }, SIGHUP);
     actions_.clear();
     core_->start(now(), actions_);
     execute();
@@ -457,6 +461,39 @@ class Runtime::Impl {
     spdlog::info("stats: {}", line);
   }
 
+  // SIGHUP: the file again. What can change while clients are served goes to the core (and the
+  // log level to spdlog) at once; every other key that changed is named as needing a restart.
+  // An invalid file changes nothing.
+  void reload() {
+    if (stopping_ || !core_) return;
+    service_->reloading();
+    spdlog::info("reload: reading the configuration again (SIGHUP)");
+    config::Config next;
+    try {
+      next = reload_();
+    } catch (const config::ConfigError& e) {
+      spdlog::error("reload: {}; the running configuration stays", e.what());
+      service_->ready();
+      return;
+    }
+    for (const auto& path : config::changed_keys(config_, next)) {
+      if (!config::reloadable(path)) {
+        spdlog::warn("reload: {} changed: not applied, it needs a restart", path);
+      }
+    }
+    spdlog::set_level(spd_level(to_core(next.log_level)));
+    if (store_) {
+      core_->reconfigure(core_config(next, max_frame_size_), now(), deferred_);
+      uv_idle_start(&flush_idle_, [](uv_idle_t*) {});
+      rearm_timer();
+    } else {
+      actions_.clear();
+      core_->reconfigure(core_config(next, max_frame_size_), now(), actions_);
+      execute();
+    }
+    service_->ready();
+  }
+
   // systemd's STATUS= line: the clients by state.
   std::string status_line() const {
     if (!core_) return "starting";
@@ -486,6 +523,7 @@ class Runtime::Impl {
     uv_signal_stop(&sigint_);
     uv_signal_stop(&sigterm_);
     uv_signal_stop(&sigusr1_);
+    uv_signal_stop(&sighup_);
     if (upstream_->connection_count() == 0) {
       finish();
       return;
@@ -526,7 +564,8 @@ class Runtime::Impl {
                            reinterpret_cast<uv_handle_t*>(&grace_),
                            reinterpret_cast<uv_handle_t*>(&sigint_),
                            reinterpret_cast<uv_handle_t*>(&sigterm_),
-                           reinterpret_cast<uv_handle_t*>(&sigusr1_)}) {
+                           reinterpret_cast<uv_handle_t*>(&sigusr1_),
+                           reinterpret_cast<uv_handle_t*>(&sighup_)}) {
       if (!uv_is_closing(h)) uv_close(h, nullptr);
     }
   }
@@ -541,6 +580,9 @@ class Runtime::Impl {
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigusr1_{};
+  uv_signal_t sighup_{};
+  const std::function<config::Config()> reload_;
+  std::vector<std::size_t> max_frame_size_;  // by transport id, as the core was built with
   std::optional<ServiceNotifier> service_;  // sd_notify; inert when not under systemd
   std::unique_ptr<core::Core> core_;  // built once the transports are open (their frame sizes)
   core::Actions actions_;
@@ -564,7 +606,8 @@ class Runtime::Impl {
   bool transports_closed_ = false;
 };
 
-Runtime::Runtime(const config::Config& config) : impl_(std::make_unique<Impl>(config)) {
+Runtime::Runtime(const config::Config& config, std::function<config::Config()> reload)
+    : impl_(std::make_unique<Impl>(config, std::move(reload))) {
   impl_->open();
 }
 Runtime::~Runtime() = default;

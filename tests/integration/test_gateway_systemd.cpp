@@ -105,7 +105,8 @@ std::size_t count_containing(const std::vector<std::string>& messages, const std
 }  // namespace
 
 TEST_CASE("systemd: READY=1 with a STATUS once the transports are bound, WATCHDOG=1 at half of "
-          "WATCHDOG_USEC from the loop, STATUS follows the clients, STOPPING=1 at SIGTERM") {
+          "WATCHDOG_USEC from the loop, STATUS follows the clients, RELOADING=1 at SIGHUP, "
+          "STOPPING=1 at SIGTERM") {
   Mosquitto broker;
   FakeNotifySocket manager;
   GatewayOptions options;
@@ -127,6 +128,11 @@ TEST_CASE("systemd: READY=1 with a STATUS once the transports are bound, WATCHDO
   sn_tools::SnUdpClient node("127.0.0.1", gateway.port());
   REQUIRE(node.connect("systemd-node", 30, true) == sn::ReturnCode::accepted);
   CHECK(manager.wait_for("STATUS=1 clients active", 2s).has_value());
+
+  // SIGHUP (ExecReload=): RELOADING=1, then READY=1 once the file is applied.
+  gateway.signal(SIGHUP);
+  CHECK(manager.wait_for("RELOADING=1", 2s).has_value());
+  CHECK(manager.wait_for("READY=1", 2s).has_value());
 
   // SIGSTOP freezes the loop: no ping while it is stopped; SIGCONT: pings again.
   gateway.signal(SIGSTOP);

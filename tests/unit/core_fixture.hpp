@@ -410,6 +410,13 @@ class CoreFixture {
     return out;
   }
 
+  // A SIGHUP reload with `next` at the current fake time; its actions.
+  const Actions& reconfigure(CoreConfig next) {
+    last_.clear();
+    core_.reconfigure(std::move(next), now_, last_);
+    return last_;
+  }
+
   // The QoS -1 connection start() asked for is up.
   void qos_minus_one_up() { event(UpstreamConnected{kQosMinusOneConn}); }
 

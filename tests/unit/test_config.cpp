@@ -1142,3 +1142,33 @@ TEST_CASE("config: a dtls transport is rendered with its file paths and settings
   // What is rendered loads back to the same configuration.
   CHECK(cfg::parse_config(rendered, dir.path()) == config);
 }
+
+TEST_CASE("config: a reload names each changed key, and only log.level, the allow-lists, the ACL, "
+          "the predefined topics and stats.interval_s are applied without a restart") {
+  const auto before = cfg::parse_config(R"({"topics": {"predefined": [{"id": 1, "name": "a"}]}})");
+  CHECK(cfg::changed_keys(before, before).empty());
+  const auto after = cfg::parse_config(R"({
+    "gateway": {"mode": "aggregating"},
+    "upstream": {"uri": "tcp://127.0.0.2:1883"},
+    "transports": [{"type": "udp", "bind": "127.0.0.1:2000"}],
+    "topics": {"predefined": [{"id": 2, "name": "b"}]},
+    "auth": {"acl": [{"client": "*", "publish": ["#"], "subscribe": ["#"]}],
+             "allowed_clients": ["x"]},
+    "stats": {"interval_s": 5},
+    "log": {"level": "debug"}
+  })");
+  const auto changed = cfg::changed_keys(before, after);
+  const std::vector<std::string> expected = {"gateway.mode", "upstream.uri", "transports",
+                                             "topics.predefined", "auth.allowed_clients",
+                                             "auth.acl", "stats.interval_s", "log.level"};
+  CHECK(changed == expected);
+  std::vector<std::string> restart;
+  for (const auto& key : changed) {
+    if (!cfg::reloadable(key)) restart.push_back(key);
+  }
+  CHECK(restart == std::vector<std::string>{"gateway.mode", "upstream.uri", "transports"});
+  CHECK(cfg::reloadable("auth.acl"));
+  CHECK_FALSE(cfg::reloadable("auth.clients"));
+  CHECK_FALSE(cfg::reloadable("auth.aclx"));
+  CHECK_FALSE(cfg::reloadable("log"));
+}

@@ -27,17 +27,59 @@ void Core::restore(std::vector<SessionRecord> records, Time now, Actions& out) {
   impl_->restore(std::move(records));
 }
 void Core::take_changes(SessionChanges& out) { impl_->take_changes(out); }
+void Core::reconfigure(CoreConfig next, Time now, Actions& out) {
+  impl_->now_ = now;
+  impl_->out_ = &out;
+  impl_->reconfigure(std::move(next));
+}
 
 Core::Impl::Impl(CoreConfig config)
     : config_(std::move(config)),
       qos_minus_one_client_id_(config_.client_id_prefix + "mqttsn-gw-" +
                                std::to_string(config_.gateway_id) + "-qos-1"),
       random_(config_.random_seed) {
+  index_predefined();
+  if (config_.acl) acl_.emplace(*config_.acl);
+}
+
+void Core::Impl::index_predefined() {
+  predefined_by_id_.clear();
+  predefined_by_name_.clear();
   for (const auto& topic : config_.predefined) {
     predefined_by_id_.emplace(topic.id, topic.name);
     predefined_by_name_.emplace(topic.name, topic.id);
   }
+}
+
+void Core::Impl::reconfigure(CoreConfig next) {
+  const bool wanted_before = gateway_connection_wanted();
+  config_.log_level = next.log_level;
+  config_.allowed_clients = std::move(next.allowed_clients);
+  config_.qos_minus_one_from = std::move(next.qos_minus_one_from);
+  config_.acl = std::move(next.acl);
+  acl_.reset();
   if (config_.acl) acl_.emplace(*config_.acl);
+  config_.predefined = std::move(next.predefined);
+  index_predefined();
+  if (next.stats_interval != config_.stats_interval) {
+    config_.stats_interval = next.stats_interval;
+    ++stats_generation_;  // the round already scheduled is void
+    if (config_.stats_interval.count() > 0) {
+      timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, stats_generation_});
+    }
+  }
+  // Statistics may be what first needs the gateway's own connection.
+  if (!wanted_before && gateway_connection_wanted()) {
+    out_->push_back(UpstreamConnect{kQosMinusOneConn, qos_minus_one_client_id_, 60, true, std::nullopt});
+  }
+  log(LogLevel::info, [&] {
+    return "configuration reloaded: " + std::to_string(config_.predefined.size()) +
+           " predefined topic(s), " +
+           (config_.acl ? std::to_string(config_.acl->size()) + " ACL rule(s)" : std::string("no ACL")) +
+           ", " +
+           (config_.allowed_clients ? std::to_string(config_.allowed_clients->size()) + " allowed client(s)"
+                                    : std::string("every client allowed"));
+  });
 }
 
 bool Core::Impl::acl_allows(const Session& s, AclAction action, const std::string& topic) {
@@ -59,7 +101,7 @@ void Core::Impl::start(Time now, Actions& out) {
   now_ = now;
   out_ = &out;
   if (config_.stats_interval.count() > 0) {
-    timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, 0});
+    timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, stats_generation_});
   }
   if (gateway_connection_wanted()) {
     // §6.8: QoS -1 publishers have no connection of their own; they share this one. §6.1: it also
@@ -459,7 +501,7 @@ void Core::Impl::on_timer() {
       continue;
     }
     if (entry.kind == TimerKind::stats) {
-      publish_stats();
+      if (entry.generation == stats_generation_) publish_stats();
       continue;
     }
     if (entry.kind == TimerKind::advertise) {

@@ -196,6 +196,8 @@ class Core::Impl {
   explicit Impl(CoreConfig config);
 
   void start(Time now, Actions& out);
+  void reconfigure(CoreConfig next);
+  void index_predefined();  // predefined_by_id_ and _by_name_ from config_.predefined
   void shutdown(Time now, Actions& out);
   void handle(Event event, Time now, Actions& out);
   std::optional<Time> next_deadline() const;
@@ -462,6 +464,7 @@ class Core::Impl {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::uint32_t qos_minus_one_generation_ = 0;
   std::uint32_t advertise_generation_ = 0;
+  std::uint32_t stats_generation_ = 0;  // bumped when a reload changes stats_interval
   std::map<std::string, FilterEntry> filters_;  // aggregating mode
   unsigned reconnect_attempts_ = 0;             // failures of the gateway connection in a row
   // Transparent mode: outage attempts under way, at most kMaxReconnectsInFlight (a broker restart

@@ -58,7 +58,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
 }
 
 void Core::Impl::publish_stats() {
-  timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, 0});
+  timers_.push(TimerEntry{now_ + config_.stats_interval, 0, TimerKind::stats, stats_generation_});
   if (!qos_minus_one_up_) return;  // nobody to tell; the next round will
   for (const auto& [name, value] : stats()) {
     const std::string text = std::to_string(value);

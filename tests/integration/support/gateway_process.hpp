@@ -60,6 +60,8 @@ class GatewayProcess {
   ~GatewayProcess();  // stops our own process (by PID) if still running
 
   std::uint16_t port() const { return port_; }
+  // The configuration file the gateway was started with (a reload reads it again).
+  std::filesystem::path config_file() const { return dir_ / "gateway.json"; }
   // SIGTERM, then wait up to `timeout`; the exit status (exit code, or 128 + signal), -1 if it
   // had to be killed.
   int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));

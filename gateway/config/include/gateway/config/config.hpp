@@ -306,6 +306,15 @@ Config load_config_file(const std::filesystem::path& file);
 // output and yields the same Config (but for the masked password).
 std::string render_config(const Config& config);
 
+// SIGHUP reload: the keys whose effective value differs between two configurations, as JSON
+// paths in the documented order ("upstream.uri", "transports": an array is one value; a password
+// change shows only if one of them is empty, the rendering masks it).
+std::vector<std::string> changed_keys(const Config& before, const Config& after);
+// Whether a reload applies a change of the key at `path` while clients are served: log.level,
+// auth.allowed_clients, auth.allow_qos_minus_one_from, auth.acl, topics.predefined,
+// stats.interval_s. Any other change needs a restart.
+bool reloadable(std::string_view path);
+
 std::string_view to_string(GatewayMode mode);
 std::string_view to_string(LogLevel level);
 std::string_view to_string(UpstreamScheme scheme);

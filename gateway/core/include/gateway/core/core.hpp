@@ -244,6 +244,14 @@ class Core {
   // Asleep ones sleep on (their sleep timer starts now), the others are away until their client
   // connects again. Beyond max_clients the rest are left out (and logged).
   void restore(std::vector<SessionRecord> records, Time now, Actions& out);
+  // SIGHUP reload: takes from `next` what can change while clients are served, and ignores the
+  // rest (the app logs those as needing a restart). Applied at once, to every session, without
+  // disconnecting anyone: log_level; allowed_clients and qos_minus_one_from (checked at the next
+  // CONNECT or QoS -1 PUBLISH); acl (the next REGISTER, PUBLISH, SUBSCRIBE or will); predefined
+  // (a new id is usable at once, a removed one is refused from then on: PUBLISH gets PUBACK
+  // 0x02, SUBSCRIBE SUBACK 0x02); stats_interval (the next round is due one new interval from
+  // now; 0 stops them).
+  void reconfigure(CoreConfig next, Time now, Actions& out);
   // Persistence: the CleanSession=false sessions changed since the last call (appended to `out`).
   // The app writes them before it executes the actions of the same calls.
   void take_changes(SessionChanges& out);
