@@ -3,7 +3,8 @@
 #   1. every ctest (unit, codec, config, command line, fuzz corpus replay, integration with a real
 #      mosquitto and the real gateway over UDP) in the default preset,
 #   2. the same under ASan+UBSan (asan preset) and ThreadSanitizer (tsan preset),
-#   3. the libFuzzer codec targets (MQTT-SN, then MQTT 3.1.1/5.0) for FUZZ_SECONDS each (default 60).
+#   3. as root: the Debian package installed into a fresh Debian root and run there,
+#   4. the libFuzzer codec targets (MQTT-SN, then MQTT 3.1.1/5.0) for FUZZ_SECONDS each (default 60).
 # Ends with the skipped tests and why they did not run, the failed tests, and one line
 # "summary: N passed, N skipped, N failed" over all of it. Exit status 0 only if none failed.
 set -uo pipefail
@@ -84,6 +85,27 @@ for preset in ${PRESETS:-default asan tsan}; do
     failed=$((failed + 1))
   fi
 done
+
+# The Debian package installed into a fresh Debian bookworm root and run there (issue 14 §1):
+# needs root (chroot, mount, a network namespace) and the default preset's build.
+if [[ " ${PRESETS:-default asan tsan} " == *" default "* ]]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "package install test: SKIPPED: needs root (tests/packaging/install_test.sh)"
+    skips+=("packaging: the .deb installs and runs in a fresh Debian root
+      why: not root")
+    skipped=$((skipped + 1))
+  else
+    log "packaging: the .deb installed into a fresh Debian root"
+    rm -f build/mqttsn-gateway_*.deb
+    if (cd build && cpack >/dev/null) && tests/packaging/install_test.sh build/mqttsn-gateway_*.deb; then
+      passed=$((passed + 1))
+    else
+      failures+=("packaging: the .deb installs and runs in a fresh Debian root (Failed)")
+      printf 'see the output above\n' >"$failure_logs/${#failures[@]}"
+      failed=$((failed + 1))
+    fi
+  fi
+fi
 
 # Coverage-guided fuzzing of one codec for FUZZ_SECONDS on a scratch copy of its seed corpus:
 # run_fuzz TARGET WHAT CORPUS. Adds one passed or failed.
