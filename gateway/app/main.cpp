@@ -175,7 +175,25 @@ int run(const Options& options) {
 
 int gateway_main(int argc, char** argv) {
   CLI::App app{"MQTT-SN v1.2 gateway: relays MQTT-SN clients to an MQTT broker.", "mqttsn-gateway"};
-  app.footer("Exit status: 0 success, 2 bad usage or invalid configuration.");
+  app.footer(R"(Example: UDP nodes on port 1884 in front of a broker on this machine.
+  cat > gateway.json <<'END'
+  {
+    "gateway": { "id": 1, "mode": "transparent" },
+    "upstream": { "uri": "tcp://127.0.0.1:1883" },
+    "transports": [ { "type": "udp", "bind": "0.0.0.0:1884" } ],
+    "topics": { "predefined": [ { "id": 1, "name": "sensors/temperature" } ] }
+  }
+  END
+  mqttsn-gateway --check-config gateway.json
+  mqttsn-gateway --config gateway.json &
+  mosquitto_sub -t 'demo/#' -v &
+  mqttsn-pub -p 1884 -t demo/kitchen -m 21.5 -q 1     # mosquitto_sub prints: demo/kitchen 21.5
+
+Signals: SIGTERM/SIGINT stop cleanly (no wills); SIGHUP reloads log.level, auth.allowed_clients,
+auth.allow_qos_minus_one_from, auth.acl, topics.predefined and stats.interval_s (other changes
+are logged as needing a restart); SIGUSR1 writes every counter to the log.
+Every key: configs/README.md (installed: /usr/share/doc/mqttsn-gateway/configuration.md).
+Exit status: 0 success, 2 bad usage or invalid configuration.)");
   app.set_version_flag("--version", "mqttsn-gateway " MQTTSN_VERSION);
 
   Options options;

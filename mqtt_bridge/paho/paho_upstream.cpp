@@ -19,10 +19,6 @@ namespace mqtt_bridge::detail {
 
 namespace {
 
-// How long a finished connection's Paho client is kept before it is destroyed: reaper.hpp says
-// why no completion signal can take its place. Paho's epilogue after our listener returns takes
-// microseconds; this is a wide margin.
-constexpr std::chrono::milliseconds kRetireGrace{500};
 // Explaining a failed TLS connect (tls_probe.hpp) takes at most this long.
 constexpr std::chrono::milliseconds kTlsProbeTimeout{3000};
 // Destruction waits at most this long beyond the connect timeout for connections to close.
@@ -50,7 +46,7 @@ PahoUpstream::PahoUpstream(BrokerOptions options, EventSink sink)
         options_.tls, endpoint.host, endpoint.port,
         std::min<std::chrono::milliseconds>(options_.connect_timeout, kTlsProbeTimeout));
   }
-  reaper_ = std::make_unique<Reaper>(kRetireGrace);
+  reaper_ = std::make_unique<Reaper>();
 }
 
 PahoUpstream::~PahoUpstream() {
@@ -69,7 +65,7 @@ PahoUpstream::~PahoUpstream() {
                            [this] { return connections_.empty(); });
     reaper = std::move(reaper_);  // from here on, finished connections become orphans_
   }
-  reaper.reset();  // runs what is queued, then destroys every retired connection after its grace
+  reaper.reset();  // runs what is queued, then destroys every retired connection
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> stuck;
   std::vector<std::shared_ptr<Connection>> orphans;
   {
@@ -308,7 +304,6 @@ void PahoUpstream::unsubscribe(ConnectionId id, RequestId request, const std::st
 }
 
 void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::token_ptr token) {
-  std::vector<mqtt::token_ptr> released;
   {
     std::lock_guard lock(mutex_);
     if (const auto it = connection.pending.find(tag);
@@ -316,26 +311,14 @@ void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::
       it->second.token = std::move(token);  // request_done() drops it on Paho's thread
       return;
     }
-    // The request completed before we got here. Paho drops its own reference in remove_token(),
-    // holding its global mutex, after our listener ran; use_count() == 1 says it has. This reads a
-    // reference count because Paho publishes nothing else: the token is already complete (and
-    // try_wait()/wait() were true) before our listener ran, its list in the client is private,
-    // and remove_token() signals nothing (reaper.hpp, "Why a grace period"). The count is only
-    // the trigger; the ordering comes from Paho's global mutex below. Misreading it can only keep
-    // a token longer (until a later keep_token() looks again, or the Connection is destroyed),
-    // never free it early: shared_ptr's own count decides who destroys the token.
-    connection.spent_tokens.push_back(std::move(token));
-    const auto still_held =
-        std::partition(connection.spent_tokens.begin(), connection.spent_tokens.end(),
-                       [](const mqtt::token_ptr& spent) { return spent.use_count() > 1; });
-    released.assign(std::make_move_iterator(still_held),
-                    std::make_move_iterator(connection.spent_tokens.end()));
-    connection.spent_tokens.erase(still_held, connection.spent_tokens.end());
   }
-  if (released.empty()) return;
-  // is_connected() takes Paho's global mutex: this orders Paho's last use of the tokens (under
-  // that mutex) before our release of them, for ThreadSanitizer as much as for the machine.
+  // The request completed before we got here: its listener ran (request_done() erased it, under
+  // mutex_) inside a callback dispatch that holds Paho's global mutex until Paho's own epilogue,
+  // remove_token() included, is done (reaper.hpp). is_connected() takes that mutex, so once it
+  // returns Paho holds no reference to the token and touches it no more: ours can go. The same
+  // mutex orders it for ThreadSanitizer, which cannot see the uninstrumented Paho's counting.
   static_cast<void>(connection.client->is_connected());
+  token.reset();
 }
 
 std::size_t PahoUpstream::connection_count() const {

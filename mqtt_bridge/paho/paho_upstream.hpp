@@ -12,19 +12,16 @@
 // some callbacks with its global mutex held, so nothing here calls into Paho while holding mutex_.
 //
 // Token lifetime: Paho C++ hands back a shared_ptr to each request's token and keeps one itself,
-// which it drops in async_client::remove_token() right after our listener returns. Were our
-// reference the last one, the token would be destroyed while Paho's thread may still be in
-// token::on_success(); and as libpaho-mqttpp3 is not instrumented, ThreadSanitizer cannot see its
-// reference counting and reports either order as a race. So our reference is dropped only
-//  - by our listener, on Paho's own thread, just before Paho drops its own (request_done());
-//  - or after Paho's global mutex was taken once Paho had dropped its own (keep_token());
-//  - or with the Connection, after its client: destroying the client takes that same mutex.
+// which it drops in async_client::remove_token() right after our listener returns, inside the
+// same callback dispatch, with Paho's global mutex held (reaper.hpp). As libpaho-mqttpp3 is not
+// instrumented, ThreadSanitizer cannot see its reference counting, so our reference is dropped
+// only where Paho's global mutex orders it after Paho's last use:
+//  - by our listener, on Paho's own thread, inside the dispatch (request_done());
+//  - on the loop thread after taking that mutex once, when the request had completed before
+//    Paho's call returned (keep_token());
+//  - with the Connection, after its client: destroying the client takes that same mutex.
 // The same goes for what a token owns (the message of a publish): our copies die before we hand
 // the token over under mutex_, so Paho's final release is ordered after them.
-// Paho offers no signal for "Paho has dropped its reference": token::wait()/try_wait() are true
-// before our listener runs, and remove_token() notifies nobody. So keep_token() reads the
-// reference count in the one case that needs it, and the reaper keeps finished connections for a
-// grace period (reaper.hpp says exactly what is missing).
 
 #include <mqtt/async_client.h>
 #include <mqtt/iaction_listener.h>
@@ -89,7 +86,6 @@ struct Connection final : mqtt::iaction_listener {
   std::map<std::uintptr_t, PendingRequest> pending;  // by tag: failed in the order they were sent
   mqtt::token_ptr connect_token;                     // kept until destruction, see "Token lifetime"
   mqtt::token_ptr disconnect_token;                  // likewise
-  std::vector<mqtt::token_ptr> spent_tokens;         // requests that completed before keep_token()
 
   // CleanSession=false: the QoS 2 messages this connection received and has not delivered yet
   // (received_qos2.hpp), for the next connection of the same ClientId. Paho uses it until the

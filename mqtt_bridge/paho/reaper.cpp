@@ -8,11 +8,12 @@
 namespace mqtt_bridge::detail {
 
 namespace {
-// How soon to look again at a retired object whose callback is still running.
-constexpr std::chrono::milliseconds kBusyRecheck{10};
+// How soon to look again at a retired object while one of our callbacks for it still runs (our
+// callbacks take microseconds; the count itself decides, this only paces the look).
+constexpr std::chrono::milliseconds kBusyRecheck{1};
 }  // namespace
 
-Reaper::Reaper(std::chrono::milliseconds grace) : grace_(grace), thread_([this] { run(); }) {}
+Reaper::Reaper() : thread_([this] { run(); }) {}
 
 Reaper::~Reaper() {
   {
@@ -34,7 +35,7 @@ void Reaper::post(std::function<void()> task) {
 void Reaper::retire(std::shared_ptr<void> object, const std::atomic<int>* busy) {
   {
     std::lock_guard lock(mutex_);
-    retired_.push_back({std::chrono::steady_clock::now() + grace_, std::move(object), busy});
+    retired_.push_back({std::move(object), busy});
   }
   wake_.notify_all();
 }
@@ -47,23 +48,15 @@ void Reaper::run() {
       if (retired_.empty()) {
         wake_.wait(lock);
       } else {
-        wake_.wait_until(lock, retired_.front().due);
+        wake_.wait_for(lock, kBusyRecheck);  // only a busy object is left
       }
     }
 
     std::deque<std::function<void()>> tasks;
     tasks.swap(tasks_);
-    std::vector<std::shared_ptr<void>> dead;
-    const auto now = std::chrono::steady_clock::now();
-    while (!retired_.empty() && retired_.front().due <= now) {
-      Retired& front = retired_.front();
-      if (front.busy != nullptr && front.busy->load(std::memory_order_acquire) != 0) {
-        front.due = now + kBusyRecheck;  // keeps `due` ordered enough: later entries are >= now
-        break;
-      }
-      dead.push_back(std::move(front.object));
-      retired_.pop_front();
-    }
+    // Retired before the tasks just taken ran: those tasks may still use them, so they go after.
+    std::deque<Retired> retired;
+    retired.swap(retired_);
 
     lock.unlock();
     for (auto& task : tasks) {
@@ -79,8 +72,17 @@ void Reaper::run() {
       }
     }
     tasks.clear();
-    dead.clear();  // the destructors run here, outside our lock
+    std::deque<Retired> still_busy;
+    for (auto& entry : retired) {
+      if (entry.busy != nullptr && entry.busy->load(std::memory_order_acquire) != 0) {
+        still_busy.push_back(std::move(entry));
+      } else {
+        entry.object.reset();  // the destructor runs here, outside our lock
+      }
+    }
     lock.lock();
+    // Busy ones keep their place ahead of anything retired meanwhile.
+    for (auto it = still_busy.rbegin(); it != still_busy.rend(); ++it) retired_.push_front(std::move(*it));
   }
 }
 

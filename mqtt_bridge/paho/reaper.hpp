@@ -2,32 +2,32 @@
 // One helper thread per PahoUpstream. It does the two things neither the loop thread nor a Paho
 // callback thread may do:
 //  - run follow-up Paho calls decided inside a callback (e.g. "connected, but a disconnect was
-//    asked for meanwhile": disconnect now). Paho runs some callbacks with its global mutex held,
-//    so calling back into Paho from there is not safe;
-//  - destroy finished connections. A Paho client must not be destroyed while one of its callbacks
-//    is still running, and Paho's C and C++ layers keep touching the client for a moment after our
-//    listener returns (token::on_success calls async_client::remove_token, the C receive thread
-//    relocks its mutex and frees the command). Destruction may take Paho's global mutex, which is
-//    why it stays off the loop.
+//    asked for meanwhile": disconnect now). Paho runs its callbacks with its global mutex held,
+//    and calling back into Paho from there is not safe;
+//  - destroy finished connections. A Paho client must not be destroyed inside one of its
+//    callbacks (MQTTAsync.h), and destruction takes Paho's global mutex, which is why it stays off
+//    the loop.
 //
-// Why a grace period, and not a completion signal. Our side of a callback is counted exactly
-// (Connection::callbacks_running); what follows it in Paho is not, and Paho 1.2 / Paho C 1.3
-// offer nothing that marks its end:
-//  - token::wait(), try_wait() and is_complete() turn true *before* our listener even runs
-//    (token.h: "the user listener fires after the action is marked complete, but before the token
-//    is signaled"), and nothing is signalled after async_client::remove_token();
-//  - the C++ client's token lists and their mutex are private, and nothing public says that a
-//    given token was removed (get_pending_delivery_tokens() covers publishes only);
-//  - Paho C calls messageArrived with its global mutex released and relocks it afterwards to go on
-//    using the client's struct (MQTTAsync.h does not say which other callbacks it releases it
-//    for); MQTTAsync_destroy() is only documented as not to be called *inside* a callback, and
-//    there is no per-client "callbacks done" hook;
-//  - the callback threads are Paho's and shared by every client, so we cannot join them.
-// The signal that would let this go: a per-client "no callback running or pending" notification
-// from Paho (or a destroy that waits for its own callbacks). Until Paho has one, a retired object
-// is destroyed only once no callback of ours is running for it *and* the grace period has passed;
-// the epilogue takes microseconds and the grace is 500 ms, but that is a margin, not a proof: a
-// Paho thread preempted for longer inside the epilogue would still be raced.
+// Why destroying a retired client needs no grace period. In Paho C 1.3.12 (MQTTAsync.c,
+// MQTTAsyncUtils.c) every user callback is dispatched with `mqttasync_mutex` held: the receive
+// thread drops it only around MQTTAsync_cycle()'s select, takes it again inside it for message
+// arrival, deliveryComplete and the publish acknowledgements, and holds it across the connect,
+// SUBACK/UNSUBACK and connectionLost dispatches; the send thread holds it across
+// MQTTAsync_processCommand() and MQTTAsync_checkTimeouts(). Whatever Paho does after our
+// listener returns (Paho C++'s token::on_success -> async_client::remove_token(), Paho C freeing
+// the command, relisting the message queue) happens before that thread releases the mutex.
+// MQTTAsync_destroy() -- the first statement of ~async_client -- takes the same mutex for all of
+// its work and removes the client from Paho's list of handles, so once it returns no Paho thread
+// runs or will run anything for that client. The conditions this rests on:
+//  - the destroying thread is not a Paho thread and not inside a Paho callback (this thread);
+//  - no callback of ours calls a Paho function that takes the global mutex (is_connected(),
+//    reconnect(), set_callback()...): it is an error-checking mutex, the relock would fail and
+//    its unlock would release the dispatch's hold. Our callbacks only post follow-up calls here;
+//  - what the callbacks reach outlives the client: the client is the Connection's last member
+//    (destroyed first, while the listener and everything it touches still live), and the
+//    PahoUpstream outlives this reaper.
+// The only wait left is for our own side: a retired object is destroyed once no callback of
+// ours is running for it (`busy`, counted exactly), so no callback holds the last reference.
 
 #include <atomic>
 #include <chrono>
@@ -43,31 +43,29 @@ namespace mqtt_bridge::detail {
 
 class Reaper {
  public:
-  explicit Reaper(std::chrono::milliseconds grace);
+  Reaper();
   Reaper(const Reaper&) = delete;
   Reaper& operator=(const Reaper&) = delete;
-  // Runs every queued task, waits out the grace period of every retired object, destroys it, joins.
+  // Runs every queued task, destroys every retired object once it is not busy, joins.
   ~Reaper();
 
   // Any thread. The task runs on the reaper thread, never under the caller's locks.
   void post(std::function<void()> task);
-  // Any thread. `object` is destroyed on the reaper thread, no sooner than `grace` from now and not
-  // while `busy` (if given) is non-zero.
+  // Any thread. `object` is destroyed on the reaper thread (if this is its last reference),
+  // after the tasks posted before it, and not while `busy` (if given) is non-zero.
   void retire(std::shared_ptr<void> object, const std::atomic<int>* busy = nullptr);
 
  private:
   struct Retired {
-    std::chrono::steady_clock::time_point due;
     std::shared_ptr<void> object;
     const std::atomic<int>* busy;
   };
   void run();
 
-  const std::chrono::milliseconds grace_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
-  std::deque<Retired> retired_;  // `due` is non-decreasing: grace is constant
+  std::deque<Retired> retired_;
   bool stopping_ = false;
   std::thread thread_;  // last: starts after, and is joined before, the members above go away
 };

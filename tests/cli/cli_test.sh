@@ -38,6 +38,17 @@ case $case_name in
     expect_status 0
     for option in --config --check-config --print-config --log-level --version; do stdout_has "$option"; done
     ;;
+  help_example)
+    # The example in --help is complete: its configuration is valid as printed.
+    run --help
+    expect_status 0
+    stdout_has "mqttsn-pub -p 1884"
+    stdout_has "SIGHUP"
+    sed -n "/<<'END'/,/^  END\$/p" "$work/out" | sed '1d;$d' >"$work/example.json"
+    [[ -s $work/example.json ]] || fail "--help shows no configuration example"
+    run --check-config "$work/example.json"
+    expect_status 0
+    ;;
   check_examples)
     for file in "$source_dir"/configs/*.json; do
       # Certificates and keys an example names (certs/..., next to it) are the user's to provide:

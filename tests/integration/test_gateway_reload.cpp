@@ -50,9 +50,9 @@ std::size_t occurrences(const std::string& log, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("reload: SIGHUP during QoS 1 traffic loses nothing and disconnects no one; a new "
-          "predefined id works at once, a removed one is refused (§5.4.12 PUBACK 0x02); the log "
-          "level applies; restart-only changes are named; an invalid file changes nothing") {
+TEST_CASE("reload: SIGHUP during QoS 1 traffic loses nothing and disconnects no one - a new "
+          "predefined id works at once, a removed one is refused (§5.4.12 PUBACK 0x02), the log "
+          "level applies, restart-only changes are named, an invalid file changes nothing") {
   Mosquitto broker;
   TestSubscriber sub(broker.uri(), "reload/#", 1);
   GatewayOptions options;
