@@ -11,8 +11,9 @@ RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqtt
               mosquitto-clients)
 # What the test suite needs on top: PTYs, clang's libFuzzer, iproute2 (`ip`) for the veth pair
 # of the IPv6 multicast test's own network namespace, systemd's `systemd-analyze verify` for the
-# service unit, and lintian and dpkg-dev (dpkg-shlibdeps) for the Debian package.
-TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd lintian dpkg-dev)
+# service unit, and lintian, dpkg-dev (dpkg-shlibdeps) and file (CPack's DEB generator) for the
+# Debian package.
+TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd lintian dpkg-dev file)
 
 log() { printf '==> %s\n' "$*"; }
 
