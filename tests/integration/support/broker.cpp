@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -284,6 +285,15 @@ TestSubscriber::~TestSubscriber() {
 bool TestSubscriber::wait_for(std::size_t count, std::chrono::milliseconds timeout) {
   std::unique_lock lock(inbox_->mutex);
   return inbox_->arrived.wait_for(lock, timeout, [&] { return inbox_->messages.size() >= count; });
+}
+
+bool TestSubscriber::wait_for_message(const std::string& topic, const std::string& payload,
+                                      std::chrono::milliseconds timeout) {
+  std::unique_lock lock(inbox_->mutex);
+  return inbox_->arrived.wait_for(lock, timeout, [&] {
+    return std::any_of(inbox_->messages.begin(), inbox_->messages.end(),
+                       [&](const ReceivedMessage& m) { return m.topic == topic && m.payload == payload; });
+  });
 }
 
 std::vector<ReceivedMessage> TestSubscriber::messages() const {

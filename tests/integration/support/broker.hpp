@@ -86,6 +86,10 @@ class TestSubscriber {
 
   // Waits until at least `count` messages were received; false at the deadline.
   bool wait_for(std::size_t count, std::chrono::milliseconds timeout);
+  // Waits until a message with this topic and payload was received (whatever else arrives, in
+  // whatever order); false at the deadline.
+  bool wait_for_message(const std::string& topic, const std::string& payload,
+                        std::chrono::milliseconds timeout);
   std::vector<ReceivedMessage> messages() const;
   std::size_t count() const;
   // Publishes and waits for completion (throws on failure).
