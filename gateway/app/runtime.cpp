@@ -328,16 +328,22 @@ class Runtime::Impl {
 
   void feed(core::Event event) {
     if (stopping_ || !core_) return;
+    drive([&](core::Actions& out) { core_->handle(std::move(event), now(), out); });
+  }
+
+  // Runs one call of the core with the action list it appends to. With a store, the actions are
+  // done at the end of the iteration (flush()), once the store has what they concern; the idle
+  // handle keeps the loop from blocking before it gets there. Without one, at once.
+  template <typename Call>
+  void drive(Call&& call) {
     if (store_) {
-      // Done at the end of the iteration (flush()), once the store has what they concern; the
-      // idle handle keeps the loop from blocking before it gets there.
-      core_->handle(std::move(event), now(), deferred_);
+      call(deferred_);
       uv_idle_start(&flush_idle_, [](uv_idle_t*) {});
       rearm_timer();
       return;
     }
     actions_.clear();
-    core_->handle(std::move(event), now(), actions_);
+    call(actions_);
     execute();
   }
 
@@ -482,15 +488,9 @@ class Runtime::Impl {
       }
     }
     spdlog::set_level(spd_level(to_core(next.log_level)));
-    if (store_) {
-      core_->reconfigure(core_config(next, max_frame_size_), now(), deferred_);
-      uv_idle_start(&flush_idle_, [](uv_idle_t*) {});
-      rearm_timer();
-    } else {
-      actions_.clear();
-      core_->reconfigure(core_config(next, max_frame_size_), now(), actions_);
-      execute();
-    }
+    drive([&](core::Actions& out) {
+      core_->reconfigure(core_config(next, max_frame_size_), now(), out);
+    });
     service_->ready();
   }
 

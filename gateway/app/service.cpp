@@ -25,7 +25,6 @@ ServiceNotifier::ServiceNotifier(uv_loop_t* loop, std::function<std::string()> s
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) watchdog_ = std::chrono::microseconds(usec);
   uv_timer_init(loop, &timer_);
   timer_.data = this;
-  timer_open_ = true;
 }
 
 void ServiceNotifier::ready() {
@@ -52,16 +51,13 @@ void ServiceNotifier::reloading() {
 
 void ServiceNotifier::stopping() {
   if (!active_) return;
-  if (timer_open_) uv_timer_stop(&timer_);
+  uv_timer_stop(&timer_);
   send("STOPPING=1\nSTATUS=stopping");
 }
 
 void ServiceNotifier::close() {
-  if (!timer_open_) return;
-  timer_open_ = false;
-  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_))) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
-  }
+  auto* handle = reinterpret_cast<uv_handle_t*>(&timer_);
+  if (active_ && !uv_is_closing(handle)) uv_close(handle, nullptr);
 }
 
 void ServiceNotifier::tick() {

@@ -23,11 +23,6 @@ class ServiceNotifier {
   ServiceNotifier(const ServiceNotifier&) = delete;
   ServiceNotifier& operator=(const ServiceNotifier&) = delete;
 
-  // Whether NOTIFY_SOCKET names a service manager to talk to.
-  bool active() const { return active_; }
-  // The watchdog interval systemd asked for (0: none).
-  std::chrono::microseconds watchdog() const { return watchdog_; }
-
   void ready();
   void reloading();
   void stopping();
@@ -39,12 +34,11 @@ class ServiceNotifier {
   void send(const std::string& state);
 
   std::function<std::string()> status_;
-  bool active_ = false;
-  std::chrono::microseconds watchdog_{0};
+  bool active_ = false;  // NOTIFY_SOCKET names a service manager (then the timer exists)
+  std::chrono::microseconds watchdog_{0};  // what systemd asked for; 0: no watchdog
   std::string last_status_;
   bool warned_ = false;
   uv_timer_t timer_{};
-  bool timer_open_ = false;
 };
 
 }  // namespace gateway::app

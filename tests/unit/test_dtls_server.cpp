@@ -70,6 +70,13 @@ struct Wire {
     }
     out.datagrams.clear();
   }
+  // The hello, the cookie, the hello with it: the server now holds a handshake (if it may).
+  void past_cookie(DtlsClient& client) {
+    client.handshake();
+    to_server(client);
+    to_client(client);
+    to_server(client);
+  }
   bool handshake(DtlsClient& client) {
     client.handshake();
     for (int round = 0; round < 20 && !client.established() && !client.failed(); ++round) {
@@ -229,17 +236,11 @@ TEST_CASE("dtls: no more than max_handshakes at once, and the refused hello leav
   Server server(options);
   Wire first{server, peer(5000)};
   DtlsClient a(psk_client("node-1"));
-  a.handshake();
-  first.to_server(a);
-  first.to_client(a);
-  first.to_server(a);
+  first.past_cookie(a);
   REQUIRE(server.handshaking() == 1);
   Wire second{server, peer(5001)};
   DtlsClient b(psk_client("node-2"));
-  b.handshake();
-  second.to_server(b);
-  second.to_client(b);
-  second.to_server(b);
+  second.past_cookie(b);
   CHECK(server.handshaking() == 1);
   CHECK(server.counters().handshakes_refused == 1);
 }

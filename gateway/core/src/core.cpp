@@ -38,17 +38,18 @@ Core::Impl::Impl(CoreConfig config)
       qos_minus_one_client_id_(config_.client_id_prefix + "mqttsn-gw-" +
                                std::to_string(config_.gateway_id) + "-qos-1"),
       random_(config_.random_seed) {
-  index_predefined();
-  if (config_.acl) acl_.emplace(*config_.acl);
+  index_config();
 }
 
-void Core::Impl::index_predefined() {
+void Core::Impl::index_config() {
   predefined_by_id_.clear();
   predefined_by_name_.clear();
   for (const auto& topic : config_.predefined) {
     predefined_by_id_.emplace(topic.id, topic.name);
     predefined_by_name_.emplace(topic.name, topic.id);
   }
+  acl_.reset();
+  if (config_.acl) acl_.emplace(*config_.acl);
 }
 
 void Core::Impl::reconfigure(CoreConfig next) {
@@ -57,10 +58,8 @@ void Core::Impl::reconfigure(CoreConfig next) {
   config_.allowed_clients = std::move(next.allowed_clients);
   config_.qos_minus_one_from = std::move(next.qos_minus_one_from);
   config_.acl = std::move(next.acl);
-  acl_.reset();
-  if (config_.acl) acl_.emplace(*config_.acl);
   config_.predefined = std::move(next.predefined);
-  index_predefined();
+  index_config();
   if (next.stats_interval != config_.stats_interval) {
     config_.stats_interval = next.stats_interval;
     ++stats_generation_;  // the round already scheduled is void

@@ -197,7 +197,8 @@ class Core::Impl {
 
   void start(Time now, Actions& out);
   void reconfigure(CoreConfig next);
-  void index_predefined();  // predefined_by_id_ and _by_name_ from config_.predefined
+  // What config_ is read through: predefined_by_id_/_by_name_ and acl_ (built again by a reload).
+  void index_config();
   void shutdown(Time now, Actions& out);
   void handle(Event event, Time now, Actions& out);
   std::optional<Time> next_deadline() const;
