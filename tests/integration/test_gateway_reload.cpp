@@ -1,6 +1,6 @@
 // SIGHUP reload (issue 14 §3), end to end: the real gateway reads its file again while a client
-// publishes QoS 1, and nothing is lost and nobody is disconnected. "reload: " cases run once (not
-// in the client/mode matrix): the reload is the app's and the core's, the same for every client.
+// publishes QoS 1, and nothing is lost and nobody is disconnected. "reload: " cases run with both
+// clients in both modes (tests/integration/CMakeLists.txt): the traffic goes through the upstream.
 
 #include <doctest/doctest.h>
 #include <signal.h>
