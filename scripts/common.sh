@@ -5,9 +5,10 @@
 # the Bluetooth transports (headers only; nothing links libbluetooth). libsqlite3-dev: the session
 # store (persistence.path). libsystemd-dev: sd_notify (READY, WATCHDOG, STATUS) under systemd.
 # mosquitto-clients: mosquitto_sub/mosquitto_pub, which the README's "Try it" uses.
+# libvalijson-dev: JSON Schema validation of the config against configs/schema.json (headers only).
 RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev
               libbluetooth-dev libsystemd-dev
-              libsqlite3-dev nlohmann-json3-dev doctest-dev libspdlog-dev libcli11-dev mosquitto
+              libsqlite3-dev nlohmann-json3-dev libvalijson-dev doctest-dev libspdlog-dev libcli11-dev mosquitto
               mosquitto-clients)
 # What the test suite needs on top: PTYs, clang's libFuzzer, iproute2 (`ip`) for the veth pair
 # of the IPv6 multicast test's own network namespace, systemd's `systemd-analyze verify` for the
@@ -23,10 +24,18 @@ as_root() {
 
 # Installs whichever of the named Debian packages are missing (apt-get update first, once).
 ensure_packages() {
-  local missing=() pkg
+  local missing=() pkg arch
+  arch=$(dpkg --print-architecture)
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
-      missing+=("$pkg")
+    # Of this machine's architecture (or arch-independent): with a cross architecture added
+    # (scripts/cross.sh), `libuv1-dev` may be installed for arm64 only.
+    if [[ "$pkg" == *:* ]]; then
+      dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+        missing+=("$pkg")
+    else
+      dpkg-query -W -f='${Status} ${Architecture}\n' "$pkg" 2>/dev/null |
+        grep -qE "install ok installed ($arch|all)$" || missing+=("$pkg:$arch")
+    fi
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing missing Debian packages: ${missing[*]}"

@@ -51,6 +51,8 @@ case $case_name in
     ;;
   check_examples)
     for file in "$source_dir"/configs/*.json; do
+      # The schema the others are checked against is not a gateway config.
+      [[ $(basename "$file") == schema.json ]] && continue
       # Certificates and keys an example names (certs/..., next to it) are the user's to provide:
       # such an example is checked from a copy with empty stand-ins at those paths, and without
       # them it must name the first one missing.

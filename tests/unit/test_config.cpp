@@ -127,7 +127,10 @@ TEST_CASE("config: every example in configs/ loads") {
   const std::filesystem::path directory = std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs";
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path());
+    // schema.json describes the others (every load validates against it).
+    if (entry.path().extension() == ".json" && entry.path().filename() != "schema.json") {
+      files.push_back(entry.path());
+    }
   }
   std::sort(files.begin(), files.end());
   REQUIRE_FALSE(files.empty());
@@ -226,14 +229,15 @@ TEST_CASE("config: a wrong JSON type names the path and the expectation") {
       {R"({"gateway": []})", "gateway: expected an object"},
       {R"({"gateway": {"id": "1"}})", "gateway.id: expected an integer from 1 to 255"},
       {R"({"gateway": {"id": 1.0}})", "gateway.id: expected an integer from 1 to 255"},
-      {R"({"gateway": {"mode": 1}})", "gateway.mode: expected a string"},
+      {R"({"gateway": {"mode": 1}})", "gateway.mode: expected a string (one of transparent, aggregating)"},
       {R"({"gateway": {"max_clients": true}})",
        "gateway.max_clients: expected an integer from 1 to 4294967295"},
       {R"({"upstream": {"uri": null}})", "upstream.uri: expected a string"},
       {R"({"upstream": {"username": 5}})", "upstream.username: expected a string"},
       {R"({"transports": {}})", "transports: expected an array"},
       {R"({"transports": [1]})", "transports[0]: expected an object"},
-      {R"({"transports": [{"type": 1}]})", "transports[0].type: expected a string"},
+      {R"({"transports": [{"type": 1}]})",
+       "transports[0].type: expected a string (one of udp, dtls, serial, rfcomm, l2cap)"},
       {R"({"transports": [{"bind": 1884}]})", "transports[0].bind: expected a string"},
       {R"({"transports": [{"name": 1}]})", "transports[0].name: expected a string"},
       {R"({"topics": {"predefined": {}}})", "topics.predefined: expected an array"},
@@ -242,7 +246,8 @@ TEST_CASE("config: a wrong JSON type names the path and the expectation") {
       {R"({"qos_minus_one": {"enabled": "yes"}})", "qos_minus_one.enabled: expected true or false"},
       {R"({"retry": {"interval_ms": "10s"}})",
        "retry.interval_ms: expected an integer from 1 to 4294967295"},
-      {R"({"log": {"level": 3}})", "log.level: expected a string"},
+      {R"({"log": {"level": 3}})",
+       "log.level: expected a string (one of trace, debug, info, warn, error)"},
   });
 }
 
@@ -376,7 +381,7 @@ TEST_CASE("config: upstream client is paho by default, native on request, TLS on
   check_errors({
       {R"({"upstream": {"client": "mosquitto"}})",
        R"(upstream.client: unsupported client "mosquitto" (supported: paho, native))"},
-      {R"({"upstream": {"client": 1}})", "upstream.client: expected a string"},
+      {R"({"upstream": {"client": 1}})", "upstream.client: expected a string (one of paho, native)"},
   });
 }
 
@@ -469,8 +474,9 @@ TEST_CASE("config: upstream.mqtt_version chooses MQTT 3.1.1 or 5 towards the bro
   CHECK(cfg::parse_config(R"({"upstream": {"mqtt_version": "5.0"}})").upstream.mqtt_version == 5);
   check_errors({
       {R"({"upstream": {"mqtt_version": "3.1"}})",
-       "upstream.mqtt_version: unsupported MQTT version \"3.1\" (supported: \"3.1.1\", \"5\")"},
-      {R"({"upstream": {"mqtt_version": 5}})", "upstream.mqtt_version: expected a string"},
+       "upstream.mqtt_version: unsupported MQTT version \"3.1\" (supported: \"3.1.1\", \"5\", \"5.0\")"},
+      {R"({"upstream": {"mqtt_version": 5}})",
+       R"(upstream.mqtt_version: expected a string (one of "3.1.1", "5", "5.0"))"},
   });
 }
 
@@ -739,7 +745,7 @@ TEST_CASE("config: serial errors name the key") {
       {R"({"transports": [{"type": "serial", "device": ""}]})",
        R"(transports[0].device: expected a device path such as "/dev/ttyUSB0")"},
       {R"({"transports": [{"type": "serial", "device": 3}]})",
-       "transports[0].device: expected a string"},
+       R"(transports[0].device: expected a device path such as "/dev/ttyUSB0")"},
       {R"({"transports": [{"type": "serial", "device": "/dev/x", "baud": 12345}]})",
        "transports[0].baud: expected a standard baud rate (1200, 2400, 4800, 9600, 19200, 38400, "
        "57600, 115200, 230400, 460800, 500000, 576000, 921600)"},
@@ -1030,7 +1036,7 @@ TEST_CASE("config: auth.clients give clients their own credentials, and password
   check_errors({
       {R"({"auth": {"clients": [{"username": "u"}]}})", "auth.clients[0].client_id: required key is missing"},
       {R"({"auth": {"clients": [{"client_id": "a", "password": "p"}]}})",
-       "auth.clients[0].username: required (MQTT 3.1.1 §3.1.2.9: no password without a user name)"},
+       "auth.clients[0].username: required key is missing"},
       {R"({"auth": {"clients": [{"client_id": "a", "username": "u"}, {"client_id": "a", "username": "v"}]}})",
        R"(auth.clients[1].client_id: "a" is already given at auth.clients[0])"},
       {R"({"auth": {"clients": [{"client_id": "a", "username": "u", "password": "p", "password_file": "/x"}]}})",
@@ -1102,7 +1108,7 @@ TEST_CASE("config: a dtls transport needs a bind with a port, and psk_file or a 
     return error_of_in(dir, R"({"transports": [)" + transport + "]}");
   };
   CHECK(error(R"({"type": "dtls", "psk_file": "k"})") ==
-        "transports[0].bind: required for a dtls transport");
+        "transports[0].bind: required key is missing");
   CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:0", "psk_file": "k"})") ==
         "transports[0].bind: a dtls transport needs a fixed port");
   CHECK(error(R"({"type": "dtls", "bind": "127.0.0.1:1885"})") ==

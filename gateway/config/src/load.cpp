@@ -19,6 +19,7 @@
 #include "json_document.hpp"
 #include "json_fields.hpp"
 #include "load_transports.hpp"
+#include "schema.hpp"
 #include "sn_protocol/topic.hpp"
 
 namespace gateway::config {
@@ -436,6 +437,9 @@ LogLevel read_log_level(const ObjectReader& section) {
 }
 
 Config config_from_json(const Json& document, const std::filesystem::path& base) {
+  // Types, ranges, known keys and required keys first (configs/schema.json); the readers below
+  // check what a schema cannot say (addresses, files, duplicates, keys that depend on others).
+  detail::validate_against_schema(document);
   const ObjectReader root(
       document, {},
       {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",

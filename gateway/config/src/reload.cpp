@@ -1,6 +1,5 @@
 // What a SIGHUP reload may apply, and which keys changed (config.hpp).
 
-#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,14 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/config/config.hpp"
+#include "schema.hpp"
 
 namespace gateway::config {
 namespace {
-
-// The keys the core and the logger take while clients are served (Core::reconfigure).
-constexpr std::array<std::string_view, 6> kReloadable = {
-    "log.level",  "auth.allowed_clients", "auth.allow_qos_minus_one_from",
-    "auth.acl",   "topics.predefined",    "stats.interval_s"};
 
 // A section present on one side only is walked as if the other had it empty, so that its keys
 // are named one by one ("auth.acl", not "auth").
@@ -55,7 +50,8 @@ std::vector<std::string> changed_keys(const Config& before, const Config& after)
 }
 
 bool reloadable(std::string_view path) {
-  for (const std::string_view key : kReloadable) {
+  // The keys the core and the logger take while clients are served (Core::reconfigure).
+  for (const std::string_view key : detail::reloadable_keys()) {
     if (path == key) return true;
     // Within a reloadable key.
     if (path.size() > key.size() && path.substr(0, key.size()) == key &&

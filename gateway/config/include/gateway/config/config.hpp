@@ -306,13 +306,20 @@ Config load_config_file(const std::filesystem::path& file);
 // output and yields the same Config (but for the masked password).
 std::string render_config(const Config& config);
 
+// configs/schema.json as built into the gateway (JSON Schema draft 7): every key's type, range,
+// default and meaning. parse_config() validates against it before anything else.
+std::string_view schema_text();
+// The key table of configs/README.md (with the sentence naming the keys a reload applies),
+// generated from the schema: `cmake --build build --target config-doc` writes it there.
+std::string key_table_markdown();
+
 // SIGHUP reload: the keys whose effective value differs between two configurations, as JSON
 // paths in the documented order ("upstream.uri", "transports": an array is one value; a password
 // change shows only if one of them is empty, the rendering masks it).
 std::vector<std::string> changed_keys(const Config& before, const Config& after);
-// Whether a reload applies a change of the key at `path` while clients are served: log.level,
-// auth.allowed_clients, auth.allow_qos_minus_one_from, auth.acl, topics.predefined,
-// stats.interval_s. Any other change needs a restart.
+// Whether a reload applies a change of the key at `path` while clients are served: the keys the
+// schema marks "x-reload" (topics.predefined, the auth lists and ACL, stats.interval_s,
+// log.level). Any other change needs a restart.
 bool reloadable(std::string_view path);
 
 std::string_view to_string(GatewayMode mode);
