@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -1177,4 +1179,109 @@ TEST_CASE("config: a reload names each changed key, and only log.level, the allo
   CHECK_FALSE(cfg::reloadable("auth.clients"));
   CHECK_FALSE(cfg::reloadable("auth.aclx"));
   CHECK_FALSE(cfg::reloadable("log"));
+}
+
+// Issue 14 §4: one description of the configuration.
+
+TEST_CASE("config: configs/README.md's key table is the one generated from configs/schema.json") {
+  std::ifstream in(std::filesystem::path(MQTTSN_SOURCE_DIR) / "configs" / "README.md");
+  const std::string readme{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const auto begin = readme.find(cfg::kKeyTableBegin);
+  const auto end = readme.find(cfg::kKeyTableEnd);
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const auto start = readme.find('\n', begin) + 1;
+  INFO("the table and the schema disagree: run `cmake --build build --target config-doc`");
+  CHECK(readme.substr(start, end - start) == cfg::key_table_markdown());
+  // Every key the loader knows has a row: spot checks across sections and transport types.
+  for (const char* row : {"| `gateway.id` |", "| `upstream.tls.alpn` |",
+                          "| `transports[i].psm` (l2cap) |", "| `auth.acl[i].client` |",
+                          "| `transports[i].api_mode` (serial, xbee) |", "| `log.level` |"}) {
+    CHECK(readme.find(row) != std::string::npos);
+  }
+}
+
+TEST_CASE("config: the schema is valid JSON Schema and its defaults are the gateway's") {
+  const auto schema = nlohmann::ordered_json::parse(cfg::schema_text());
+  CHECK(schema["$schema"] == "http://json-schema.org/draft-07/schema#");
+  // Every default the schema states is what render_config() shows for a config without the key.
+  // Sections: from `{}`; upstream.tls from a TLS URI; each transport type from its smallest entry.
+  const ScratchDir dir;
+  dir.write("k.psk", "node:00112233445566778899aabbccddeeff\n");
+  const auto rendered = [&](const std::string& text) {
+    return nlohmann::json::parse(cfg::render_config(cfg::parse_config(text, dir.path())));
+  };
+  const auto defaults = rendered("{}");
+  const auto tls = rendered(R"({"upstream": {"uri": "ssl://127.0.0.1:8883"}})")["upstream"]["tls"];
+  std::size_t compared = 0;
+  const auto check_defaults = [&](const nlohmann::ordered_json& object, const nlohmann::json& actual,
+                                  const std::string& path) {
+    for (const auto& [key, node] : object["properties"].items()) {
+      if (!node.contains("default")) continue;
+      CAPTURE(path + key);
+      REQUIRE(actual.contains(key));
+      CHECK(actual[key] == nlohmann::json(node["default"]));
+      ++compared;
+    }
+  };
+  for (const auto& [section, node] : schema["properties"].items()) {
+    if (node["type"] == "object") check_defaults(node, defaults[section], section + ".");
+  }
+  check_defaults(schema["properties"]["upstream"]["properties"]["tls"], tls, "upstream.tls.");
+  const auto& transports = schema["properties"]["transports"];
+  CHECK(defaults["transports"] ==
+        rendered(R"({"transports": )" + transports["default"].dump() + "}")["transports"]);
+  const auto& entry = transports["items"];
+  check_defaults(entry, defaults["transports"][0], "transports[0].");
+  const std::map<std::string, std::string> smallest = {
+      {"udp", R"({"type": "udp"})"},
+      {"dtls", R"({"type": "dtls", "bind": "127.0.0.1:1885", "psk_file": "k.psk"})"},
+      {"serial", R"({"type": "serial", "device": "/dev/ttyUSB0"})"},
+      {"serial, xbee", R"({"type": "serial", "device": "/dev/ttyUSB0", "framing": "xbee"})"},
+      {"rfcomm", R"({"type": "rfcomm", "channel": 1})"},
+      {"l2cap", R"({"type": "l2cap", "psm": 128})"}};
+  for (const auto& branch : entry["allOf"]) {
+    const auto& variant = branch["then"];
+    for (const auto& [key, node] : variant["properties"].items()) {
+      if (!node.contains("default")) continue;
+      const auto which = node.value("x-applies", variant["title"].get<std::string>());
+      const auto minimal = smallest.find(which == "serial, raw" ? "serial" : which);
+      REQUIRE(minimal != smallest.end());
+      CAPTURE(which + ": " + key);
+      const auto actual = rendered(R"({"transports": [)" + minimal->second + "]}")["transports"][0];
+      REQUIRE(actual.contains(key));
+      CHECK(actual[key] == nlohmann::json(node["default"]));
+      ++compared;
+    }
+  }
+  CHECK(compared >= 60);
+}
+
+TEST_CASE("config: every enum of the schema reads into the gateway and renders back the same") {
+  // The schema lists the words; the C++ enums map them (NLOHMANN_JSON_SERIALIZE_ENUM): a word
+  // added on one side only fails here.
+  const std::vector<std::pair<std::string, std::string>> keys = {
+      {"gateway", "mode"},        {"upstream", "client"},     {"persistence", "durability"},
+      {"log", "level"}};
+  const auto schema = nlohmann::json::parse(cfg::schema_text());
+  for (const auto& [section, key] : keys) {
+    for (const auto& word : schema["properties"][section]["properties"][key]["enum"]) {
+      CAPTURE(section + "." + key + " = " + word.dump());
+      const auto text = nlohmann::json{{section, {{key, word}}}}.dump();
+      const auto back = nlohmann::json::parse(cfg::render_config(cfg::parse_config(text)));
+      CHECK(back[section][key] == word);
+    }
+  }
+  const auto& serial = schema["properties"]["transports"]["items"]["allOf"][2]["then"];
+  REQUIRE(serial["title"] == "serial");
+  for (const char* key : {"parity", "flow_control", "framing"}) {
+    for (const auto& word : serial["properties"][key]["enum"]) {
+      CAPTURE(std::string(key) + " = " + word.dump());
+      auto entry = nlohmann::json{{"type", "serial"}, {"device", "/dev/ttyS0"}, {key, word}};
+      if (word == "xonxoff") entry.update({{"framing", "xbee"}, {"api_mode", 2}});
+      const auto text = nlohmann::json{{"transports", {entry}}}.dump();
+      const auto back = nlohmann::json::parse(cfg::render_config(cfg::parse_config(text)));
+      CHECK(back["transports"][0][key] == word);
+    }
+  }
 }

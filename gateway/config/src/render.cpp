@@ -118,7 +118,7 @@ std::string render_config(const Config& config) {
     auth["allow_qos_minus_one_from"] = *config.auth.allow_qos_minus_one_from;
   }
 
-  if (!config.auth.clients.empty()) {
+  {
     OrderedJson clients = OrderedJson::array();
     for (const auto& client : config.auth.clients) {
       OrderedJson entry = {{"client_id", client.client_id},

@@ -312,6 +312,11 @@ std::string_view schema_text();
 // The key table of configs/README.md (with the sentence naming the keys a reload applies),
 // generated from the schema: `cmake --build build --target config-doc` writes it there.
 std::string key_table_markdown();
+// The lines between which configs/README.md holds that table.
+inline constexpr std::string_view kKeyTableBegin =
+    "<!-- key table: generated from schema.json by `cmake --build build --target config-doc`; "
+    "edit the schema, not the table -->";
+inline constexpr std::string_view kKeyTableEnd = "<!-- end of the generated key table -->";
 
 // SIGHUP reload: the keys whose effective value differs between two configurations, as JSON
 // paths in the documented order ("upstream.uri", "transports": an array is one value; a password
