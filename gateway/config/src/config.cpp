@@ -1,5 +1,7 @@
 #include "gateway/config/config.hpp"
 
+#include "json_types.hpp"
+
 #include <iterator>
 #include <utility>
 
@@ -23,76 +25,14 @@ ConfigError::ConfigError(std::string json_path, std::string problem, std::string
       problem_(std::move(problem)),
       file_(std::move(file)) {}
 
-std::string_view to_string(GatewayMode mode) {
-  switch (mode) {
-    case GatewayMode::transparent: return "transparent";
-    case GatewayMode::aggregating: return "aggregating";
-  }
-  return "?";
-}
-
-std::string_view to_string(LogLevel level) {
-  switch (level) {
-    case LogLevel::trace: return "trace";
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
-  }
-  return "?";
-}
-
-std::string_view to_string(UpstreamClient client) {
-  switch (client) {
-    case UpstreamClient::paho: return "paho";
-    case UpstreamClient::native: return "native";
-  }
-  return "paho";
-}
-
-std::string_view to_string(Durability durability) {
-  switch (durability) {
-    case Durability::normal: return "normal";
-    case Durability::full: return "full";
-  }
-  return "normal";
-}
-
-std::string_view to_string(UpstreamScheme scheme) {
-  switch (scheme) {
-    case UpstreamScheme::tcp: return "tcp";
-    case UpstreamScheme::ssl: return "ssl";
-    case UpstreamScheme::mqtt: return "mqtt";
-    case UpstreamScheme::mqtts: return "mqtts";
-  }
-  return "?";
-}
-
-std::string_view to_string(SerialParity parity) {
-  switch (parity) {
-    case SerialParity::none: return "none";
-    case SerialParity::even: return "even";
-    case SerialParity::odd: return "odd";
-  }
-  return "?";
-}
-
-std::string_view to_string(SerialFlowControl flow_control) {
-  switch (flow_control) {
-    case SerialFlowControl::none: return "none";
-    case SerialFlowControl::rtscts: return "rtscts";
-    case SerialFlowControl::xonxoff: return "xonxoff";
-  }
-  return "?";
-}
-
-std::string_view to_string(SerialFraming framing) {
-  switch (framing) {
-    case SerialFraming::raw: return "raw";
-    case SerialFraming::xbee: return "xbee";
-  }
-  return "?";
-}
+std::string_view to_string(GatewayMode mode) { return enum_name(mode); }
+std::string_view to_string(LogLevel level) { return enum_name(level); }
+std::string_view to_string(UpstreamClient client) { return enum_name(client); }
+std::string_view to_string(Durability durability) { return enum_name(durability); }
+std::string_view to_string(UpstreamScheme scheme) { return enum_name(scheme); }
+std::string_view to_string(SerialParity parity) { return enum_name(parity); }
+std::string_view to_string(SerialFlowControl flow_control) { return enum_name(flow_control); }
+std::string_view to_string(SerialFraming framing) { return enum_name(framing); }
 
 std::string_view type_name(const TransportSettings& settings) {
   constexpr std::string_view kNames[] = {"udp", "serial", "rfcomm", "l2cap", "dtls"};

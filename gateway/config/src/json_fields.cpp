@@ -6,7 +6,6 @@
 #include <cstring>
 #include <system_error>
 
-#include <algorithm>
 #include <utility>
 
 #include "gateway/config/config.hpp"
@@ -34,22 +33,6 @@ std::string json_quoted(const std::string& text) {
   return Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void require_object(const Json& value, const std::string& json_path) {
-  if (!value.is_object()) {
-    fail(json_path,
-         json_path.empty() ? "expected an object at the top level" : "expected an object");
-  }
-}
-
-void require_array(const Json& value, const std::string& json_path) {
-  if (!value.is_array()) fail(json_path, "expected an array");
-}
-
-const std::string& require_string(const Json& value, const std::string& json_path) {
-  if (!value.is_string()) fail(json_path, "expected a string");
-  return value.get_ref<const std::string&>();
-}
-
 std::int64_t require_integer(const Json& value, const std::string& json_path, std::int64_t lo,
                              std::int64_t hi) {
   // One message for wrong type and wrong range: either way the user needs to know both bounds.
@@ -69,17 +52,6 @@ std::int64_t require_integer(const Json& value, const std::string& json_path, st
   return signed_value;
 }
 
-ObjectReader::ObjectReader(const Json& value, std::string json_path,
-                           std::initializer_list<std::string_view> known_keys)
-    : value_(value), path_(std::move(json_path)) {
-  require_object(value_, path_);
-  for (const auto& [key, member] : value_.items()) {
-    if (std::find(known_keys.begin(), known_keys.end(), key) == known_keys.end()) {
-      fail(path(key), "unknown key");
-    }
-  }
-}
-
 const Json* ObjectReader::find(std::string_view key) const {
   const auto it = value_.find(key);
   return it == value_.end() ? nullptr : &*it;
@@ -91,31 +63,12 @@ const Json& ObjectReader::require(std::string_view key) const {
   return *member;
 }
 
-std::int64_t ObjectReader::integer(std::string_view key, std::int64_t lo, std::int64_t hi,
-                                   std::int64_t fallback) const {
-  const auto* member = find(key);
-  return member == nullptr ? fallback : require_integer(*member, path(key), lo, hi);
-}
-
-bool ObjectReader::boolean(std::string_view key, bool fallback) const {
-  const auto* member = find(key);
-  if (member == nullptr) return fallback;
-  if (!member->is_boolean()) fail(path(key), "expected true or false");
-  return member->get<bool>();
-}
-
-std::string ObjectReader::string(std::string_view key, std::string fallback) const {
-  const auto* member = find(key);
-  if (member == nullptr) return fallback;
-  return require_string(*member, path(key));
-}
-
 // A file the gateway must read at start: named with its JSON path when it is not there. A
 // relative path is taken from `base` (the config file's directory): certificates sit next to the
 // file that names them, wherever the gateway was started.
 std::string read_file_path(const ObjectReader& section, std::string_view key, bool directory,
                            const std::filesystem::path& base) {
-  auto path = section.string(key, {});
+  auto path = section.get<std::string>(key, {});
   if (path.empty()) return path;
   if (std::filesystem::path(path).is_relative() && !base.empty()) path = (base / path).string();
   std::error_code error;

@@ -4,10 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -25,18 +25,16 @@ std::string element_path(std::string_view parent, std::size_t index);
 // A value quoted as JSON ("serial", "a\"b"), for messages that echo what the user wrote.
 std::string json_quoted(const std::string& text);
 
-void require_object(const Json& value, const std::string& json_path);
-void require_array(const Json& value, const std::string& json_path);
-const std::string& require_string(const Json& value, const std::string& json_path);
 std::int64_t require_integer(const Json& value, const std::string& json_path, std::int64_t lo,
                              std::int64_t hi);
 
-// One JSON object of the config. Construction checks that it is an object and that it has no key
-// outside `known_keys` (a misspelt key must not silently become a default).
+// One JSON object of a document the schema has accepted (schema.hpp): its keys, their types and
+// ranges are as the schema says, so reading is taking values; the JSON path is kept for the
+// checks a schema cannot state.
 class ObjectReader {
  public:
-  ObjectReader(const Json& value, std::string json_path,
-               std::initializer_list<std::string_view> known_keys);
+  ObjectReader(const Json& value, std::string json_path)
+      : value_(value), path_(std::move(json_path)) {}
 
   const std::string& path() const { return path_; }
   std::string path(std::string_view key) const { return member_path(path_, key); }
@@ -46,11 +44,17 @@ class ObjectReader {
   // Fails with "required key is missing" when absent.
   const Json& require(std::string_view key) const;
 
-  // Each returns `fallback` when the key is absent and fails when it has the wrong type or range.
-  std::int64_t integer(std::string_view key, std::int64_t lo, std::int64_t hi,
-                       std::int64_t fallback) const;
-  bool boolean(std::string_view key, bool fallback) const;
-  std::string string(std::string_view key, std::string fallback) const;
+  // The value of `key`, or `fallback` when it is absent.
+  template <typename T>
+  T get(std::string_view key, T fallback) const {
+    const auto* member = find(key);
+    return member == nullptr ? fallback : member->get<T>();
+  }
+  // A duration written as a count of its unit (`interval_ms`, `idle_timeout_s`).
+  template <typename Duration>
+  Duration duration(std::string_view key, Duration fallback) const {
+    return Duration(get<typename Duration::rep>(key, fallback.count()));
+  }
 
  private:
   const Json& value_;

@@ -1,6 +1,8 @@
-// JSON -> Config: one reader per section, each checking types, ranges and unknown keys, and
-// throwing ConfigError at the first problem (config loading is an edge, DESIGN.md). Transports and
-// forwarders are read in load_transports.cpp.
+// JSON -> Config. The document is validated against configs/schema.json first (types, ranges,
+// known and required keys); the readers here take its values (json_types.hpp where a struct's
+// members are its keys) and check what a schema cannot state: addresses, files, duplicates, keys
+// that depend on others. ConfigError at the first problem (config loading is an edge, DESIGN.md).
+// Transports and forwarders are read in load_transports.cpp.
 
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "gateway/config/config.hpp"
 #include "json_document.hpp"
 #include "json_fields.hpp"
+#include "json_types.hpp"
 #include "load_transports.hpp"
 #include "schema.hpp"
 #include "sn_protocol/topic.hpp"
@@ -32,36 +35,9 @@ using detail::ObjectReader;
 using detail::read_file_path;
 using detail::ip_literal_octets;
 
-constexpr std::int64_t kMaxUint32 = 0xFFFF'FFFF;
-
-GatewaySettings read_gateway(const ObjectReader& section) {
-  GatewaySettings gateway;
-  gateway.id = static_cast<std::uint8_t>(section.integer("id", 1, 255, gateway.id));
-  if (const auto* mode = section.find("mode")) {
-    const auto& text = detail::require_string(*mode, section.path("mode"));
-    if (text == "transparent") {
-      gateway.mode = GatewayMode::transparent;
-    } else if (text == "aggregating") {
-      gateway.mode = GatewayMode::aggregating;
-    } else {
-      fail(section.path("mode"),
-           "unsupported mode " + json_quoted(text) + " (supported: transparent, aggregating)");
-    }
-  }
-  gateway.max_clients = static_cast<std::uint32_t>(
-      section.integer("max_clients", 1, kMaxUint32, gateway.max_clients));
-  gateway.max_connecting = static_cast<std::uint32_t>(
-      section.integer("max_connecting", 1, kMaxUint32, gateway.max_connecting));
-  gateway.connect_rate_per_address = static_cast<std::uint32_t>(
-      section.integer("connect_rate_per_address", 0, 1000000, gateway.connect_rate_per_address));
-  gateway.connect_burst_per_address = static_cast<std::uint32_t>(
-      section.integer("connect_burst_per_address", 1, 1000000, gateway.connect_burst_per_address));
-  return gateway;
-}
-
 // MQTT 3.1.1 §1.5.3: UTF-8 strings on the wire must not contain U+0000.
 std::string read_mqtt_string(const ObjectReader& section, std::string_view key) {
-  auto text = section.string(key, {});
+  auto text = section.get<std::string>(key, {});
   if (text.find('\0') != std::string::npos) {
     fail(section.path(key), "must not contain U+0000 (MQTT 3.1.1 §1.5.3)");
   }
@@ -98,8 +74,8 @@ void parse_upstream_uri(UpstreamSettings& upstream, const std::string& path) {
 
 
 mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSettings& upstream,
-                                 const std::filesystem::path& base) {
-  mqtt_bridge::TlsOptions tls;
+                                 const std::filesystem::path& base, const Json& value) {
+  auto tls = value.get<mqtt_bridge::TlsOptions>();
   tls.ca_file = read_file_path(section, "ca_file", false, base);
   tls.ca_path = read_file_path(section, "ca_path", true, base);
   tls.cert_file = read_file_path(section, "cert_file", false, base);
@@ -107,33 +83,15 @@ mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSett
   if (!tls.key_file.empty() && tls.cert_file.empty()) {
     fail(section.path("key_file"), "set without upstream.tls.cert_file (the certificate it is the key of)");
   }
-  tls.verify = section.boolean("verify", tls.verify);
-  tls.server_name = section.string("server_name", {});
   if (tls.server_name.find_first_of(" \t/") != std::string::npos ||
       tls.server_name.find('\0') != std::string::npos) {
     fail(section.path("server_name"), json_quoted(tls.server_name) + " is not a host name");
   }
-  if (const auto* version = section.find("min_version")) {
-    const auto& text = detail::require_string(*version, section.path("min_version"));
-    if (text == "1.2") {
-      tls.min_version = mqtt_bridge::TlsVersion::v1_2;
-    } else if (text == "1.3") {
-      tls.min_version = mqtt_bridge::TlsVersion::v1_3;
-    } else {
-      fail(section.path("min_version"),
-           "unsupported TLS version " + json_quoted(text) + R"( (supported: "1.2", "1.3"))");
-    }
-  }
-  if (const auto* alpn = section.find("alpn")) {
-    const auto path = section.path("alpn");
-    detail::require_array(*alpn, path);
-    for (std::size_t i = 0; i < alpn->size(); ++i) {
-      const auto& name = detail::require_string((*alpn)[i], detail::element_path(path, i));
-      // RFC 7301 §3.1: 1 to 255 bytes.
-      if (name.empty() || name.size() > 255) {
-        fail(detail::element_path(path, i), "an ALPN protocol name has 1 to 255 bytes (RFC 7301)");
-      }
-      tls.alpn.push_back(name);
+  // RFC 7301 §3.1: 1 to 255 bytes (the schema counts characters).
+  for (std::size_t i = 0; i < tls.alpn.size(); ++i) {
+    if (tls.alpn[i].size() > 255) {
+      fail(detail::element_path(section.path("alpn"), i),
+           "an ALPN protocol name has 1 to 255 bytes (RFC 7301)");
     }
   }
   // What Paho 1.3 (MQTTAsync_SSLOptions) cannot do: say so rather than connect differently.
@@ -155,38 +113,17 @@ mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSett
 
 UpstreamSettings read_upstream(const ObjectReader& section, const std::filesystem::path& base) {
   UpstreamSettings upstream;
-  upstream.uri = section.string("uri", upstream.uri);
+  upstream.uri = section.get("uri", upstream.uri);
   parse_upstream_uri(upstream, section.path("uri"));
-  if (const auto* client = section.find("client")) {
-    const auto& text = detail::require_string(*client, section.path("client"));
-    if (text == "paho") {
-      upstream.client = UpstreamClient::paho;
-    } else if (text == "native") {
-      upstream.client = UpstreamClient::native;
-    } else {
-      fail(section.path("client"),
-           "unsupported client " + json_quoted(text) + " (supported: paho, native)");
-    }
-  }
-  if (const auto* version = section.find("mqtt_version")) {
-    const auto& text = detail::require_string(*version, section.path("mqtt_version"));
-    if (text == "3.1.1") {
-      upstream.mqtt_version = 4;
-    } else if (text == "5" || text == "5.0") {
-      upstream.mqtt_version = 5;
-    } else {
-      fail(section.path("mqtt_version"),
-           "unsupported MQTT version " + json_quoted(text) + " (supported: \"3.1.1\", \"5\")");
-    }
-  }
-  upstream.max_queued_messages = static_cast<std::uint32_t>(
-      section.integer("max_queued_messages", 1, 1000000, upstream.max_queued_messages));
-  upstream.max_broker_delay = std::chrono::milliseconds(
-      section.integer("max_broker_delay_ms", 0, 60000, upstream.max_broker_delay.count()));
+  upstream.client = section.get("client", upstream.client);
+  // The protocol level: "3.1.1" is 4, "5" and "5.0" are 5 (the schema allows only these).
+  upstream.mqtt_version = section.get<std::string>("mqtt_version", "3.1.1") == "3.1.1" ? 4 : 5;
+  upstream.max_queued_messages = section.get("max_queued_messages", upstream.max_queued_messages);
+  upstream.max_broker_delay = section.duration("max_broker_delay_ms", upstream.max_broker_delay);
   upstream.client_id_prefix = read_mqtt_string(section, "client_id_prefix");
   upstream.username = read_mqtt_string(section, "username");
   // The password is binary data in MQTT (§3.1.3.5), so any string goes.
-  upstream.password = section.string("password", {});
+  upstream.password = section.get<std::string>("password", {});
   // MQTT 3.1.1 §3.1.2.9: the password flag may only be set together with the user name flag.
   if (!upstream.password.empty() && upstream.username.empty()) {
     fail(section.path("password"), "set without upstream.username (MQTT 3.1.1 §3.1.2.9)");
@@ -199,16 +136,10 @@ UpstreamSettings read_upstream(const ObjectReader& section, const std::filesyste
       fail(section.path("tls"), "set, but upstream.uri is " + std::string(to_string(upstream.scheme)) +
                                     ":// (plaintext); use ssl:// or mqtts://");
     }
-    upstream.tls = read_tls(
-        ObjectReader(*tls, section.path("tls"),
-                     {"ca_file", "ca_path", "cert_file", "key_file", "verify", "server_name",
-                      "min_version", "alpn"}),
-        upstream, base);
+    upstream.tls = read_tls(ObjectReader(*tls, section.path("tls")), upstream, base, *tls);
   }
-  upstream.reconnect_min = std::chrono::milliseconds(
-      section.integer("reconnect_min_ms", 1, 3600000, upstream.reconnect_min.count()));
-  upstream.reconnect_max = std::chrono::milliseconds(
-      section.integer("reconnect_max_ms", 1, 3600000, upstream.reconnect_max.count()));
+  upstream.reconnect_min = section.duration("reconnect_min_ms", upstream.reconnect_min);
+  upstream.reconnect_max = section.duration("reconnect_max_ms", upstream.reconnect_max);
   if (upstream.reconnect_max < upstream.reconnect_min) {
     fail(section.path("reconnect_max_ms"), "must not be less than upstream.reconnect_min_ms (" +
                                                std::to_string(upstream.reconnect_min.count()) +
@@ -218,16 +149,15 @@ UpstreamSettings read_upstream(const ObjectReader& section, const std::filesyste
 }
 
 std::vector<PredefinedTopic> read_predefined_topics(const Json& value, const std::string& path) {
-  detail::require_array(value, path);
   std::vector<PredefinedTopic> topics;
   std::map<std::uint16_t, std::string> path_by_id;
   std::map<std::string, std::string, std::less<>> path_by_name;
   for (std::size_t i = 0; i < value.size(); ++i) {
-    const ObjectReader entry(value[i], detail::element_path(path, i), {"id", "name"});
-    // §5.3.11: topic ids 0x0000 and 0xFFFF are reserved.
-    const auto id = static_cast<std::uint16_t>(
-        detail::require_integer(entry.require("id"), entry.path("id"), 1, 0xFFFE));
-    const auto& name = detail::require_string(entry.require("name"), entry.path("name"));
+    // §5.3.11: topic ids 0x0000 and 0xFFFF are reserved (the schema's range).
+    auto topic = value[i].get<PredefinedTopic>();
+    const ObjectReader entry(value[i], detail::element_path(path, i));
+    const auto id = topic.id;
+    const auto& name = topic.name;
     if (!sn::is_valid_topic_name(name)) {
       fail(entry.path("name"),
            json_quoted(name) +
@@ -241,20 +171,16 @@ std::vector<PredefinedTopic> read_predefined_topics(const Json& value, const std
       fail(entry.path("name"),
            "duplicate name " + json_quoted(name) + " (already used by " + it->second + ")");
     }
-    topics.push_back(PredefinedTopic{id, name});
+    topics.push_back(std::move(topic));
   }
   return topics;
 }
 
 std::vector<std::string> read_allowed_clients(const Json& value, const std::string& path) {
-  detail::require_array(value, path);
   std::vector<std::string> clients;
   std::map<std::string, std::string, std::less<>> path_by_id;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const auto entry_path = detail::element_path(path, i);
-    if (!value[i].is_string() || value[i].get_ref<const std::string&>().empty()) {
-      fail(entry_path, "expected a non-empty string (an MQTT-SN client id)");
-    }
     const auto& id = value[i].get_ref<const std::string&>();
     if (const auto [it, added] = path_by_id.emplace(id, entry_path); !added) {
       fail(entry_path, "duplicate client id " + json_quoted(id) + " (already used by " +
@@ -266,14 +192,12 @@ std::vector<std::string> read_allowed_clients(const Json& value, const std::stri
 }
 
 std::vector<std::string> read_address_list(const Json& value, const std::string& path) {
-  detail::require_array(value, path);
   std::vector<std::string> addresses;
   // By octets, so "::1" and "0:0::1" are the same address.
   std::map<std::string, std::string, std::less<>> path_by_octets;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const auto entry_path = detail::element_path(path, i);
     constexpr auto kExpected = "expected an IPv4 or IPv6 address literal (no port, no brackets)";
-    if (!value[i].is_string()) fail(entry_path, kExpected);
     const auto& text = value[i].get_ref<const std::string&>();
     const auto octets = ip_literal_octets(text);
     if (octets.empty()) fail(entry_path, kExpected);
@@ -293,9 +217,8 @@ std::vector<std::string> read_filter_list(const ObjectReader& rule, std::string_
   const auto* value = rule.find(key);
   if (value == nullptr) return filters;
   const auto path = rule.path(key);
-  detail::require_array(*value, path);
   for (std::size_t i = 0; i < value->size(); ++i) {
-    const auto& filter = detail::require_string((*value)[i], detail::element_path(path, i));
+    const auto& filter = (*value)[i].get_ref<const std::string&>();
     if (!sn::is_valid_topic_filter(filter)) {
       fail(detail::element_path(path, i),
            json_quoted(filter) + " is not a valid topic filter (MQTT 3.1.1 §4.7)");
@@ -306,19 +229,12 @@ std::vector<std::string> read_filter_list(const ObjectReader& rule, std::string_
 }
 
 std::vector<core::AclRule> read_acl(const Json& value, const std::string& path) {
-  detail::require_array(value, path);
   std::vector<core::AclRule> rules;
   for (std::size_t i = 0; i < value.size(); ++i) {
-    const ObjectReader entry(value[i], detail::element_path(path, i),
-                             {"client", "publish", "subscribe"});
-    core::AclRule rule;
-    rule.client = detail::require_string(entry.require("client"), entry.path("client"));
-    if (rule.client.empty()) {
-      fail(entry.path("client"), "expected a ClientId or a pattern with * and ?, not empty");
-    }
-    rule.publish = read_filter_list(entry, "publish");
-    rule.subscribe = read_filter_list(entry, "subscribe");
-    rules.push_back(std::move(rule));
+    const ObjectReader entry(value[i], detail::element_path(path, i));
+    read_filter_list(entry, "publish");
+    read_filter_list(entry, "subscribe");
+    rules.push_back(value[i].get<core::AclRule>());
   }
   return rules;
 }
@@ -340,15 +256,12 @@ std::string read_secret_file(const std::string& file, const std::string& path) {
 
 std::vector<ClientIdentity> read_client_identities(const Json& value, const std::string& path,
                                                    const std::filesystem::path& base) {
-  detail::require_array(value, path);
   std::vector<ClientIdentity> clients;
   std::map<std::string, std::string, std::less<>> path_by_id;
   for (std::size_t i = 0; i < value.size(); ++i) {
-    const ObjectReader entry(value[i], detail::element_path(path, i),
-                             {"client_id", "username", "password", "password_file"});
+    const ObjectReader entry(value[i], detail::element_path(path, i));
     ClientIdentity client;
-    client.client_id = detail::require_string(entry.require("client_id"), entry.path("client_id"));
-    if (client.client_id.empty()) fail(entry.path("client_id"), "must not be empty");
+    client.client_id = entry.get<std::string>("client_id", {});
     if (const auto [it, added] = path_by_id.emplace(client.client_id, entry.path()); !added) {
       fail(entry.path("client_id"), json_quoted(client.client_id) + " is already given at " + it->second);
     }
@@ -359,7 +272,7 @@ std::vector<ClientIdentity> read_client_identities(const Json& value, const std:
     if (entry.find("password") != nullptr && entry.find("password_file") != nullptr) {
       fail(entry.path("password_file"), "set together with password: give one of them");
     }
-    client.credentials.password = entry.string("password", {});
+    client.credentials.password = entry.get<std::string>("password", {});
     client.password_file = read_file_path(entry, "password_file", false, base);
     if (!client.password_file.empty()) {
       client.credentials.password = read_secret_file(client.password_file, entry.path("password_file"));
@@ -387,13 +300,13 @@ AuthSettings read_auth(const ObjectReader& section, const std::filesystem::path&
 
 DiscoverySettings read_discovery(const ObjectReader& section) {
   DiscoverySettings discovery;
-  discovery.advertise_interval = std::chrono::seconds(
-      section.integer("advertise_interval_s", 1, 65535, discovery.advertise_interval.count()));
-  discovery.ttl = static_cast<std::uint8_t>(section.integer("ttl", 1, 255, discovery.ttl));
-  discovery.interface = section.string("interface", {});
+  discovery.advertise_interval =
+      section.duration("advertise_interval_s", discovery.advertise_interval);
+  discovery.ttl = section.get("ttl", discovery.ttl);
+  discovery.interface = section.get<std::string>("interface", {});
   if (const auto* multicast = section.find("multicast")) {
     const auto path = section.path("multicast");
-    auto parsed = parse_host_port(detail::require_string(*multicast, path));
+    auto parsed = parse_host_port(multicast->get<std::string>());
     if (!parsed.address) fail(path, parsed.problem);
     const auto octets = ip_literal_octets(parsed.address->host);
     const bool is_group = (octets.size() == 4 && (static_cast<std::uint8_t>(octets[0]) >> 4) == 0xE) ||
@@ -420,116 +333,65 @@ DiscoverySettings read_discovery(const ObjectReader& section) {
   return discovery;
 }
 
-LogLevel read_log_level(const ObjectReader& section) {
-  static const std::map<std::string, LogLevel, std::less<>> kLevels = {
-      {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
-      {"warn", LogLevel::warn},   {"error", LogLevel::error},
-  };
-  const auto* level = section.find("level");
-  if (level == nullptr) return LogLevel::info;
-  const auto& text = detail::require_string(*level, section.path("level"));
-  const auto found = kLevels.find(text);
-  if (found == kLevels.end()) {
-    fail(section.path("level"),
-         "unknown level " + json_quoted(text) + " (supported: trace, debug, info, warn, error)");
-  }
-  return found->second;
-}
-
 Config config_from_json(const Json& document, const std::filesystem::path& base) {
-  // Types, ranges, known keys and required keys first (configs/schema.json); the readers below
+  // Types, ranges, known and required keys first (configs/schema.json); the readers below
   // check what a schema cannot say (addresses, files, duplicates, keys that depend on others).
   detail::validate_against_schema(document);
-  const ObjectReader root(
-      document, {},
-      {"gateway", "upstream", "transports", "topics", "qos_minus_one", "retry", "auth",
-       "discovery", "forwarders", "sleep", "persistence", "stats", "log"});
+  const ObjectReader root(document, {});
   Config config;
-  if (const auto* section = root.find("gateway")) {
-    config.gateway = read_gateway(ObjectReader(
-        *section, "gateway",
-        {"id", "mode", "max_clients", "max_connecting", "connect_rate_per_address",
-         "connect_burst_per_address"}));
-  }
+  if (const auto* section = root.find("gateway")) config.gateway = section->get<GatewaySettings>();
   if (const auto* section = root.find("upstream")) {
-    config.upstream = read_upstream(
-        ObjectReader(*section, "upstream",
-                     {"uri", "client", "mqtt_version", "max_queued_messages", "max_broker_delay_ms", "client_id_prefix", "username",
-                      "password", "tls", "reconnect_min_ms", "reconnect_max_ms"}),
-        base);
+    config.upstream = read_upstream(ObjectReader(*section, "upstream"), base);
   }
   if (const auto* section = root.find("transports")) {
     config.transports = detail::read_transports(*section, "transports", base);
   }
   if (const auto* section = root.find("topics")) {
-    const ObjectReader topics(*section, "topics", {"predefined"});
+    const ObjectReader topics(*section, "topics");
     if (const auto* predefined = topics.find("predefined")) {
       config.predefined_topics = read_predefined_topics(*predefined, topics.path("predefined"));
     }
   }
   if (const auto* section = root.find("qos_minus_one")) {
     config.qos_minus_one_enabled =
-        ObjectReader(*section, "qos_minus_one", {"enabled"}).boolean("enabled", true);
+        ObjectReader(*section, "qos_minus_one").get("enabled", config.qos_minus_one_enabled);
   }
   if (const auto* section = root.find("retry")) {
-    const ObjectReader retry(*section, "retry", {"interval_ms", "max_attempts"});
-    config.retry.interval = std::chrono::milliseconds(
-        retry.integer("interval_ms", 1, kMaxUint32, config.retry.interval.count()));
-    config.retry.max_attempts = static_cast<std::uint32_t>(
-        retry.integer("max_attempts", 1, kMaxUint32, config.retry.max_attempts));
+    const ObjectReader retry(*section, "retry");
+    config.retry.interval = retry.duration("interval_ms", config.retry.interval);
+    config.retry.max_attempts = retry.get("max_attempts", config.retry.max_attempts);
   }
   if (const auto* section = root.find("auth")) {
-    config.auth = read_auth(ObjectReader(*section, "auth",
-                                         {"allowed_clients", "allow_qos_minus_one_from", "acl",
-                                          "clients"}),
-                            base);
+    config.auth = read_auth(ObjectReader(*section, "auth"), base);
     if (!config.auth.clients.empty() && config.gateway.mode == GatewayMode::aggregating) {
       fail("auth.clients", "per-client credentials need gateway.mode \"transparent\" (aggregating "
                            "mode has one upstream connection for every client)");
     }
   }
   if (const auto* section = root.find("discovery")) {
-    config.discovery = read_discovery(ObjectReader(
-        *section, "discovery", {"advertise_interval_s", "multicast", "interface", "ttl"}));
+    config.discovery = read_discovery(ObjectReader(*section, "discovery"));
   }
   // After transports: entries may name them.
   if (const auto* section = root.find("forwarders")) {
     config.forwarders =
-        detail::read_forwarders(ObjectReader(*section, "forwarders", {"allowed"}), config.transports);
+        detail::read_forwarders(ObjectReader(*section, "forwarders"), config.transports);
   }
   if (const auto* section = root.find("sleep")) {
-    const ObjectReader sleep(*section, "sleep",
-                             {"max_buffered_messages", "release_upstream", "wake_settle_ms"});
-    config.sleep.max_buffered_messages = static_cast<std::uint32_t>(sleep.integer(
-        "max_buffered_messages", 1, 1000000, config.sleep.max_buffered_messages));
-    config.sleep.release_upstream =
-        sleep.boolean("release_upstream", config.sleep.release_upstream);
-    config.sleep.wake_settle = std::chrono::milliseconds(
-        sleep.integer("wake_settle_ms", 0, 60000, config.sleep.wake_settle.count()));
+    const ObjectReader sleep(*section, "sleep");
+    config.sleep.max_buffered_messages =
+        sleep.get("max_buffered_messages", config.sleep.max_buffered_messages);
+    config.sleep.release_upstream = sleep.get("release_upstream", config.sleep.release_upstream);
+    config.sleep.wake_settle = sleep.duration("wake_settle_ms", config.sleep.wake_settle);
   }
   if (const auto* section = root.find("persistence")) {
-    const ObjectReader persistence(*section, "persistence", {"path", "durability"});
-    if (persistence.find("path") != nullptr) {
-      config.persistence.path = persistence.string("path", {});
-      if (config.persistence.path->empty()) fail(persistence.path("path"), "must not be empty");
-    }
-    if (const auto* durability = persistence.find("durability")) {
-      const auto& text = detail::require_string(*durability, persistence.path("durability"));
-      if (text == "normal") {
-        config.persistence.durability = Durability::normal;
-      } else if (text == "full") {
-        config.persistence.durability = Durability::full;
-      } else {
-        fail(persistence.path("durability"),
-             "unsupported durability " + json_quoted(text) + " (supported: normal, full)");
-      }
-    }
+    const ObjectReader persistence(*section, "persistence");
+    if (const auto* path = persistence.find("path")) config.persistence.path = path->get<std::string>();
+    config.persistence.durability = persistence.get("durability", config.persistence.durability);
   }
   if (const auto* section = root.find("stats")) {
-    const ObjectReader stats(*section, "stats", {"interval_s", "topic_prefix"});
-    config.stats.interval =
-        std::chrono::seconds(stats.integer("interval_s", 0, 86400, config.stats.interval.count()));
-    config.stats.topic_prefix = stats.string("topic_prefix", {});
+    const ObjectReader stats(*section, "stats");
+    config.stats.interval = stats.duration("interval_s", config.stats.interval);
+    config.stats.topic_prefix = stats.get<std::string>("topic_prefix", {});
     const auto& prefix = config.stats.topic_prefix;
     if (stats.find("topic_prefix") != nullptr &&
         (!sn::is_valid_topic_name(prefix) || prefix.back() == '/')) {
@@ -539,7 +401,7 @@ Config config_from_json(const Json& document, const std::filesystem::path& base)
     }
   }
   if (const auto* section = root.find("log")) {
-    config.log_level = read_log_level(ObjectReader(*section, "log", {"level"}));
+    config.log_level = ObjectReader(*section, "log").get("level", config.log_level);
   }
   return config;
 }

@@ -1,5 +1,6 @@
-// JSON -> transports (udp, dtls, serial, rfcomm, l2cap) and forwarders.allowed, checking types, ranges,
-// keys that belong to another type or framing, and clashes between transports.
+// JSON -> transports (udp, dtls, serial, rfcomm, l2cap) and forwarders.allowed. The schema has
+// checked types, ranges and which keys each type may have; here: addresses, files, keys that belong
+// to the other framing, and clashes between transports.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "load_transports.hpp"
+#include "json_types.hpp"
 
 namespace gateway::config::detail {
 namespace {
@@ -21,66 +23,16 @@ namespace {
 HostPort read_bind(const ObjectReader& entry) {
   const auto* bind = entry.find("bind");
   if (bind == nullptr) return UdpTransport{}.bind;
-  const auto& text = require_string(*bind, entry.path("bind"));
-  auto parsed = parse_host_port(text);
+  auto parsed = parse_host_port(bind->get<std::string>());
   if (!parsed.address) fail(entry.path("bind"), parsed.problem);
   return *parsed.address;
 }
 
-// One of the named choices of an enum-like string key; fails listing them.
-template <typename Enum, std::size_t N>
-Enum read_choice(const ObjectReader& entry, std::string_view key, std::string_view what,
-                 const std::pair<std::string_view, Enum> (&choices)[N], Enum fallback) {
-  const auto* member = entry.find(key);
-  if (member == nullptr) return fallback;
-  const auto& text = require_string(*member, entry.path(key));
-  std::string supported;
-  for (const auto& [name, value] : choices) {
-    if (name == text) return value;
-    supported += (supported.empty() ? "" : ", ") + std::string(name);
-  }
-  fail(entry.path(key), "unsupported " + std::string(what) + " " + json_quoted(text) +
-                            " (supported: " + supported + ")");
-}
-
-std::uint32_t read_baud(const ObjectReader& entry) {
-  const auto* member = entry.find("baud");
-  if (member == nullptr) return SerialTransport{}.baud;
-  std::string supported;
-  for (const auto rate : kSerialBaudRates) {
-    supported += (supported.empty() ? "" : ", ") + std::to_string(rate);
-  }
-  if (member->is_number_integer()) {
-    const auto value = member->get<std::int64_t>();
-    for (const auto rate : kSerialBaudRates) {
-      if (value == static_cast<std::int64_t>(rate)) return rate;
-    }
-  }
-  fail(entry.path("baud"), "expected a standard baud rate (" + supported + ")");
-}
-
-SerialTransport read_serial(const ObjectReader& entry) {
-  static constexpr std::pair<std::string_view, SerialParity> kParities[] = {
-      {"none", SerialParity::none}, {"even", SerialParity::even}, {"odd", SerialParity::odd}};
-  static constexpr std::pair<std::string_view, SerialFlowControl> kFlowControls[] = {
-      {"none", SerialFlowControl::none},
-      {"rtscts", SerialFlowControl::rtscts},
-      {"xonxoff", SerialFlowControl::xonxoff}};
-  static constexpr std::pair<std::string_view, SerialFraming> kFramings[] = {
-      {"raw", SerialFraming::raw}, {"xbee", SerialFraming::xbee}};
-
-  SerialTransport serial;
-  serial.device = require_string(entry.require("device"), entry.path("device"));
-  if (serial.device.empty() || serial.device.find('\0') != std::string::npos) {
+SerialTransport read_serial(const ObjectReader& entry, const Json& value) {
+  auto serial = value.get<SerialTransport>();
+  if (serial.device.find('\0') != std::string::npos) {
     fail(entry.path("device"), R"(expected a device path such as "/dev/ttyUSB0")");
   }
-  serial.baud = read_baud(entry);
-  serial.data_bits = static_cast<std::uint8_t>(entry.integer("data_bits", 5, 8, serial.data_bits));
-  serial.parity = read_choice(entry, "parity", "parity", kParities, serial.parity);
-  serial.stop_bits = static_cast<std::uint8_t>(entry.integer("stop_bits", 1, 2, serial.stop_bits));
-  serial.flow_control =
-      read_choice(entry, "flow_control", "flow control", kFlowControls, serial.flow_control);
-  serial.framing = read_choice(entry, "framing", "framing", kFramings, serial.framing);
   const bool xbee = serial.framing == SerialFraming::xbee;
   // Keys of the other framing would silently do nothing: refuse them.
   static constexpr std::string_view kRawOnly[] = {"inter_byte_timeout_ms"};
@@ -92,13 +44,6 @@ SerialTransport read_serial(const ObjectReader& entry) {
                                 "\" only");
     }
   }
-  serial.api_mode = static_cast<std::uint8_t>(entry.integer("api_mode", 1, 2, serial.api_mode));
-  // A Transmit Request carries at most 255 RF data octets (with fragmentation); below 16 not even
-  // a GWINFO or REGISTER fits.
-  serial.max_payload =
-      static_cast<std::uint32_t>(entry.integer("max_payload", 16, 255, serial.max_payload));
-  serial.inter_byte_timeout_ms = static_cast<std::uint32_t>(
-      entry.integer("inter_byte_timeout_ms", 0, 60000, serial.inter_byte_timeout_ms));
   // XON/XOFF flow control makes the tty eat 0x11 and 0x13, which raw MQTT-SN frames and API
   // mode 1 frames carry freely; API mode 2 escapes them.
   if (serial.flow_control == SerialFlowControl::xonxoff && !(xbee && serial.api_mode == 2)) {
@@ -111,24 +56,20 @@ SerialTransport read_serial(const ObjectReader& entry) {
 
 DtlsTransport read_dtls(const ObjectReader& entry, const std::filesystem::path& base) {
   DtlsTransport dtls;
-  dtls.bind = read_bind(entry);
-  if (entry.find("bind") == nullptr) fail(entry.path("bind"), "required for a dtls transport");
+  dtls.bind = read_bind(entry);  // required by the schema
   if (dtls.bind.port == 0) fail(entry.path("bind"), "a dtls transport needs a fixed port");
-  constexpr std::int64_t kMaxBuffer = std::int64_t{1} << 30;
-  dtls.receive_buffer_bytes = static_cast<std::uint32_t>(
-      entry.integer("receive_buffer_bytes", 0, kMaxBuffer, dtls.receive_buffer_bytes));
-  dtls.send_buffer_bytes = static_cast<std::uint32_t>(
-      entry.integer("send_buffer_bytes", 0, kMaxBuffer, dtls.send_buffer_bytes));
+  dtls.receive_buffer_bytes = entry.get("receive_buffer_bytes", dtls.receive_buffer_bytes);
+  dtls.send_buffer_bytes = entry.get("send_buffer_bytes", dtls.send_buffer_bytes);
   dtls.psk_file = read_file_path(entry, "psk_file", false, base);
   if (!dtls.psk_file.empty()) dtls.server.psk = read_psk_file(dtls.psk_file, entry.path("psk_file"));
   dtls.psk_identity_is_client_id =
-      entry.boolean("psk_identity_is_client_id", dtls.psk_identity_is_client_id);
+      entry.get("psk_identity_is_client_id", dtls.psk_identity_is_client_id);
   auto& server = dtls.server;
   server.cert_file = read_file_path(entry, "cert_file", false, base);
   server.key_file = read_file_path(entry, "key_file", false, base);
   server.ca_file = read_file_path(entry, "ca_file", false, base);
   server.require_client_certificate =
-      entry.boolean("require_client_certificate", server.require_client_certificate);
+      entry.get("require_client_certificate", server.require_client_certificate);
   if (!server.key_file.empty() && server.cert_file.empty()) {
     fail(entry.path("key_file"), "set without cert_file (the certificate it is the key of)");
   }
@@ -139,77 +80,38 @@ DtlsTransport read_dtls(const ObjectReader& entry, const std::filesystem::path& 
   if (server.cert_file.empty() && dtls.psk_file.empty()) {
     fail(entry.path("psk_file"), "a dtls transport needs psk_file, cert_file, or both");
   }
-  server.handshake_timeout = std::chrono::milliseconds(
-      entry.integer("handshake_timeout_ms", 1000, 600000, server.handshake_timeout.count()));
-  server.idle_timeout = std::chrono::seconds(entry.integer(
-      "idle_timeout_s", 60, 7 * 24 * 3600,
-      std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout).count()));
-  server.max_handshakes = static_cast<std::size_t>(
-      entry.integer("max_handshakes", 1, 1000000, static_cast<std::int64_t>(server.max_handshakes)));
-  server.max_sessions = static_cast<std::size_t>(
-      entry.integer("max_sessions", 1, 10000000, static_cast<std::int64_t>(server.max_sessions)));
+  server.handshake_timeout = entry.duration("handshake_timeout_ms", server.handshake_timeout);
+  server.idle_timeout = entry.duration(
+      "idle_timeout_s", std::chrono::duration_cast<std::chrono::seconds>(server.idle_timeout));
+  server.max_handshakes = entry.get("max_handshakes", server.max_handshakes);
+  server.max_sessions = entry.get("max_sessions", server.max_sessions);
   return dtls;
 }
 
 TransportConfig read_transport(const Json& value, const std::string& path,
                                const std::filesystem::path& base) {
-  require_object(value, path);
-  // The type decides which keys are known, so it is checked before them.
-  std::string type = "udp";
-  if (const auto it = value.find("type"); it != value.end()) {
-    type = require_string(*it, member_path(path, "type"));
-  }
+  const ObjectReader entry(value, path);
   TransportConfig transport;
+  transport.name = entry.get<std::string>("name", {});
+  transport.optional = entry.get("optional", transport.optional);
+  // The type decides which keys the entry may have (the schema's if/then per type).
+  const auto type = entry.get<std::string>("type", "udp");
   if (type == "udp") {
-    const ObjectReader entry(
-        value, path,
-        {"type", "name", "optional", "bind", "receive_buffer_bytes", "send_buffer_bytes"});
     UdpTransport udp{read_bind(entry)};
-    constexpr std::int64_t kMaxBuffer = std::int64_t{1} << 30;
-    udp.receive_buffer_bytes = static_cast<std::uint32_t>(
-        entry.integer("receive_buffer_bytes", 0, kMaxBuffer, udp.receive_buffer_bytes));
-    udp.send_buffer_bytes = static_cast<std::uint32_t>(
-        entry.integer("send_buffer_bytes", 0, kMaxBuffer, udp.send_buffer_bytes));
+    udp.receive_buffer_bytes = entry.get("receive_buffer_bytes", udp.receive_buffer_bytes);
+    udp.send_buffer_bytes = entry.get("send_buffer_bytes", udp.send_buffer_bytes);
     transport.settings = udp;
-    transport.name = entry.string("name", {});
-    transport.optional = entry.boolean("optional", false);
   } else if (type == "serial") {
-    const ObjectReader entry(value, path,
-                             {"type", "name", "optional", "device", "baud", "data_bits", "parity",
-                              "stop_bits", "flow_control", "framing", "api_mode", "max_payload",
-                              "inter_byte_timeout_ms"});
-    transport.settings = read_serial(entry);
-    transport.name = entry.string("name", {});
-    transport.optional = entry.boolean("optional", false);
+    transport.settings = read_serial(entry, value);
   } else if (type == "rfcomm") {
-    const ObjectReader entry(value, path, {"type", "name", "optional", "channel"});
     // RFCOMM server channels are 1..30 (TS 07.10 DLCI 2..61, one direction bit).
-    transport.settings = RfcommTransport{
-        static_cast<std::uint8_t>(require_integer(entry.require("channel"),
-                                                          entry.path("channel"), 1, 30))};
-    transport.name = entry.string("name", {});
-    transport.optional = entry.boolean("optional", false);
+    transport.settings = value.get<RfcommTransport>();
   } else if (type == "l2cap") {
-    const ObjectReader entry(value, path, {"type", "name", "optional", "psm"});
     // Bluetooth Core v5.x Vol 3 Part A §4.22: LE_PSM 0x0001..0x007F are SIG-assigned (Linux lets
     // only CAP_NET_BIND_SERVICE bind them), 0x0080..0x00FF are dynamic; nothing above 0x00FF.
-    transport.settings = L2capTransport{static_cast<std::uint16_t>(
-        require_integer(entry.require("psm"), entry.path("psm"), 1, 255))};
-    transport.name = entry.string("name", {});
-    transport.optional = entry.boolean("optional", false);
-  } else if (type == "dtls") {
-    const ObjectReader entry(
-        value, path,
-        {"type", "name", "optional", "bind", "receive_buffer_bytes", "send_buffer_bytes",
-         "psk_file", "psk_identity_is_client_id", "cert_file", "key_file", "ca_file",
-         "require_client_certificate", "handshake_timeout_ms", "idle_timeout_s", "max_handshakes",
-         "max_sessions"});
-    transport.settings = read_dtls(entry, base);
-    transport.name = entry.string("name", {});
-    transport.optional = entry.boolean("optional", false);
+    transport.settings = value.get<L2capTransport>();
   } else {
-    fail(member_path(path, "type"), "unsupported transport " + json_quoted(type) +
-                                        " (supported: udp, dtls, serial, rfcomm, l2cap)");
+    transport.settings = read_dtls(entry, base);  // the schema allows no other type
   }
   return transport;
 }
@@ -339,9 +241,6 @@ std::map<std::string, std::vector<std::uint8_t>> read_psk_file(const std::string
 
 std::vector<TransportConfig> read_transports(const Json& value, const std::string& path,
                                              const std::filesystem::path& base) {
-  require_array(value, path);
-  if (value.empty()) fail(path, "expected at least one transport");
-  if (value.size() > 0xFFFF) fail(path, "expected at most 65535 transports");
   std::vector<TransportConfig> transports;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const auto entry_path = element_path(path, i);
@@ -368,7 +267,6 @@ ForwarderSettings read_forwarders(const ObjectReader& section,
   const auto* allowed = section.find("allowed");
   if (allowed == nullptr) return forwarders;
   const auto path = section.path("allowed");
-  require_array(*allowed, path);
   forwarders.allowed.emplace();
   for (std::size_t i = 0; i < allowed->size(); ++i) {
     const auto entry_path = element_path(path, i);

@@ -1,5 +1,7 @@
 // Config -> JSON, the inverse of load.cpp: what the gateway will actually run with, defaults
 // included, for `--config` start-up output and for support requests (hence the masked password).
+// Values are built as plain JSON (json_types.hpp where a struct's members are its keys) and put in
+// the schema's key order at the end.
 
 #include <chrono>
 #include <string>
@@ -8,23 +10,24 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/config/config.hpp"
+#include "json_types.hpp"
+#include "schema.hpp"
 
 namespace gateway::config {
 namespace {
 
-// ordered_json keeps the documented key order instead of sorting alphabetically.
-using OrderedJson = nlohmann::ordered_json;
+using Json = nlohmann::json;
 
-OrderedJson render_settings(const UdpTransport& udp) {
-  return OrderedJson{{"bind", to_string(udp.bind)},
+Json render_settings(const UdpTransport& udp) {
+  return Json{{"bind", to_string(udp.bind)},
                      {"receive_buffer_bytes", udp.receive_buffer_bytes},
                      {"send_buffer_bytes", udp.send_buffer_bytes}};
 }
 
 // The keys never leave: the PSK file by its path, certificates by theirs.
-OrderedJson render_settings(const DtlsTransport& dtls) {
+Json render_settings(const DtlsTransport& dtls) {
   const auto& server = dtls.server;
-  OrderedJson out = {{"bind", to_string(dtls.bind)},
+  Json out = {{"bind", to_string(dtls.bind)},
                      {"receive_buffer_bytes", dtls.receive_buffer_bytes},
                      {"send_buffer_bytes", dtls.send_buffer_bytes}};
   if (!dtls.psk_file.empty()) out["psk_file"] = dtls.psk_file;
@@ -41,34 +44,24 @@ OrderedJson render_settings(const DtlsTransport& dtls) {
   return out;
 }
 
-OrderedJson render_settings(const SerialTransport& serial) {
-  OrderedJson out = {{"device", serial.device},
-                     {"baud", serial.baud},
-                     {"data_bits", serial.data_bits},
-                     {"parity", to_string(serial.parity)},
-                     {"stop_bits", serial.stop_bits},
-                     {"flow_control", to_string(serial.flow_control)},
-                     {"framing", to_string(serial.framing)}};
+Json render_settings(const SerialTransport& serial) {
+  Json out = serial;
   // Only the keys of its framing: the loader refuses the others.
   if (serial.framing == SerialFraming::xbee) {
-    out["api_mode"] = serial.api_mode;
-    out["max_payload"] = serial.max_payload;
+    out.erase("inter_byte_timeout_ms");
   } else {
-    out["inter_byte_timeout_ms"] = serial.inter_byte_timeout_ms;
+    out.erase("api_mode");
+    out.erase("max_payload");
   }
   return out;
 }
 
-OrderedJson render_settings(const RfcommTransport& rfcomm) {
-  return OrderedJson{{"channel", rfcomm.channel}};
-}
+Json render_settings(const RfcommTransport& rfcomm) { return rfcomm; }
 
-OrderedJson render_settings(const L2capTransport& l2cap) {
-  return OrderedJson{{"psm", l2cap.psm}};
-}
+Json render_settings(const L2capTransport& l2cap) { return l2cap; }
 
-OrderedJson render_transport(const TransportConfig& transport) {
-  OrderedJson out = {{"type", type_name(transport.settings)},
+Json render_transport(const TransportConfig& transport) {
+  Json out = {{"type", type_name(transport.settings)},
                      {"name", transport.name},
                      {"optional", transport.optional}};
   const auto settings =
@@ -77,10 +70,10 @@ OrderedJson render_transport(const TransportConfig& transport) {
   return out;
 }
 
-OrderedJson render_forwarders(const ForwarderSettings& forwarders) {
-  OrderedJson out = OrderedJson::object();
+Json render_forwarders(const ForwarderSettings& forwarders) {
+  Json out = Json::object();
   if (!forwarders.allowed) return out;  // absent (everyone) stays absent: null would not read back
-  OrderedJson allowed = OrderedJson::array();
+  Json allowed = Json::array();
   for (const auto& rule : *forwarders.allowed) {
     if (rule.transport && rule.text.empty()) {
       allowed.push_back(*rule.transport);  // written as an index
@@ -92,36 +85,25 @@ OrderedJson render_forwarders(const ForwarderSettings& forwarders) {
   return out;
 }
 
-// Paths only: the files' contents (keys) never appear.
-OrderedJson render_tls(const mqtt_bridge::TlsOptions& tls) {
-  return OrderedJson{{"ca_file", tls.ca_file},       {"ca_path", tls.ca_path},
-                     {"cert_file", tls.cert_file},   {"key_file", tls.key_file},
-                     {"verify", tls.verify},         {"server_name", tls.server_name},
-                     {"min_version", to_string(tls.min_version)}, {"alpn", tls.alpn}};
-}
-
 }  // namespace
 
 std::string render_config(const Config& config) {
-  OrderedJson transports = OrderedJson::array();
+  Json transports = Json::array();
   for (const auto& transport : config.transports) transports.push_back(render_transport(transport));
 
-  OrderedJson predefined = OrderedJson::array();
-  for (const auto& topic : config.predefined_topics) {
-    predefined.push_back(OrderedJson{{"id", topic.id}, {"name", topic.name}});
-  }
+  const Json predefined = config.predefined_topics;
 
   // An absent list (everyone allowed) stays absent: null would not read back.
-  OrderedJson auth = OrderedJson::object();
+  Json auth = Json::object();
   if (config.auth.allowed_clients) auth["allowed_clients"] = *config.auth.allowed_clients;
   if (config.auth.allow_qos_minus_one_from) {
     auth["allow_qos_minus_one_from"] = *config.auth.allow_qos_minus_one_from;
   }
 
   {
-    OrderedJson clients = OrderedJson::array();
+    Json clients = Json::array();
     for (const auto& client : config.auth.clients) {
-      OrderedJson entry = {{"client_id", client.client_id},
+      Json entry = {{"client_id", client.client_id},
                            {"username", client.credentials.username}};
       // Secrets never leave: a password as "***", a password file by its path.
       if (!client.password_file.empty()) {
@@ -133,50 +115,37 @@ std::string render_config(const Config& config) {
     }
     auth["clients"] = clients;
   }
-  if (config.auth.acl) {
-    OrderedJson acl = OrderedJson::array();
-    for (const auto& rule : *config.auth.acl) {
-      acl.push_back(OrderedJson{{"client", rule.client},
-                                {"publish", rule.publish},
-                                {"subscribe", rule.subscribe}});
-    }
-    auth["acl"] = acl;
-  }
+  if (config.auth.acl) auth["acl"] = *config.auth.acl;
 
-  OrderedJson discovery = {{"advertise_interval_s", config.discovery.advertise_interval.count()}};
+  Json discovery = {{"advertise_interval_s", config.discovery.advertise_interval.count()}};
   if (config.discovery.multicast) discovery["multicast"] = to_string(*config.discovery.multicast);
   discovery["interface"] = config.discovery.interface;
   discovery["ttl"] = config.discovery.ttl;
 
-  OrderedJson persistence = OrderedJson::object();
+  Json persistence = Json::object();
   if (config.persistence.path) persistence["path"] = *config.persistence.path;
-  persistence["durability"] = to_string(config.persistence.durability);
+  persistence["durability"] = config.persistence.durability;
 
   // An unset prefix stays unset (its default follows gateway.id); the effective one is logged.
-  OrderedJson stats = {{"interval_s", config.stats.interval.count()}};
+  Json stats = {{"interval_s", config.stats.interval.count()}};
   if (!config.stats.topic_prefix.empty()) stats["topic_prefix"] = config.stats.topic_prefix;
 
-  OrderedJson upstream = {{"uri", config.upstream.uri},
-                          {"client", to_string(config.upstream.client)},
+  Json upstream = {{"uri", config.upstream.uri},
+                          {"client", config.upstream.client},
                           {"mqtt_version", config.upstream.mqtt_version == 5 ? "5" : "3.1.1"},
                           {"max_queued_messages", config.upstream.max_queued_messages},
                           {"max_broker_delay_ms", config.upstream.max_broker_delay.count()},
                           {"client_id_prefix", config.upstream.client_id_prefix},
                           {"username", config.upstream.username},
                           {"password", config.upstream.password.empty() ? "" : "***"}};
-  // Only with a TLS URI: the loader refuses `tls` with a plaintext one.
-  if (mqtt_bridge::is_tls_uri(config.upstream.uri)) upstream["tls"] = render_tls(config.upstream.tls);
+  // Only with a TLS URI: the loader refuses `tls` with a plaintext one. Paths only: the files'
+  // contents (keys) never appear.
+  if (mqtt_bridge::is_tls_uri(config.upstream.uri)) upstream["tls"] = config.upstream.tls;
   upstream["reconnect_min_ms"] = config.upstream.reconnect_min.count();
   upstream["reconnect_max_ms"] = config.upstream.reconnect_max.count();
 
-  const OrderedJson document = {
-      {"gateway",
-       {{"id", config.gateway.id},
-        {"mode", to_string(config.gateway.mode)},
-        {"max_clients", config.gateway.max_clients},
-        {"max_connecting", config.gateway.max_connecting},
-        {"connect_rate_per_address", config.gateway.connect_rate_per_address},
-        {"connect_burst_per_address", config.gateway.connect_burst_per_address}}},
+  const Json document = {
+      {"gateway", config.gateway},
       {"upstream", upstream},
       {"transports", transports},
       {"topics", {{"predefined", predefined}}},
@@ -193,9 +162,10 @@ std::string render_config(const Config& config) {
         {"wake_settle_ms", config.sleep.wake_settle.count()}}},
       {"persistence", persistence},
       {"stats", stats},
-      {"log", {{"level", to_string(config.log_level)}}},
+      {"log", {{"level", config.log_level}}},
   };
-  return document.dump(2, ' ', false, OrderedJson::error_handler_t::replace);
+  return detail::in_schema_order(document).dump(2, ' ', false,
+                                                nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace gateway::config

@@ -313,6 +313,39 @@ void validate_against_schema(const Json& document) {
   fail({}, "refused by the schema");
 }
 
+namespace {
+
+Schema ordered(const Json& value, const std::vector<const Schema*>& schemas) {
+  if (value.is_array()) {
+    Schema out = Schema::array();
+    for (const auto& element : value) {
+      out.push_back(ordered(element, child_schemas(schemas, element, nullptr)));
+    }
+    return out;
+  }
+  if (!value.is_object()) return Schema(value);
+  Schema out = Schema::object();
+  for (const Schema* schema : schemas) {
+    const auto properties = schema->find("properties");
+    if (properties == schema->end()) continue;
+    for (const auto& [key, property] : properties->items()) {
+      if (value.contains(key) && !out.contains(key)) {
+        out[key] = ordered(value[key], child_schemas(schemas, value[key], &key));
+      }
+    }
+  }
+  for (const auto& [key, member] : value.items()) {
+    if (!out.contains(key)) out[key] = Schema(member);
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::ordered_json in_schema_order(const Json& document) {
+  return ordered(document, applicable(schema(), document));
+}
+
 const std::vector<std::string>& reloadable_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> found;

@@ -17,6 +17,10 @@ const nlohmann::ordered_json& schema();
 // expects there in words ("expected an integer from 1 to 255", "unknown key").
 void validate_against_schema(const Json& document);
 
+// A document with its keys in the order the schema describes them (transport entries: their
+// type's keys), for people reading it; keys the schema does not know come last.
+nlohmann::ordered_json in_schema_order(const Json& document);
+
 // The JSON paths whose keys are marked "x-reload" (a SIGHUP applies them), in schema order.
 const std::vector<std::string>& reloadable_keys();
 
