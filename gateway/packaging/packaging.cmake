@@ -52,6 +52,9 @@ install(FILES ${PROJECT_BINARY_DIR}/packaging/changelog.gz ${mqttsn_packaging}/c
         DESTINATION ${mqttsn_docdir})
 install(FILES ${PROJECT_SOURCE_DIR}/configs/README.md DESTINATION ${mqttsn_docdir}
         RENAME configuration.md)
+# The JSON Schema of the config file, for editors that validate as you type (the gateway carries
+# its own copy).
+install(FILES ${PROJECT_SOURCE_DIR}/configs/schema.json DESTINATION ${mqttsn_docdir})
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME mqttsn-gateway)

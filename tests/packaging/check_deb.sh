@@ -14,7 +14,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for path in ./usr/bin/mqttsn-gateway ./usr/bin/mqttsn-pub ./usr/bin/mqttsn-sub \
             ./etc/mqttsn-gateway/gateway.json ./lib/systemd/system/mqttsn-gateway.service \
             ./usr/share/man/man1/mqttsn-gateway.1.gz ./usr/share/doc/mqttsn-gateway/copyright \
-            ./usr/share/doc/mqttsn-gateway/changelog.gz; do
+            ./usr/share/doc/mqttsn-gateway/changelog.gz ./usr/share/doc/mqttsn-gateway/schema.json; do
   grep -qxF "$path" <<<"$contents" || { echo "missing: $path"; fail=1; }
 done
 dpkg-deb -e "$deb" "$work/control"
