@@ -4,9 +4,11 @@
 #include "schema.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -267,8 +269,11 @@ std::optional<Problem> explain_at(const Json& document, const std::vector<std::s
     if (step.size() < 2 || step.front() != '[' || step.back() != ']') return std::nullopt;
     const auto name = step.substr(1, step.size() - 2);
     if (value->is_array()) {
-      const auto index = std::stoul(name);
-      if (index >= value->size()) return std::nullopt;
+      std::size_t index = 0;
+      const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), index);
+      if (error != std::errc() || end != name.data() + name.size() || index >= value->size()) {
+        return std::nullopt;
+      }
       value = &(*value)[index];
       path = element_path(path, index);
       schemas = child_schemas(schemas, *value, nullptr);
