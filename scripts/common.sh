@@ -13,8 +13,8 @@ RUN_PACKAGES=(g++ make cmake pkg-config libuv1-dev libpaho-mqtt-dev libpaho-mqtt
 # What the test suite needs on top: PTYs, clang's libFuzzer, iproute2 (`ip`) for the veth pair
 # of the IPv6 multicast test's own network namespace, systemd's `systemd-analyze verify` for the
 # service unit, and lintian, dpkg-dev (dpkg-shlibdeps) and file (CPack's DEB generator) for the
-# Debian package.
-TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd lintian dpkg-dev file)
+# Debian package; python3-jsonschema, an independent check of configs/schema.json.
+TEST_PACKAGES=(socat clang libclang-rt-14-dev iproute2 systemd lintian dpkg-dev file python3-jsonschema)
 
 log() { printf '==> %s\n' "$*"; }
 
