@@ -9,7 +9,9 @@
 #                                       aggregating), idle, downlink; once: the broker-only
 #                                       baseline and broker connect storm; median runs of 3
 #                                       and an overload row per client and mode (QoS 0 offered at
-#                                       10x the broker-only msgs/s measured first in the same run)
+#                                       10x the broker-only msgs/s measured first in the same run);
+#                                       paced QoS 0 rows per N (offered at BENCH_PACE x the
+#                                       broker-only msgs/s of the same N, measured first)
 #   BENCH_QUICK=1 tests/bench/run.sh    small matrix, one run each (a few minutes)
 #   tests/bench/run.sh --clients paho   only the Paho client (same as BENCH_CLIENTS=paho)
 #
@@ -22,7 +24,8 @@
 # gateway during one extra QoS 0 uplink run per client and mode; default 1 when perf is installed,
 # 0 under BENCH_QUICK), BENCH_OVERLOAD (0: no overload rows; default 1), BENCH_OVERLOAD_N (clients,
 # default 10), BENCH_OVERLOAD_S (seconds of sending, default 10, 5 under BENCH_QUICK),
-# BENCH_OVERLOAD_X (offered rate over the broker-only rate, default 10), BENCH_BROKER_NODELAY (1:
+# BENCH_OVERLOAD_X (offered rate over the broker-only rate, default 10), BENCH_PACE (the paced QoS 0
+# rows' rate over the broker-only rate of the same N, default 0.8; 0: no paced rows), BENCH_BROKER_NODELAY (1:
 # the broker sets TCP_NODELAY, see broker.sh), BENCH_OUT (default
 # tests/bench/RESULTS.md).
 set -euo pipefail
@@ -44,7 +47,7 @@ done
 command_line=
 for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BENCH_MODES BENCH_RUNS \
            BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OVERLOAD BENCH_OVERLOAD_N \
-           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_BROKER_NODELAY BENCH_OUT; do
+           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_PACE BENCH_BROKER_NODELAY BENCH_OUT; do
   [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
@@ -78,6 +81,7 @@ fi
 OVERLOAD=${BENCH_OVERLOAD:-1}
 OVERLOAD_N=${BENCH_OVERLOAD_N:-10}
 OVERLOAD_X=${BENCH_OVERLOAD_X:-10}
+PACE=${BENCH_PACE:-0.8}
 command -v perf >/dev/null || PERF=0
 CLIENTS=${BENCH_CLIENTS:-"paho native"}
 for client in $CLIENTS; do
@@ -174,6 +178,27 @@ if [ "$OVERLOAD" = 1 ]; then
   fi
 fi
 
+# Paced QoS 0 rows (target U0-loss: no loss at any rate the broker alone absorbs): for each N, the
+# broker-only QoS 0 msgs/s of the same N, measured now (lines kept out of the results: the
+# broker-only rows of the matrix come later), times PACE.
+declare -A pace_rate=()
+if awk -v p="$PACE" 'BEGIN { exit !(p > 0) }'; then
+  for n in $NS; do
+    rc=0
+    "$bench" baseline --broker "$broker" --broker-pid "$BROKER_PID" --json "$work/pace-$n.jsonl" \
+      --size 32 -n "$n" -m "$(messages_for "$n")" -q 0 --runs 1 --timeout 60 --quiet \
+      --label pace-baseline || rc=$?
+    base=$(sed -n '/"summary":true/s/.*"delivered_per_s":\([0-9.eE+-]*\).*/\1/p' "$work/pace-$n.jsonl" \
+      2>/dev/null | tail -n 1)
+    if [ "$rc" -ne 0 ] || [ -z "$base" ]; then
+      notes+=("paced rows: the broker-only QoS 0 N=$n baseline failed (status $rc): no paced row at N=$n")
+      continue
+    fi
+    pace_rate[$n]=$(awk -v b="$base" -v p="$PACE" 'BEGIN { printf "%.0f", b * p }')
+    echo "==> paced: broker alone $base msgs/s at N=$n, offering ${pace_rate[$n]} msgs/s"
+  done
+fi
+
 perf_n=100
 case " $NS " in *" 100 "*) ;; *) perf_n=${NS%% *} ;; esac
 
@@ -196,6 +221,11 @@ for client in $CLIENTS; do
         bench_run uplink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
           --runs "$RUNS" --timeout 120 --label "$label" "${perf[@]}"
       done
+    done
+    for n in $NS; do
+      [ -n "${pace_rate[$n]:-}" ] || continue
+      bench_run uplink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q 0 \
+        --rate "${pace_rate[$n]}" --runs "$RUNS" --timeout 120 --label "$label paced"
     done
     storm=$STORM
     # Targets: 100,000 connected clients in aggregating mode (transparent needs a socket each).
