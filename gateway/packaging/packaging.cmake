@@ -78,5 +78,17 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto, mosquitto-clients")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${mqttsn_packaging}/conffiles;${mqttsn_packaging}/postinst;${mqttsn_packaging}/prerm;${mqttsn_packaging}/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-set(CPACK_STRIP_FILES ON)
+set(CPACK_STRIP_FILES ON)  # with the target's strip (CMAKE_STRIP) in a cross build
+# A cross build (issue 14 §5, scripts/toolchains/) packages for its target: CPack would otherwise
+# take the Architecture from `dpkg --print-architecture`, the build machine's. cpack_project.cmake
+# then points dpkg-shlibdeps at the target's libraries.
+if(CMAKE_CROSSCOMPILING)
+  if(MQTTSN_DEBIAN_ARCH)
+    set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${MQTTSN_DEBIAN_ARCH})
+  else()
+    message(WARNING "cross build without MQTTSN_DEBIAN_ARCH (set by scripts/toolchains/*.cmake): "
+                    "the .deb would be labelled with the build machine's architecture")
+  endif()
+endif()
+set(CPACK_PROJECT_CONFIG_FILE ${mqttsn_packaging}/cpack_project.cmake)
 include(CPack)
