@@ -96,8 +96,9 @@ Peer Peer::forwarder() const {
 }
 
 std::size_t PeerHash::operator()(const Peer& p) const noexcept {
-  // FNV-1a over the meaningful octets; unused array tails are always zero.
-  std::size_t h = 1469598103934665603ULL;
+  // 64-bit FNV-1a over the meaningful octets; unused array tails are always zero. Computed in 64
+  // bits whatever size_t is: on 32-bit targets (armhf) the high half is folded into the result.
+  std::uint64_t h = 14695981039346656037ULL;
   auto mix = [&h](std::uint8_t b) { h = (h ^ b) * 1099511628211ULL; };
   mix(static_cast<std::uint8_t>(p.transport_id >> 8));
   mix(static_cast<std::uint8_t>(p.transport_id & 0xFFU));
@@ -105,7 +106,7 @@ std::size_t PeerHash::operator()(const Peer& p) const noexcept {
   for (const std::uint8_t b : p.address_bytes()) mix(b);
   mix(p.node_id_size);
   for (const std::uint8_t b : p.node_id_bytes()) mix(b);
-  return h;
+  return static_cast<std::size_t>(h ^ (h >> 32U));
 }
 
 std::string to_string(const Peer& p) {
