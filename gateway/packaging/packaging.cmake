@@ -81,13 +81,17 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_STRIP_FILES ON)  # with the target's strip (CMAKE_STRIP) in a cross build
 # A cross build (issue 14 §5, scripts/toolchains/) packages for its target: CPack would otherwise
 # take the Architecture from `dpkg --print-architecture`, the build machine's. cpack_project.cmake
-# then points dpkg-shlibdeps at the target's libraries.
+# and cpack_sysroot_shlibs.cmake point dpkg-shlibdeps at the target's libraries in the sysroot.
 if(CMAKE_CROSSCOMPILING)
   if(MQTTSN_DEBIAN_ARCH)
     set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${MQTTSN_DEBIAN_ARCH})
   else()
     message(WARNING "cross build without MQTTSN_DEBIAN_ARCH (set by scripts/toolchains/*.cmake): "
                     "the .deb would be labelled with the build machine's architecture")
+  endif()
+  if(MQTTSN_SYSROOT)
+    set(CPACK_MQTTSN_SYSROOT_PACKAGES ${MQTTSN_SYSROOT}/packages)
+    set(CPACK_PRE_BUILD_SCRIPTS ${mqttsn_packaging}/cpack_sysroot_shlibs.cmake)
   endif()
 endif()
 set(CPACK_PROJECT_CONFIG_FILE ${mqttsn_packaging}/cpack_project.cmake)
