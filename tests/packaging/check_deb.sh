@@ -3,8 +3,9 @@
 # the unit, the man pages, the maintainer scripts, Debian shared-library dependencies; and that
 # lintian finds nothing (run where lintian is installed: scripts/test.sh installs it).
 #   check_deb.sh BUILD_DIR/CPackConfig.cmake   builds the .deb with CPack into a scratch directory
-#   check_deb.sh FILE.deb [EMULATOR...]        checks a built one; a cross build's (scripts/cross.sh)
-#                                              runs the packaged gateway under EMULATOR (qemu-user)
+#   check_deb.sh FILE.deb [EMULATOR...]        checks a built one; for a cross build's, EMULATOR is
+#                                              the command that runs its binaries (scripts/cross.sh:
+#                                              qemu-aarch64-static -L SYSROOT)
 set -euo pipefail
 input=${1:?usage: check_deb.sh BUILD_DIR/CPackConfig.cmake | FILE.deb [EMULATOR...]}
 shift
