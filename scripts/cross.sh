@@ -53,8 +53,10 @@ install_host_packages() {
 }
 
 # The target's sysroot, from the packages the host build installs (RUN_PACKAGES): every -dev one,
-# for <arch>, with what it depends on (libc6, libstdc++6, libssl3, ...; the arch-independent
-# headers doctest, CLI11 and nlohmann-json too: the build reads nothing from the host's /usr).
+# for <arch>, with what it depends on (libc6, libstdc++6, libssl3, ...). The arch-independent ones
+# (header-only: doctest, CLI11, nlohmann-json, valijson) are in it too, since the build reads
+# nothing from the host's /usr, but alone: what they depend on are optional adapters (valijson's
+# Qt, Poco, yaml-cpp: 200 packages, 470 MB). One the build needs goes into RUN_PACKAGES by name.
 #   sysroot/apt/       apt's state for <arch> alone: its own package lists, an empty dpkg status
 #                      (so apt resolves every dependency) and the downloaded .debs
 #   sysroot/root/      all packages extracted together: what the compiler, the linker and qemu see
@@ -77,14 +79,25 @@ make_sysroot() {
   touch "$sysroot/apt/status"
   # This machine's sources and apt settings (proxy, keys), but nothing of its state. No root
   # needed; as root, downloads skip apt's _apt sandbox user, which cannot write in the build tree.
-  local apt=(apt-get -qq -o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
-             -o "Dir::State=$sysroot/apt/state" -o "Dir::State::status=$sysroot/apt/status"
-             -o "Dir::Cache=$sysroot/apt/cache" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
-  if [ "$(id -u)" -eq 0 ]; then apt+=(-o APT::Sandbox::User=root); fi
+  local opts=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
+              -o "Dir::State=$sysroot/apt/state" -o "Dir::State::status=$sysroot/apt/status"
+              -o "Dir::Cache=$sysroot/apt/cache" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+  if [ "$(id -u)" -eq 0 ]; then opts+=(-o APT::Sandbox::User=root); fi
   # An index that fails to download (a mirror in the middle of a sync) leaves that suite out: apt
   # says which; the packages then come from the other suites, consistently for <arch>.
-  "${apt[@]}" update || log "sysroot: some $arch package lists could not be fetched (see above)"
-  "${apt[@]}" install -y --download-only --no-install-recommends "${wanted[@]}" >/dev/null
+  apt-get -qq "${opts[@]}" update ||
+    log "sysroot: some $arch package lists could not be fetched (see above)"
+  local with_deps=() alone=() arch_all
+  arch_all=$(apt-cache "${opts[@]}" show --no-all-versions "${wanted[@]}" |
+               awk '/^Package: /{name=$2} /^Architecture: all$/{print name}')
+  for pkg in "${wanted[@]}"; do
+    if grep -qx "$pkg" <<<"$arch_all"; then alone+=("$pkg"); else with_deps+=("$pkg"); fi
+  done
+  apt-get -qq "${opts[@]}" install -y --download-only --no-install-recommends "${with_deps[@]}" \
+    >/dev/null
+  if [ ${#alone[@]} -gt 0 ]; then
+    (cd "$sysroot/apt/cache/archives" && apt-get -qq "${opts[@]}" download "${alone[@]}")
+  fi
   local deb name link target
   for deb in "$sysroot"/apt/cache/archives/*.deb; do
     name=$(dpkg-deb -f "$deb" Package)
