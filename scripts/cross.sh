@@ -46,8 +46,10 @@ install_host_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing missing Debian packages: ${missing[*]}"
-  # DPkg::Lock::Timeout: wait for another apt (scripts/test.sh on the same machine) to finish.
-  as_root apt-get update -qq -o DPkg::Lock::Timeout=600
+  # DPkg::Lock::Timeout: wait for another apt (scripts/test.sh on the same machine) to finish. A
+  # list that fails to download (a mirror in the middle of a sync) need not hold these packages.
+  as_root apt-get update -qq -o DPkg::Lock::Timeout=600 ||
+    log "some package lists could not be fetched (see above)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     --no-remove -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 }
