@@ -57,12 +57,6 @@ const Json* ObjectReader::find(std::string_view key) const {
   return it == value_.end() ? nullptr : &*it;
 }
 
-const Json& ObjectReader::require(std::string_view key) const {
-  const auto* member = find(key);
-  if (member == nullptr) fail(path(key), "required key is missing");
-  return *member;
-}
-
 // A file the gateway must read at start: named with its JSON path when it is not there. A
 // relative path is taken from `base` (the config file's directory): certificates sit next to the
 // file that names them, wherever the gateway was started.

@@ -36,13 +36,12 @@ class ObjectReader {
   ObjectReader(const Json& value, std::string json_path)
       : value_(value), path_(std::move(json_path)) {}
 
+  const Json& value() const { return value_; }
   const std::string& path() const { return path_; }
   std::string path(std::string_view key) const { return member_path(path_, key); }
 
   // nullptr when the key is absent.
   const Json* find(std::string_view key) const;
-  // Fails with "required key is missing" when absent.
-  const Json& require(std::string_view key) const;
 
   // The value of `key`, or `fallback` when it is absent.
   template <typename T>

@@ -74,8 +74,8 @@ void parse_upstream_uri(UpstreamSettings& upstream, const std::string& path) {
 
 
 mqtt_bridge::TlsOptions read_tls(const ObjectReader& section, const UpstreamSettings& upstream,
-                                 const std::filesystem::path& base, const Json& value) {
-  auto tls = value.get<mqtt_bridge::TlsOptions>();
+                                 const std::filesystem::path& base) {
+  auto tls = section.value().get<mqtt_bridge::TlsOptions>();
   tls.ca_file = read_file_path(section, "ca_file", false, base);
   tls.ca_path = read_file_path(section, "ca_path", true, base);
   tls.cert_file = read_file_path(section, "cert_file", false, base);
@@ -136,7 +136,7 @@ UpstreamSettings read_upstream(const ObjectReader& section, const std::filesyste
       fail(section.path("tls"), "set, but upstream.uri is " + std::string(to_string(upstream.scheme)) +
                                     ":// (plaintext); use ssl:// or mqtts://");
     }
-    upstream.tls = read_tls(ObjectReader(*tls, section.path("tls")), upstream, base, *tls);
+    upstream.tls = read_tls(ObjectReader(*tls, section.path("tls")), upstream, base);
   }
   upstream.reconnect_min = section.duration("reconnect_min_ms", upstream.reconnect_min);
   upstream.reconnect_max = section.duration("reconnect_max_ms", upstream.reconnect_max);
@@ -210,12 +210,11 @@ std::vector<std::string> read_address_list(const Json& value, const std::string&
   return addresses;
 }
 
-// A list of MQTT topic filters (MQTT 3.1.1 §4.7); `%c` (the ClientId) is allowed anywhere a
-// character is.
-std::vector<std::string> read_filter_list(const ObjectReader& rule, std::string_view key) {
-  std::vector<std::string> filters;
+// Refuses an entry of a list of MQTT topic filters that is not one (MQTT 3.1.1 §4.7); `%c` (the
+// ClientId) is allowed anywhere a character is. The values are read with the rule.
+void check_filter_list(const ObjectReader& rule, std::string_view key) {
   const auto* value = rule.find(key);
-  if (value == nullptr) return filters;
+  if (value == nullptr) return;
   const auto path = rule.path(key);
   for (std::size_t i = 0; i < value->size(); ++i) {
     const auto& filter = (*value)[i].get_ref<const std::string&>();
@@ -223,17 +222,15 @@ std::vector<std::string> read_filter_list(const ObjectReader& rule, std::string_
       fail(detail::element_path(path, i),
            json_quoted(filter) + " is not a valid topic filter (MQTT 3.1.1 §4.7)");
     }
-    filters.push_back(filter);
   }
-  return filters;
 }
 
 std::vector<core::AclRule> read_acl(const Json& value, const std::string& path) {
   std::vector<core::AclRule> rules;
   for (std::size_t i = 0; i < value.size(); ++i) {
     const ObjectReader entry(value[i], detail::element_path(path, i));
-    read_filter_list(entry, "publish");
-    read_filter_list(entry, "subscribe");
+    check_filter_list(entry, "publish");
+    check_filter_list(entry, "subscribe");
     rules.push_back(value[i].get<core::AclRule>());
   }
   return rules;

@@ -28,8 +28,8 @@ HostPort read_bind(const ObjectReader& entry) {
   return *parsed.address;
 }
 
-SerialTransport read_serial(const ObjectReader& entry, const Json& value) {
-  auto serial = value.get<SerialTransport>();
+SerialTransport read_serial(const ObjectReader& entry) {
+  auto serial = entry.value().get<SerialTransport>();
   if (serial.device.find('\0') != std::string::npos) {
     fail(entry.path("device"), R"(expected a device path such as "/dev/ttyUSB0")");
   }
@@ -102,7 +102,7 @@ TransportConfig read_transport(const Json& value, const std::string& path,
     udp.send_buffer_bytes = entry.get("send_buffer_bytes", udp.send_buffer_bytes);
     transport.settings = udp;
   } else if (type == "serial") {
-    transport.settings = read_serial(entry, value);
+    transport.settings = read_serial(entry);
   } else if (type == "rfcomm") {
     // RFCOMM server channels are 1..30 (TS 07.10 DLCI 2..61, one direction bit).
     transport.settings = value.get<RfcommTransport>();
