@@ -52,3 +52,12 @@ build_preset() {
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$(nproc)" "$@"
 }
+
+# "TOTAL FAILED" from the summary line of a ctest output file ("97% tests passed, 1 tests failed
+# out of 40"), or nothing when ctest printed none (it ran no test, or did not finish).
+ctest_counts() {
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -n 1 || true)
+  [ -n "$line" ] || return 0
+  sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2 \1/' <<<"$line"
+}

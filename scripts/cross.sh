@@ -156,15 +156,14 @@ step_done "build"
 log "unit tests under $qemu: ctest --preset $preset"
 out=$(mktemp)
 ctest --preset "$preset" -j "$(nproc)" 2>&1 | tee "$out" || true
-line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1 || true)
+counts=$(ctest_counts "$out")
 rm -f "$out"
-if [ -z "$line" ]; then
+if [ -z "$counts" ]; then
   # Also when the filter matched nothing: ctest then says "No tests were found" and exits 0.
   echo "ctest --preset $preset ran no unit tests" >&2
   failed=$((failed + 1))
 else
-  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
-  bad=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+  read -r total bad <<<"$counts"
   passed=$((passed + total - bad))
   failed=$((failed + bad))
 fi

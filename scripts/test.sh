@@ -33,15 +33,14 @@ run_ctest() {
   [ "$preset" = default ] && per_core=3
   local jobs=${CTEST_JOBS:-$(( $(nproc) * per_core ))}
   ctest --preset "$preset" -j "$jobs" --output-on-failure 2>&1 | tee "$out"
-  local line total bad
-  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
-  if [ -z "$line" ]; then
+  local counts total bad
+  counts=$(ctest_counts "$out")
+  if [ -z "$counts" ]; then
     echo "ctest --preset $preset printed no summary" >&2
     failed=$((failed + 1))
     return
   fi
-  bad=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
-  total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+  read -r total bad <<<"$counts"
   # ctest counts a skipped test (SKIP_REGULAR_EXPRESSION, see tests/) among the passed ones.
   # Their reasons are in their output, which ctest shows only for failures: run each once more
   # (a skipped test is quick) and keep the lines that say why.
