@@ -177,6 +177,85 @@ TEST_CASE("core ack: aggregating - acknowledged once every QoS 1 recipient has i
   CHECK(acked_while_retries_run_out(f, 47));
 }
 
+// Answers `first` (a QoS 1 PUBLISH on short name "ab" the client got) and every PUBLISH that
+// follows with PUBACK; the payloads in the order they came. `acked`: the ack tokens that went
+// upstream meanwhile, in order.
+std::vector<std::string> drain_qos1(CoreFixture& f, const sn::Peer& c, const sn::Publish& first,
+                                    std::size_t at_most, std::vector<std::uint32_t>& acked) {
+  std::vector<std::string> got;
+  std::vector<sn::Message> sent{first};
+  while (!sent.empty() && got.size() < at_most) {
+    REQUIRE(sent.size() == 1);
+    if (!std::holds_alternative<sn::Publish>(sent.front())) break;  // PINGRESP: flush done
+    const auto p = std::get<sn::Publish>(sent.front());
+    got.emplace_back(p.data.begin(), p.data.end());
+    f.feed(c, sn::PubAck{p.topic_id, p.msg_id, sn::ReturnCode::accepted});
+    for (const auto& a : acks(f)) acked.push_back(a.ack);
+    sent = f.sent_to(c);
+  }
+  return got;
+}
+
+TEST_CASE("core ack: a full downlink queue never gives up a message the broker waits on - "
+          "acknowledged only after the client's PUBACK") {
+  CoreConfig config = default_config();
+  config.max_queued_per_client = 2;
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+  f.event(message(conn, "ab", "1", 1, 1));
+  const auto first = published(f, c);
+  for (std::uint32_t i = 2; i <= 5; ++i) {
+    f.event(message(conn, "ab", std::to_string(i), 1, i));
+    CHECK_MESSAGE(acks(f).empty(), "no PUBACK for a message the client does not have");
+  }
+  CHECK(f.counters().downlink_dropped == 0);
+  std::vector<std::uint32_t> acked;
+  CHECK(drain_qos1(f, c, first, 10, acked) == std::vector<std::string>{"1", "2", "3", "4", "5"});
+  CHECK(acked == std::vector<std::uint32_t>{1, 2, 3, 4, 5});
+}
+
+TEST_CASE("core ack: a full downlink queue makes room with a message the broker does not wait on") {
+  CoreConfig config = default_config();
+  config.max_queued_per_client = 3;
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+  f.event(message(conn, "ab", "1", 1, 1));          // in flight
+  const auto first = published(f, c);
+  f.event(message(conn, "ab", "q0", 0, 0));         // owed nothing
+  f.event(message(conn, "ab", "2", 1, 2));          // queue full now
+  f.event(message(conn, "ab", "3", 1, 3));          // "q0" makes room
+  CHECK(f.counters().downlink_dropped == 1);
+  f.event(message(conn, "ab", "late-q0", 0, 0));    // nothing to give up but itself
+  CHECK(f.counters().downlink_dropped == 2);
+  CHECK(acks(f).empty());
+  std::vector<std::uint32_t> acked;
+  CHECK(drain_qos1(f, c, first, 10, acked) == std::vector<std::string>{"1", "2", "3"});
+  CHECK(acked == std::vector<std::uint32_t>{1, 2, 3});
+}
+
+TEST_CASE("core ack: §6.14 a full sleep buffer keeps every message the broker waits on") {
+  CoreConfig config = default_config();
+  config.max_buffered_messages = 2;
+  CoreFixture f(config);
+  const auto c = udp(5001);
+  const ConnId conn = f.connect(c, "node-1");
+  subscribe_short(f, c, conn, sn::QoS::qos1);
+  f.feed(c, sn::Disconnect{std::uint16_t{600}});  // asleep for 10 min
+  f.event(message(conn, "ab", "q0", 0, 0));
+  for (std::uint32_t i = 1; i <= 4; ++i) f.event(message(conn, "ab", std::to_string(i), 1, i));
+  CHECK(f.counters().sleep_buffer_dropped == 1);  // the QoS 0 one
+  CHECK(acks(f).empty());
+  f.feed(c, sn::PingReq{"node-1"});  // awake: the buffer goes out
+  const auto first = published(f, c);
+  std::vector<std::uint32_t> acked;
+  CHECK(drain_qos1(f, c, first, 10, acked) == std::vector<std::string>{"1", "2", "3", "4"});
+  CHECK(acked == std::vector<std::uint32_t>{1, 2, 3, 4});
+}
+
 TEST_CASE("core ack: an administrative stop acknowledges nothing still queued") {
   CoreFixture f;
   const auto c = udp(5001);

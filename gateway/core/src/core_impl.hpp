@@ -302,6 +302,7 @@ class Core::Impl {
   void publish_will(Session& s);
   void deliver(Session& s, std::string topic, sn::Bytes payload, std::uint8_t qos, bool retain,
                AckShare ack);
+  bool make_room(Session& s, bool incoming_owed);
   // Moves the acknowledgements that became due into the actions.
   void settle_acks();
   std::optional<Pending> take_pending(ReqId req);
@@ -349,7 +350,7 @@ class Core::Impl {
     return !aggregating() && is_sleeping(s.kind()) && !s.conn();
   }
   void on_sleep_timer(Session& s);
-  bool make_room_while_asleep(Session& s, std::uint8_t incoming_qos);
+  bool make_room_while_asleep(Session& s, std::uint8_t incoming_qos, bool incoming_owed);
   bool releasable(const Session& s) const;
   bool may_release(const Session& s) const;
   void release_upstream(Session& s);

@@ -37,16 +37,6 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
     return;
   }
   const std::uint8_t qos = std::min<std::uint8_t>(qos_in, 2);
-  if (is_sleeping(s->kind())) {
-    // §6.14: buffered for the next wake-up; while awake, delivered in the flush under way.
-    if (!make_room_while_asleep(*s, qos)) return;
-  } else if (s->queue.size() >= config_.max_queued_per_client) {
-    // Full: the oldest message not already on its way to the client makes room.
-    const auto oldest = s->inflight ? std::next(s->queue.begin()) : s->queue.begin();
-    if (oldest != s->queue.end()) s->queue.erase(oldest);
-    ++counters_.downlink_dropped;
-    log(LogLevel::debug, [&] { return "client " + s->client_id + ": downlink queue full"; });
-  }
   // Only a QoS 1/2 copy waits for its receiver's answer; a QoS 0 copy is owed nothing. In
   // aggregating mode a sleeper's copy is not waited for either: its acknowledgement may be hours
   // away, and the broker's window on the one shared connection would stall every other client.
@@ -55,6 +45,12 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
   if (qos == 0 || (aggregating() && is_sleeping(s->kind())) ||
       (config_.persistent && !s->clean_session)) {
     ack.reset();
+  }
+  if (is_sleeping(s->kind())) {
+    // §6.14: buffered for the next wake-up; while awake, delivered in the flush under way.
+    if (!make_room_while_asleep(*s, qos, ack != nullptr)) return;
+  } else if (s->queue.size() >= config_.max_queued_per_client && !make_room(*s, ack != nullptr)) {
+    return;
   }
   s->queue.push_back(
       Outgoing{{std::move(topic), std::move(payload), qos, retain, false, s->next_seq++},
@@ -66,6 +62,24 @@ void Core::Impl::deliver(Session& session, std::string topic, sn::Bytes payload,
     });
   }
   pump(*s);
+}
+
+// The queue is full. The oldest message that is neither on its way to the client nor owed to the
+// broker makes room. A copy the broker waits on (Outgoing::ack) is never given up here: that
+// would acknowledge it upstream, telling the broker the client has a message it never got. Those
+// copies are bounded by the upstream's receive window instead (BrokerOptions::receive_maximum,
+// set from max_queued_per_client), so the queue can pass its bound by at most that many. With
+// nothing to give up, a newcomer that is owed nothing is dropped; one that is owed stays.
+bool Core::Impl::make_room(Session& s, bool incoming_owed) {
+  const auto first = s.inflight ? std::next(s.queue.begin()) : s.queue.begin();
+  const auto victim =
+      std::find_if(first, s.queue.end(), [](const Outgoing& m) { return m.ack == nullptr; });
+  if (victim == s.queue.end() && incoming_owed) return true;
+  ++counters_.downlink_dropped;
+  log(LogLevel::debug, [&] { return "client " + s.client_id + ": downlink queue full"; });
+  if (victim == s.queue.end()) return false;
+  s.queue.erase(victim);
+  return true;
 }
 
 std::uint16_t Core::Impl::next_msg_id(Session& s) {

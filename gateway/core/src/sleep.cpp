@@ -235,23 +235,29 @@ void Core::Impl::on_sleep_timer(Session& s) {
 
 // Makes room in a sleeping client's queue for one message of QoS `incoming_qos`; false when the
 // incoming message itself is the one to drop. The oldest QoS 0 message goes first (it promised
-// nothing), else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one. The message
-// in flight already belongs to the client and stays.
-bool Core::Impl::make_room_while_asleep(Session& s, std::uint8_t incoming_qos) {
+// nothing), else the oldest QoS 1/2 message the broker is not waiting on; a QoS 0 message never
+// pushes out a QoS 1/2 one. The message in flight already belongs to the client and stays, and a
+// copy the broker waits on is never given up (see make_room): an incoming one is kept beyond the
+// bound, which the upstream's receive window limits.
+bool Core::Impl::make_room_while_asleep(Session& s, std::uint8_t incoming_qos,
+                                         bool incoming_owed) {
   while (s.queue.size() >= config_.max_buffered_messages) {
     const auto first =
         s.inflight && !s.queue.empty() ? std::next(s.queue.begin()) : s.queue.begin();
     auto victim = std::find_if(first, s.queue.end(), [](const Outgoing& m) { return m.qos == 0; });
+    if (victim == s.queue.end() && incoming_qos > 0) {
+      victim = std::find_if(first, s.queue.end(), [](const Outgoing& m) { return !m.ack; });
+    }
+    if (victim == s.queue.end()) {
+      if (incoming_owed) return true;
+      ++counters_.downlink_dropped;
+      ++counters_.sleep_buffer_dropped;
+      log(LogLevel::debug,
+          [&] { return "client " + s.client_id + ": sleep buffer full, new message dropped"; });
+      return false;
+    }
     ++counters_.downlink_dropped;
     ++counters_.sleep_buffer_dropped;
-    if (victim == s.queue.end()) {
-      if (incoming_qos == 0 || first == s.queue.end()) {
-        log(LogLevel::debug,
-            [&] { return "client " + s.client_id + ": sleep buffer full, new message dropped"; });
-        return false;
-      }
-      victim = first;
-    }
     log(LogLevel::debug, [&] {
       return "client " + s.client_id + ": sleep buffer full, dropped a QoS " +
              std::to_string(victim->qos) + " message on " + victim->topic;

@@ -8,7 +8,11 @@ namespace gateway::core {
 
 std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
   std::array<std::uint64_t, kStateCount> by_state{};
-  for (const auto& [id, s] : sessions_) ++by_state[s.state.index()];
+  std::uint64_t queued = 0;
+  for (const auto& [id, s] : sessions_) {
+    ++by_state[s.state.index()];
+    queued += s.queue.size();
+  }
   const auto state = [&](StateKind k) { return by_state[static_cast<std::size_t>(k)]; };
   const Counters& c = counters_;
   return {
@@ -27,6 +31,7 @@ std::vector<std::pair<std::string, std::uint64_t>> Core::Impl::stats() const {
       {"messages/out/qos0", c.publish_out[0]},
       {"messages/out/qos1", c.publish_out[1]},
       {"messages/out/qos2", c.publish_out[2]},
+      {"messages/out/queued", queued},  // now: waiting for (or in flight to) their clients
       {"frames/in", c.frames_in},
       {"frames/out", c.frames_out},
       {"retransmissions/out", c.retransmissions_out},

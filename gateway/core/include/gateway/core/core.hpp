@@ -93,9 +93,13 @@ struct CoreConfig {
   // beyond it a client's QoS 1/2 PUBLISH is answered PUBACK congestion at once (upstream.hpp
   // bounds QoS 0 inside the client library with the same figure).
   std::size_t max_queued_upstream = 10000;
-  std::size_t max_queued_per_client = 1000;    // downlink messages waiting; oldest dropped beyond
+  // Downlink messages waiting for one client; beyond it the oldest one the broker is not waiting
+  // on is dropped. A copy the broker waits on (UpstreamMessage::ack) is never dropped for room:
+  // the upstream's receive window bounds those (the app sets it to this figure).
+  std::size_t max_queued_per_client = 1000;
   // Messages kept for an asleep (or awake) client (§6.14). When full, the oldest QoS 0 message
-  // makes room, else the oldest message; a QoS 0 message never pushes out a QoS 1/2 one.
+  // makes room, else the oldest one the broker is not waiting on; a QoS 0 message never pushes
+  // out a QoS 1/2 one.
   std::size_t max_buffered_messages = 100;
   // Transparent mode, CleanSession=false clients (§6.14): an asleep client's upstream connection
   // is closed with a clean DISCONNECT (no will), so that what the broker has for it stays in the
