@@ -65,6 +65,7 @@ struct Connection {
   bool waiting = false;       // in the owner's waiting_ list (at wait_pos): no TCP connect yet
   std::list<Connection*>::iterator wait_pos;
   bool connecting = false;    // counted in the owner's connecting_: started, not yet connected
+  bool reading = false;       // uv_read_start is in effect (Session::reading())
   Bytes in_write;             // the buffer write_req writes
   // ssl:// and mqtts://: the TLS link between the socket and the session (tls/tls.hpp), and the
   // ciphertext waiting to be written.
@@ -110,6 +111,7 @@ class NativeUpstream final : public Upstream {
     session_options_.username = options_.username;
     session_options_.password = options_.password;
     session_options_.manual_acknowledgement = options_.manual_acknowledgement;
+    session_options_.receive_maximum = options_.receive_maximum;
     if (options_.max_queued_messages > 0) session_options_.max_queued = options_.max_queued_messages;
     session_options_.max_broker_delay = options_.max_broker_delay;
     // The output of one loop iteration is bounded by what one iteration reads; beyond it, what
@@ -320,6 +322,7 @@ class NativeUpstream final : public Upstream {
     }
     c->tcp_up = true;
     uv_tcp_nodelay(&c->tcp, 1);
+    c->reading = true;
     uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), on_alloc, on_read);
     if (self->tls_context_) {
       // CONNECT waits for the handshake (on_read); the connect timeout covers both.
@@ -412,6 +415,7 @@ class NativeUpstream final : public Upstream {
       c->armed.reset();
     } else {
       rearm(c);
+      follow_reading(c);
     }
     if (!c->dirty) {
       c->dirty = true;
@@ -533,6 +537,19 @@ class NativeUpstream final : public Upstream {
       c->session.transport_closed(uv_error("write", status));
     }
     self->after(c);
+  }
+
+  // The session takes no packets while its receivers owe too many acknowledgements
+  // (BrokerOptions::receive_maximum): the socket is not read until they come.
+  static void follow_reading(Connection* c) {
+    if (!c->tcp_up || c->closing || c->reading == c->session.reading()) return;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp);
+    c->reading = c->session.reading();
+    if (c->reading) {
+      uv_read_start(stream, on_alloc, on_read);
+    } else {
+      uv_read_stop(stream);
+    }
   }
 
   void retire(Connection* c) {

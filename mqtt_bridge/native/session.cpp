@@ -128,10 +128,19 @@ void Session::send_pingreq(Time now) {
   write(mc::Pingreq{}, now);
   ping_sent_ = now;
   ping_mark_ = written_total_;
+  ++pings_out_;
+  if (held()) ping_blind_ = true;
 }
 
 void Session::on_pingresp(Time now) {
-  if (!ping_sent_) return;
+  if (pings_out_ == 0) return;
+  if (--pings_out_ > 0) return;  // an earlier PINGREQ's answer: the latest one's is on its way
+  if (ping_blind_) {
+    // Sent or answered while we were not reading: its round trip measured us, not the broker.
+    ping_blind_ = false;
+    ping_sent_.reset();
+    return;
+  }
   const Time round_trip = now - *ping_sent_;
   if (!best_round_trip_ || round_trip < *best_round_trip_) best_round_trip_ = round_trip;
   const Time excess = round_trip - *best_round_trip_;
@@ -158,7 +167,10 @@ void Session::on_pingresp(Time now) {
 bool Session::broker_behind(Time now) const {
   const Time bound = options_.max_broker_delay;
   if (bound.count() <= 0) return false;
-  if (ping_sent_ && now - *ping_sent_ > best_round_trip_.value_or(Time{0}) + bound) return true;
+  if (ping_sent_ && !ping_blind_ &&
+      now - *ping_sent_ > best_round_trip_.value_or(Time{0}) + bound) {
+    return true;
+  }
   return behind_ && drain_bytes_per_ms_ > 0 &&
          static_cast<double>(written_total_ - confirmed_) >
              std::max(kMinBehindBudgetBytes,
@@ -179,13 +191,31 @@ void Session::send_probe(Time now) {
 
 void Session::receive(std::span<const std::uint8_t> bytes, Time now) {
   if (state_ == State::finished || state_ == State::idle) return;
-  // Cut from the caller's span while nothing is pending; copy only a packet the read cut in two.
-  std::span<const std::uint8_t> data = bytes;
-  if (!input_.empty()) {
-    input_.insert(input_.end(), bytes.begin(), bytes.end());
-    data = input_;
+  if (input_.empty()) {
+    // Cut from the caller's span while nothing is pending; copy only what is left: a packet the
+    // read cut in two, or the packets that wait while the session is held().
+    const std::size_t used = consume(bytes, now);
+    if (state_ != State::finished) {
+      input_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
+    }
+    return;
   }
+  input_.insert(input_.end(), bytes.begin(), bytes.end());
+  consume_input(now);
+}
+
+void Session::consume_input(Time now) {
+  const std::size_t used = consume(input_, now);
+  if (state_ == State::finished) {
+    input_.clear();
+  } else {
+    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(used));
+  }
+}
+
+std::size_t Session::consume(std::span<const std::uint8_t> data, Time now) {
   std::size_t used = 0;
+  held_ = false;
   while (state_ != State::finished && used < data.size()) {
     const auto rest = data.subspan(used);
     const auto size = mc::frame_size(rest, options_.max_packet_size);
@@ -197,7 +227,6 @@ void Session::receive(std::span<const std::uint8_t> bytes, Time now) {
     }
     if (*size == 0 || *size > rest.size()) break;  // the rest of the packet is still on its way
     auto packet = mc::decode(rest.first(*size), options_.version);
-    used += *size;
     if (!packet) {
       protocol_error(mc::reason::malformed_packet,
                      std::string("malformed packet from the broker: ") +
@@ -205,15 +234,26 @@ void Session::receive(std::span<const std::uint8_t> bytes, Time now) {
                      now);
       break;
     }
+    if (beyond_window(*packet)) {
+      held_ = true;  // it, and everything after it, waits for an acknowledge()
+      break;
+    }
+    used += *size;
     handle(std::move(*packet), now);
   }
-  if (state_ == State::finished) {
-    input_.clear();
-  } else if (!input_.empty()) {
-    input_.erase(input_.begin(), input_.begin() + static_cast<std::ptrdiff_t>(used));
-  } else {
-    input_.assign(data.begin() + static_cast<std::ptrdiff_t>(used), data.end());
-  }
+  if (held_ && ping_sent_) ping_blind_ = true;
+  return used;
+}
+
+bool Session::beyond_window(const mc::Packet& packet) const {
+  // A new QoS 1/2 message while receive_maximum of them wait for their receivers. MQTT 3.1.1 has
+  // no way to ask the broker for fewer; MQTT 5 has (our Receive Maximum), but mosquitto 2.0.11
+  // refills the whole window on each PUBACK. Holding the message unread instead of ending the
+  // connection with 0x93 (MQTT 5 §3.3.4) loses nothing: TCP's flow control holds the rest.
+  const auto* publish = std::get_if<mc::Publish>(&packet);
+  return publish != nullptr && publish->qos > 0 && options_.manual_acknowledgement &&
+         unacknowledged_.size() >= options_.receive_maximum &&
+         !unacknowledged_.contains(publish->packet_id);
 }
 
 void Session::handle(mc::Packet&& packet, Time now) {
@@ -360,11 +400,6 @@ void Session::on_publish(mc::Publish&& publish, Time now) {
     write(make_ack<mc::Pubrec>(packet_id), now);
     return;
   }
-  if (qos > 0 && options_.version == mc::Version::v5 &&
-      qos2_received_.size() + unacknowledged_.size() >= options_.receive_maximum) {
-    protocol_error(mc::reason::receive_maximum_exceeded, "Receive Maximum exceeded", now);
-    return;
-  }
   const bool manual = qos > 0 && options_.manual_acknowledgement;
   events_.emplace_back(MessageArrived{id_, std::move(publish.topic), std::move(publish.payload),
                                       qos, publish.retain, manual ? AckToken{packet_id} : 0});
@@ -390,8 +425,14 @@ void Session::acknowledge(AckToken ack, Time now) {
   const auto it = unacknowledged_.find(static_cast<std::uint16_t>(ack));
   if (it == unacknowledged_.end()) return;
   const auto [packet_id, qos] = *it;
+  const bool was_held = held_;
   unacknowledged_.erase(it);
   send_acknowledgement(packet_id, qos, now);
+  if (!was_held) return;
+  // Reading again: the broker gets a whole keep-alive from now to answer a PINGREQ that waited
+  // behind the packets we did not read, and those go first.
+  if (ping_sent_) ping_sent_ = now;
+  consume_input(now);
 }
 
 template <typename AckPacket>
@@ -500,14 +541,16 @@ std::optional<Time> Session::next_deadline() const {
   }
   // MQTT 5 §3.1.2.10: a PINGREQ when nothing else was sent for a keep-alive; no PINGRESP within
   // another keep-alive and the connection is considered broken (§4.13).
-  if (ping_sent_) return *ping_sent_ + keep_alive_;
+  // While held(), the PINGRESP waits unread behind what we do not take: PINGREQs keep going out
+  // (the broker wants a packet each keep-alive) and none counts as unanswered.
+  if (ping_sent_ && !held()) return *ping_sent_ + keep_alive_;
   return last_sent_ + keep_alive_;
 }
 
 void Session::on_timer(Time now) {
   const auto deadline = next_deadline();
   if (!deadline || now < *deadline) return;
-  if (ping_sent_) {
+  if (ping_sent_ && !held()) {
     transport_closed("no PINGRESP within the keep-alive of " +
                      std::to_string(keep_alive_.count()) + " s");
     return;

@@ -34,7 +34,11 @@ struct SessionOptions {
   std::string username;
   std::string password;
   // MQTT 5 §3.1.2.11.3 Receive Maximum we announce: QoS 1/2 messages the broker may have
-  // unacknowledged towards us at once.
+  // unacknowledged towards us at once. With manual_acknowledgement, a new QoS 1/2 PUBLISH that
+  // finds this many waiting for acknowledge() is left unread with everything after it (reading()
+  // is false: the driver stops reading the socket, TCP's flow control holds the rest at the
+  // broker) until an acknowledge() makes room: MQTT 3.1.1 has no Receive Maximum, and a broker
+  // may not keep to ours (beyond_window()).
   std::uint16_t receive_maximum = 65535;
   // QoS 1/2 publishes we keep in flight at once. MQTT 5: the lower of this and the broker's
   // Receive Maximum (§3.2.2.3.3). Beyond it they wait in order, bounded by max_queued.
@@ -111,6 +115,9 @@ class Session {
   // The final event was emitted: write what is left in output(), then close the socket.
   bool finished() const { return state_ == State::finished; }
   bool connected() const { return state_ == State::connected; }
+  // False while the session takes no more packets (SessionOptions::receive_maximum): the driver
+  // stops reading the socket until it is true again (after an acknowledge()).
+  bool reading() const { return !held(); }
   ConnectionId id() const { return id_; }
   const std::string& client_id() const { return request_.client_id; }
   // Once finished(): what the next connection of this ClientId must complete; empty for
@@ -144,6 +151,12 @@ class Session {
   };
 
   void write(const mqtt_codec::Packet& packet, Time now);
+  // Handles the complete packets at the start of `data` up to one beyond_window() (held() then);
+  // returns the bytes used.
+  std::size_t consume(std::span<const std::uint8_t> data, Time now);
+  void consume_input(Time now);  // consume() what input_ holds and keep the rest
+  bool beyond_window(const mqtt_codec::Packet& packet) const;
+  bool held() const { return held_; }
   void handle(mqtt_codec::Packet&& packet, Time now);
   void on_connack(const mqtt_codec::Connack& connack, Time now);
   void on_publish(mqtt_codec::Publish&& publish, Time now);
@@ -177,7 +190,8 @@ class Session {
   bool disconnect_requested_ = false;
   bool fire_will_ = false;
 
-  Bytes input_;  // a packet cut by the stream, until its rest arrives
+  Bytes input_;  // a packet cut by the stream, until its rest arrives; what waits while held()
+  bool held_ = false;  // input_ starts with a PUBLISH beyond_window()
   Bytes output_;
   std::vector<Event> events_;
 
@@ -198,7 +212,9 @@ class Session {
 
   std::chrono::seconds keep_alive_{0};
   Time last_sent_{0};
-  std::optional<Time> ping_sent_;  // the PINGREQ (keep-alive or delay probe) without PINGRESP yet
+  std::optional<Time> ping_sent_;  // the latest PINGREQ (keep-alive or delay probe) unanswered
+  std::size_t pings_out_ = 0;      // PINGREQs without their PINGRESP (more than one: held())
+  bool ping_blind_ = false;        // a PINGREQ out was sent or waited while held(): not a probe
   // The broker-delay probe (SessionOptions::max_broker_delay).
   Time connect_sent_{0};
   std::optional<Time> best_round_trip_;

@@ -566,7 +566,8 @@ TEST_CASE("native session: manual acknowledgement: PUBACK and PUBREC wait for ac
   CHECK(rig.written().empty());
 }
 
-TEST_CASE("native session: messages never acknowledged count against our Receive Maximum (MQTT 5)") {
+TEST_CASE("native session: MQTT 5 announces receive_maximum - a broker that sends beyond it is "
+          "held unread, not disconnected, and nothing is lost") {
   SessionOptions options;
   options.manual_acknowledgement = true;
   options.receive_maximum = 2;
@@ -584,9 +585,113 @@ TEST_CASE("native session: messages never acknowledged count against our Receive
     rig.from_broker(p);
   }
   CHECK(rig.events().size() == 2);
+  CHECK(rig.session.reading());  // the broker keeps to the window: PUBACKs and PINGRESPs flow
   p.packet_id = 3;
-  rig.from_broker(p);  // a third while two wait: the broker broke §3.3.4
-  CHECK(rig.written_one<mc::Disconnect>().reason_code == mc::reason::receive_maximum_exceeded);
+  rig.from_broker(p);  // a third while two wait: mosquitto 2.0.11 does that (§3.3.4 says not to)
+  CHECK(rig.written().empty());
+  CHECK(rig.events().empty());
+  CHECK_FALSE(rig.session.reading());
+  rig.session.acknowledge(1, rig.now);
+  CHECK(rig.written_one<mc::Puback>().packet_id == 1);
+  CHECK(rig.event_one<MessageArrived>().ack == 3);
+}
+
+TEST_CASE("native session: MQTT 3.1.1 has no Receive Maximum - a message that finds "
+          "receive_maximum waiting for acknowledge() stops the reading, the rest waits in order") {
+  SessionOptions options;
+  options.manual_acknowledgement = true;
+  options.receive_maximum = 2;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  CHECK(rig.session.reading());
+  // One read brings five messages: only two are taken.
+  Bytes read;
+  for (std::uint16_t id = 1; id <= 5; ++id) {
+    mc::Publish p;
+    p.topic = "a";
+    p.qos = 1;
+    p.packet_id = id;
+    p.payload = bytes(std::to_string(id));
+    mc::encode_to(p, mc::Version::v311, read);
+  }
+  rig.session.receive(read, rig.now);
+  auto arrived = rig.events();
+  REQUIRE(arrived.size() == 2);
+  CHECK(std::get<MessageArrived>(arrived[0]).ack == 1);
+  CHECK(std::get<MessageArrived>(arrived[1]).ack == 2);
+  CHECK_FALSE(rig.session.reading());
+  CHECK(rig.written().empty());
+  // Each acknowledgement lets one more in, in the broker's order.
+  rig.session.acknowledge(1, rig.now);
+  CHECK(rig.written_one<mc::Puback>().packet_id == 1);
+  CHECK(rig.event_one<MessageArrived>().ack == 3);
+  CHECK_FALSE(rig.session.reading());
+  rig.session.acknowledge(2, rig.now);
+  (void)rig.written();
+  CHECK(rig.event_one<MessageArrived>().ack == 4);
+  rig.session.acknowledge(3, rig.now);
+  (void)rig.written();
+  CHECK(rig.event_one<MessageArrived>().ack == 5);
+  CHECK(rig.session.reading());  // nothing waits: the next read may bring anything
+  mc::Publish sixth;
+  sixth.topic = "a";
+  sixth.qos = 2;
+  sixth.packet_id = 6;
+  rig.from_broker(sixth);  // QoS 2 takes the same window
+  CHECK(rig.events().empty());
+  CHECK_FALSE(rig.session.reading());
+  rig.session.acknowledge(4, rig.now);
+  (void)rig.written();
+  CHECK(rig.event_one<MessageArrived>().ack == 6);
+}
+
+TEST_CASE("native session: keep-alive goes on while the session does not read - a PINGRESP it "
+          "has not read is not a dead broker") {
+  SessionOptions options;
+  options.manual_acknowledgement = true;
+  options.receive_maximum = 1;
+  options.max_broker_delay = 0ms;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);  // keep-alive 30 s
+  rig.connect();
+  mc::Publish p;
+  p.topic = "a";
+  p.qos = 1;
+  p.packet_id = 1;
+  rig.from_broker(p);
+  CHECK(rig.event_one<MessageArrived>().ack == 1);
+  CHECK(rig.session.reading());
+  p.packet_id = 2;
+  rig.from_broker(p);  // no room: the reading stops
+  CHECK(rig.events().empty());
+  CHECK_FALSE(rig.session.reading());
+  // Held for two minutes: a PINGREQ every keep-alive, their answers unread, no ConnectionLost.
+  int pings = 0;
+  for (int s = 0; s < 120; ++s) {
+    rig.now += 1s;
+    if (const auto deadline = rig.session.next_deadline(); deadline && rig.now >= *deadline) {
+      rig.session.on_timer(rig.now);
+    }
+    for (const auto& packet : rig.written()) pings += std::holds_alternative<mc::Pingreq>(packet);
+    CHECK(rig.events().empty());
+  }
+  CHECK(pings == 4);
+  // The PINGRESPs waited unread in the socket: the first read after the acknowledgement has them.
+  rig.session.acknowledge(1, rig.now);
+  CHECK(rig.written_one<mc::Puback>().packet_id == 1);
+  CHECK(rig.event_one<MessageArrived>().ack == 2);
+  CHECK(rig.session.reading());
+  for (int i = 0; i < pings; ++i) rig.from_broker(mc::Pingresp{});
+  rig.now += 29s;
+  if (const auto deadline = rig.session.next_deadline(); deadline && rig.now >= *deadline) {
+    rig.session.on_timer(rig.now);
+  }
+  CHECK(rig.events().empty());
+  // Reading again, a PINGREQ without an answer within a keep-alive ends the connection as before.
+  rig.now += 2s;
+  rig.session.on_timer(rig.now);
+  CHECK(rig.written_one<mc::Pingreq>() == mc::Pingreq{});
+  rig.now += 30s;
+  rig.session.on_timer(rig.now);
   CHECK(std::holds_alternative<ConnectionLost>(rig.events().back()));
 }
 

@@ -75,6 +75,12 @@ struct BrokerOptions {
   // receiver has it. false: acknowledged on arrival. Paho always acknowledges on arrival (its
   // API has no manual acknowledgement) and hands out no tokens.
   bool manual_acknowledgement = false;
+  // Native client with manual_acknowledgement: how many of the broker's QoS 1/2 messages may wait
+  // for acknowledge() on one connection. MQTT 5 announces it as Receive Maximum; MQTT 3.1.1 has
+  // none, so the connection stops reading while this many wait (TCP's flow control then holds
+  // the broker's further packets, and keep-alive goes on). The receiver's queue can then hold
+  // every message it was handed without ever giving one up unacknowledged.
+  std::uint16_t receive_maximum = 0xFFFF;
   // Native client: QoS 0 is dropped (PublishDone ok=false) while the broker is this much further
   // behind than its best round trip, as a PINGREQ among the publishes shows (native/session.hpp).
   // Zero: never. Paho has no such bound (its send buffer is bounded by max_queued_messages).
