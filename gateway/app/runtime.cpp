@@ -203,6 +203,10 @@ class Runtime::Impl {
         // End to end: the broker's QoS 1/2 messages stay unacknowledged until the MQTT-SN
         // receivers have them (core::UpstreamAck), so a gateway crash loses none of them.
         broker.manual_acknowledgement = true;
+        // As many wait for their receivers as one client's downlink queue holds: the core never
+        // gives one of them up to make room (core.hpp, max_queued_per_client), so this bounds it.
+        broker.receive_maximum = static_cast<std::uint16_t>(
+            std::min<std::size_t>(core::CoreConfig{}.max_queued_per_client, 0xFFFF));
         // Events come on this thread at the end of a loop iteration, never while execute() runs.
         upstream_ = mqtt_bridge::make_native_upstream(
             &loop_, broker, [this](mqtt_bridge::Event event) { on_upstream(std::move(event)); });

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <string>
+#include <thread>
 
 #include "sn_client.hpp"
 #include "support/broker.hpp"
@@ -30,6 +31,26 @@ GatewayOptions native_transparent() {
 }
 
 std::string text(const sn::Bytes& data) { return {data.begin(), data.end()}; }
+
+// One of the gateway's counters, as a fresh "stats:" line (SIGUSR1) says it.
+std::uint64_t counter(GatewayProcess& gateway, const std::string& name) {
+  const auto lines = [&] {
+    std::size_t n = 0;
+    const std::string log = gateway.log();
+    for (auto at = log.find("stats: "); at != std::string::npos; at = log.find("stats: ", at + 1)) ++n;
+    return n;
+  };
+  const std::size_t before = lines();
+  gateway.signal(SIGUSR1);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (lines() == before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // the log gives no other signal
+  }
+  const std::string log = gateway.log();
+  const auto at = log.rfind(" " + name + "=");
+  REQUIRE_MESSAGE(at != std::string::npos, "no " << name << " in the gateway's stats");
+  return std::stoull(log.substr(at + name.size() + 2));
+}
 
 }  // namespace
 
@@ -67,5 +88,62 @@ TEST_CASE("native: §6.10 a QoS 1 or 2 message survives a gateway SIGKILL before
     CHECK(again->qos == qos);
     // Acknowledged this time (next_publish answers as a client must): not sent a third time.
     CHECK_FALSE(back.next_publish(1500ms).has_value());
+  }
+}
+
+TEST_CASE("native: a downlink backlog beyond the client's queue loses no QoS 1 message - the broker "
+          "keeps what the gateway cannot hold, both modes, MQTT 3.1.1 and 5") {
+  // mosquitto without its window of unacknowledged messages sends everything at once; the
+  // gateway's queue for one client holds 1000 (core.hpp). The messages beyond it used to push
+  // the oldest waiting ones out, which were then acknowledged upstream and lost. Now the
+  // connection holds at most 1000 unacknowledged (MQTT 5: its Receive Maximum; MQTT 3.1.1: it
+  // stops reading) and the rest waits at the broker.
+  constexpr int kMessages = 1300;
+  for (const auto& [mode, version] : std::vector<std::pair<std::string, int>>{
+           {"transparent", 4}, {"aggregating", 4}, {"transparent", 5}, {"aggregating", 5}}) {
+    CAPTURE(mode);
+    CAPTURE(version);
+    GatewayOptions options = native_transparent();
+    options.mode = mode;
+    options.mqtt_version = version;
+    options.retry_interval_ms = 5000;  // the first PUBLISH waits unanswered while we publish
+    options.retry_max_attempts = 5;
+    options.log_level = "info";
+    Rig rig(options, {"max_inflight_messages 0"});
+    const std::string topic = "backlog/" + mode + std::to_string(version);
+    auto node = rig.client();
+    REQUIRE(node.connect("backlog-" + mode + std::to_string(version), 60, true) == sn::ReturnCode::accepted);
+    REQUIRE(node.subscribe(topic, sn::QoS::qos1).has_value());
+    node.set_auto_answer(false);
+
+    TestSubscriber publisher(rig.broker.uri(), "unused/none");
+    for (int i = 0; i < kMessages; ++i) publisher.publish(topic, std::to_string(i), 1);
+    const auto first = node.expect<sn::Publish>(5s);
+    REQUIRE(first.has_value());
+    CHECK(text(first->data) == "0");
+    // The gateway takes what its queue holds, and stops there: the rest waits at the broker.
+    std::uint64_t queued = 0;
+    for (int i = 0; i < 50; ++i) {
+      const auto now = counter(rig.gateway, "messages/out/queued");
+      if (now == queued && now > 0) break;
+      queued = now;
+      std::this_thread::sleep_for(100ms);
+    }
+    CHECK(queued >= 1000);
+    CHECK(queued <= 1001);
+    // Now the node answers.
+    node.send(sn::PubAck{first->topic_id, first->msg_id, sn::ReturnCode::accepted});
+    node.set_auto_answer(true);
+    int next = 1;
+    while (next < kMessages) {
+      const auto got = node.next_publish(5s);
+      if (!got.has_value()) break;
+      if (text(got->payload) == std::to_string(next - 1)) continue;  // a retransmission (DUP)
+      REQUIRE(text(got->payload) == std::to_string(next));  // each once, in order
+      ++next;
+    }
+    CHECK_MESSAGE(next == kMessages, rig.gateway.log().substr(0, 4000));
+    CHECK(counter(rig.gateway, "drops/downlink") == 0);
+    CHECK(counter(rig.gateway, "messages/out/queued") == 0);
   }
 }
