@@ -132,9 +132,12 @@ class Coordinator {
       // The counters come as one info line on SIGUSR1.
       if (o_.gateway_log_level == "warn" || o_.gateway_log_level == "error") o_.gateway_log_level = "info";
     }
-    if (o_.scenario == Scenario::soak &&
+    if ((o_.scenario == Scenario::soak || o_.scenario == Scenario::uplink ||
+         o_.scenario == Scenario::downlink) &&
         (o_.gateway_log_level == "warn" || o_.gateway_log_level == "error")) {
-      o_.gateway_log_level = "info";  // its SIGUSR1 counters (sleep-buffer drops...) explain a loss
+      // Its SIGUSR1 counters (drops/...) explain a loss. Info adds lines while clients connect,
+      // before the measured phase, and none per message.
+      o_.gateway_log_level = "info";
     }
   }
 
@@ -383,8 +386,8 @@ class Coordinator {
     out["gw_rss_series_kb"] = kb;
   }
 
-  // Overload: the gateway's counters over the measured phase (SIGUSR1 before and after: the
-  // gateway may have served earlier runs). Without them (a gateway we did not start has no log
+  // The gateway's counters over the measured phase (SIGUSR1 before and after: the gateway may
+  // have served earlier runs). Without them (a gateway we did not start has no log
   // here) only the kernel's udp_rcvbuf_drops tells of drops.
   static void add_stats_delta(json& out, const std::optional<GatewayStats>& before,
                               const std::optional<GatewayStats>& after) {
@@ -401,6 +404,7 @@ class Coordinator {
     out["gw_stats"] = delta;
     out["gw_drops_upstream_publish"] = delta.value("drops/upstream_publish", std::uint64_t{0});
     out["gw_drops_upstream_congestion"] = delta.value("drops/upstream_congestion", std::uint64_t{0});
+    out["gw_drops_downlink"] = delta.value("drops/downlink", std::uint64_t{0});
     out["gw_messages_in_qos0"] = delta.value("messages/in/qos0", std::uint64_t{0});
     out["gw_upstream_dropped_events"] = delta.value("upstream/dropped_events", std::uint64_t{0});
   }
@@ -436,8 +440,12 @@ class Coordinator {
     out["setup_connected"] = setup_connected;
 
     const bool overload = o_.scenario == Scenario::overload;
+    // The gateway's counters over the run say where a loss happened (drops/...). Asked before
+    // the CPU samples are taken and after, so that answering is not counted.
+    const bool counted = overload || o_.scenario == Scenario::uplink ||
+                         o_.scenario == Scenario::downlink;
     std::optional<GatewayStats> stats_before;
-    if (overload && gateway_) stats_before = request_stats(*gateway_, std::chrono::milliseconds(2000));
+    if (counted && gateway_) stats_before = request_stats(*gateway_, std::chrono::milliseconds(2000));
     std::unique_ptr<RssSampler> rss;
     if (overload && sampler_.pid > 0) rss = std::make_unique<RssSampler>(sampler_.pid, kRssPeriod);
     const auto gw_before = sampler_.sample();
@@ -496,7 +504,7 @@ class Coordinator {
     const auto gw_after = sampler_.sample();
     const auto broker_after = broker_.sample();
     if (rss) add_rss_series(out, rss->stop());
-    if (overload) {
+    if (counted) {
       std::optional<GatewayStats> stats_after;
       if (gateway_) stats_after = request_stats(*gateway_, std::chrono::milliseconds(2000));
       add_stats_delta(out, stats_before, stats_after);

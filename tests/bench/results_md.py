@@ -171,7 +171,9 @@ def t_qos0_loss(run, client, mode):
         offered = s.get("offered_per_s") or 0
         share = f" = {fmt(offered / b, 2)}x broker-only {fmt(b)}/s" if b else " (no broker-only row)"
         parts.append(f"N={s['clients']}: {fmt(loss, 2)} % lost at {fmt(offered)}/s{share}"
-                     + (f", udp_rcvbuf_drops {fmt(s.get('udp_rcvbuf_drops'))}" if loss > 0 else ""))
+                     + (f", udp_rcvbuf_drops {fmt(s.get('udp_rcvbuf_drops'))}" if loss > 0 else "")
+                     + (f", gateway drops/upstream_publish {fmt(s.get('gw_drops_upstream_publish'))}"
+                        if loss > 0 and s.get("gw_drops_upstream_publish") is not None else ""))
         if b is None or offered > b:
             verdict = NOT_MEASURED if verdict == MET else verdict  # not below the broker's rate
         elif loss > 0:

@@ -158,6 +158,12 @@ class Worker {
         ++socket_errors_;
         continue;
       }
+      // A QoS 0 downlink burst comes at the gateway's pace (about 100,000/s here): with the
+      // default 208 KiB a moment of this worker's descheduling overflowed it (udp_rcvbuf_drops),
+      // and the load generator's own loss read as the gateway's. Memory is used only while
+      // datagrams wait.
+      int receive_buffer = 1 << 20;
+      uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(&c.udp), &receive_buffer);
       uv_udp_recv_start(
           &c.udp,
           [](uv_handle_t* h, size_t, uv_buf_t* buf) {
