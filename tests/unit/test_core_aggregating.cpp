@@ -179,6 +179,75 @@ TEST_CASE("core aggregating: downlink reaches every matching client with its own
   CHECK(a.f.counters().downlink_dropped == before + 1);
 }
 
+TEST_CASE("core aggregating: overlapping exact and wildcard filters route one copy at the highest QoS") {
+  // Routing looks exact filters up by name and tests only the wildcard ones (MQTT 3.1.1 §4.7):
+  // the same clients must receive the same copies as testing every filter would give.
+  Agg a;
+  const auto c1 = udp(5001);
+  const auto c2 = udp(5002);
+  a.connect(c1, "node-1");
+  a.connect(c2, "node-2");
+  const auto sub = [&](const sn::Peer& peer, std::uint16_t msg_id, const std::string& filter,
+                       sn::QoS qos) {
+    auto up = a.subscribe(peer, msg_id, filter, qos);
+    if (!up.empty()) a.f.event(UpstreamSubscribeDone{kShared, up[0].req, true, up[0].qos});
+  };
+  sub(c1, 1, "a/b", sn::QoS::qos0);
+  sub(c1, 2, "a/+", sn::QoS::qos1);
+  sub(c1, 3, "#", sn::QoS::qos0);
+  sub(c2, 1, "a/#", sn::QoS::qos0);
+  sub(c2, 2, "$SYS/x", sn::QoS::qos1);
+
+  // One message from the broker; returns the QoS of each PUBLISH each client got, answering as a
+  // client would (REGACK to a REGISTER, PUBACK to QoS 1) until nothing more comes.
+  const auto answer = [&](const sn::Peer& peer, std::vector<sn::Message> messages) {
+    std::vector<sn::QoS> got;
+    while (!messages.empty()) {
+      std::vector<sn::Message> next;
+      for (const auto& m : messages) {
+        if (const auto* reg = std::get_if<sn::Register>(&m)) {
+          a.f.feed(peer, sn::RegAck{reg->topic_id, reg->msg_id, sn::ReturnCode::accepted});
+        } else if (const auto* p = std::get_if<sn::Publish>(&m)) {
+          got.push_back(p->qos);
+          if (p->qos != sn::QoS::qos1) continue;
+          a.f.feed(peer, sn::PubAck{p->topic_id, p->msg_id, sn::ReturnCode::accepted});
+        } else {
+          continue;
+        }
+        auto more = a.f.sent_to(peer);
+        next.insert(next.end(), more.begin(), more.end());
+      }
+      messages = std::move(next);
+    }
+    return got;
+  };
+  const auto deliver = [&](const std::string& topic) {
+    a.f.event(UpstreamMessage{kShared, topic, bytes("v"), 1, false});
+    auto to1 = a.f.sent_to(c1);
+    auto to2 = a.f.sent_to(c2);
+    return std::pair{answer(c1, std::move(to1)), answer(c2, std::move(to2))};
+  };
+  using Got = std::pair<std::vector<sn::QoS>, std::vector<sn::QoS>>;
+  const std::vector<sn::QoS> none;
+  const std::vector<sn::QoS> q0{sn::QoS::qos0};
+  const std::vector<sn::QoS> q1{sn::QoS::qos1};
+  // a/b: node-1 through a/b (0), a/+ (1) and # (0): one copy at QoS 1; node-2 through a/# (0).
+  CHECK(deliver("a/b") == Got{q1, q0});
+  CHECK(deliver("a/b") == Got{q1, q0});
+  // "a/#" also matches its parent "a" (§4.7.1.2); "a/+" does not, "#" does.
+  CHECK(deliver("a") == Got{q0, q0});
+  // "#" does not match a '$' topic (§4.7.2); the exact "$SYS/x" does.
+  CHECK(deliver("$SYS/x") == Got{none, q1});
+  // Unsubscribed, wildcard filters route nothing more; the other filters still do.
+  a.f.feed(c1, sn::Unsubscribe{sn::TopicIdType::normal, 9, "a/+", 0});
+  a.f.feed(c1, sn::Unsubscribe{sn::TopicIdType::normal, 10, "#", 0});
+  CHECK(deliver("a/b") == Got{q0, q0});
+  CHECK(deliver("a/c") == Got{none, q0});
+  a.f.feed(c2, sn::Unsubscribe{sn::TopicIdType::normal, 9, "a/#", 0});
+  CHECK(deliver("a/c") == Got{none, none});
+  CHECK(deliver("a/b") == Got{q0, none});
+}
+
 TEST_CASE("core aggregating: a lost client's will is published by the gateway with its QoS and retain") {
   Agg a;
   const auto c = udp(5001);

@@ -105,13 +105,23 @@ void Core::Impl::drop_subscriptions(Session& s) {
 void Core::Impl::route(UpstreamMessage&& e, const AckShare& ack) {
   // Every client whose filters match, once, at the highest QoS among its matching filters
   // (MQTT 3.1.1 §3.3.5 allows one copy per subscription or one for all; one is kinder to radios).
-  std::map<SessionId, std::uint8_t> targets;
-  for (const auto& [filter, entry] : filters_) {
-    if (!sn::matches(filter, e.topic)) continue;
-    for (const auto& [id, qos] : entry.subscribers) {
-      auto [it, added] = targets.emplace(id, qos);
-      if (!added) it->second = std::max(it->second, qos);
+  // Mostly one filter matches: its subscribers, already in SessionId order, are the targets.
+  std::vector<std::pair<SessionId, std::uint8_t>> targets;
+  std::size_t matched = 0;
+  filters_.for_each_match(e.topic, [&](const FilterEntry& entry) {
+    ++matched;
+    targets.insert(targets.end(), entry.subscribers.begin(), entry.subscribers.end());
+  });
+  if (matched > 1) {
+    // Several filters: one copy per client at the highest QoS; sorting by (id, qos) leaves each
+    // client's highest QoS last among its own.
+    std::sort(targets.begin(), targets.end());
+    auto out = targets.begin();
+    for (auto it = targets.begin(); it != targets.end(); ++it) {
+      const auto next = std::next(it);
+      if (next == targets.end() || next->first != it->first) *out++ = *it;
     }
+    targets.erase(out, targets.end());
   }
   if (targets.empty()) {
     ++counters_.downlink_dropped;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -21,6 +22,7 @@
 #include "sn_protocol/codec.hpp"
 #include "sn_protocol/packet.hpp"
 #include "sn_protocol/peer.hpp"
+#include "sn_protocol/topic.hpp"
 #include "topic_registry.hpp"
 
 namespace gateway::core {
@@ -161,6 +163,41 @@ struct Pending {
 struct FilterEntry {
   std::map<SessionId, std::uint8_t> subscribers;  // client -> QoS granted to it
   std::optional<std::uint8_t> upstream_qos;       // granted by the broker, once it answered
+};
+
+// Aggregating mode's filters. A filter without wildcards matches only the topic of its own name
+// (MQTT 3.1.1 §4.7), so a message from the broker finds those by name and tests only the
+// wildcard filters one by one: routing costs O(log n + wildcard filters), not O(every filter).
+class FilterTable {
+ public:
+  using Map = std::map<std::string, FilterEntry, std::less<>>;
+  using iterator = Map::iterator;
+
+  FilterEntry& operator[](const std::string& filter) {
+    const auto [it, added] = all_.try_emplace(filter);
+    if (added && sn::has_wildcards(it->first)) wildcard_.emplace(it->first, &it->second);
+    return it->second;
+  }
+  iterator find(std::string_view filter) { return all_.find(filter); }
+  iterator begin() { return all_.begin(); }
+  iterator end() { return all_.end(); }
+  void erase(iterator it) {
+    wildcard_.erase(it->first);
+    all_.erase(it);
+  }
+  // f(entry) for every filter that matches `topic`.
+  template <class F>
+  void for_each_match(std::string_view topic, F&& f) const {
+    if (const auto it = all_.find(topic); it != all_.end()) f(it->second);
+    for (const auto& [filter, entry] : wildcard_) {
+      if (sn::matches(filter, topic)) f(*entry);
+    }
+  }
+
+ private:
+  Map all_;
+  // The wildcard filters among all_: its keys and entries, valid while their node lives.
+  std::map<std::string_view, const FilterEntry*> wildcard_;
 };
 
 enum class TimerKind : std::uint8_t {
@@ -467,7 +504,7 @@ class Core::Impl {
   std::uint32_t qos_minus_one_generation_ = 0;
   std::uint32_t advertise_generation_ = 0;
   std::uint32_t stats_generation_ = 0;  // bumped when a reload changes stats_interval
-  std::map<std::string, FilterEntry> filters_;  // aggregating mode
+  FilterTable filters_;                         // aggregating mode
   unsigned reconnect_attempts_ = 0;             // failures of the gateway connection in a row
   // Transparent mode: outage attempts under way, at most kMaxReconnectsInFlight (a broker restart
   // must not bring every client's connect at once).
