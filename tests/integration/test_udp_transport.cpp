@@ -64,6 +64,7 @@ class PosixSocket {
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   std::uint16_t port() const { return port_; }
+  int fd() const { return fd_; }
 
   void set_receive_buffer(int bytes) const {
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
@@ -314,7 +315,10 @@ TEST_CASE("udp: 1000 datagrams in a burst arrive in order, both ways") {
   });
   reader_ready.wait();
   for (std::uint32_t i = 0; i < kCount; ++i) CHECK(transport.send(last_from, numbered(i)));
-  // Datagrams the kernel could not take at once complete through the loop.
+  // Sent in sendmmsg batches of 64 as they fill, the rest when the loop iteration ends (nothing
+  // wakes the poll after that, hence one iteration that does not wait); datagrams the kernel
+  // could not take at once complete through the loop.
+  uv_run(loop.get(), UV_RUN_NOWAIT);
   CHECK(loop.run_until([&] {
     return transport.counters().datagrams_sent + transport.counters().send_errors >= kCount;
   }));
@@ -323,6 +327,54 @@ TEST_CASE("udp: 1000 datagrams in a burst arrive in order, both ways") {
   CHECK(transport.counters().send_errors == 0);
   CHECK(downlink == expected);
   CHECK(close_and_wait(loop, transport));
+}
+
+// send() gathers a loop iteration's datagrams for one sendmmsg(2) at its end: nothing leaves
+// before the iteration ends, then all of them in order; one the kernel refuses (port 0: EINVAL)
+// is counted and does not take the others with it.
+TEST_CASE("udp: the datagrams of one loop iteration leave together at its end, in order") {
+  TestLoop loop;
+  PosixSocket client(AF_INET);
+  REQUIRE_MESSAGE(client.ok(), client.error());
+  transports::UdpTransport transport(loop.get(), options_for("127.0.0.1"), {});
+  transport.start();
+  const sn::Peer to = client.expected_peer(7);
+  const std::uint8_t port_zero[] = {127, 0, 0, 1, 0, 0};
+  const sn::Peer nowhere = sn::Peer::make(7, sn::PeerKind::ipv4, port_zero);
+
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    CHECK(transport.send(to, numbered(i)));
+    if (i == 4) CHECK(transport.send(nowhere, numbered(99)));
+  }
+  pollfd p{client.fd(), POLLIN, 0};
+  CHECK(::poll(&p, 1, 50) == 0);  // still in the batch
+  CHECK(transport.counters().datagrams_sent == 0);
+
+  uv_run(loop.get(), UV_RUN_NOWAIT);  // the iteration ends: the batch leaves
+  CHECK(transport.counters().datagrams_sent == 10);
+  CHECK(transport.counters().send_errors == 1);
+  std::vector<std::uint32_t> got;
+  while (got.size() < 10) {
+    const auto bytes = client.receive(nullptr, nullptr, 1s);
+    if (!bytes) break;
+    got.push_back(number_of(*bytes));
+  }
+  CHECK(got == std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+
+  // A full batch (64) does not wait for the end of the iteration.
+  for (std::uint32_t i = 0; i < 64; ++i) CHECK(transport.send(to, numbered(i)));
+  CHECK(transport.counters().datagrams_sent == 74);
+  // Queued datagrams leave before the socket closes.
+  CHECK(transport.send(to, numbered(64)));
+  CHECK(close_and_wait(loop, transport));
+  got.clear();
+  while (got.size() < 65) {
+    const auto bytes = client.receive(nullptr, nullptr, 1s);
+    if (!bytes) break;
+    got.push_back(number_of(*bytes));
+  }
+  CHECK(got.size() == 65);
+  CHECK(got.back() == 64);
 }
 
 // With recvmmsg libuv reads every datagram into a 64 KiB slot, so no UDP datagram can be larger

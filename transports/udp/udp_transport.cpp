@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace transports {
 namespace {
@@ -18,8 +20,14 @@ namespace {
 // 20 datagrams per call; a buffer shorter than one slot would make it read nothing, forever.
 constexpr std::size_t kDatagramSlot = std::size_t{64} * 1024;
 constexpr std::size_t kBatchSlots = 20;
-// Largest UDP payload over IPv6 without jumbograms; anything longer is refused before the kernel.
-constexpr std::size_t kMaxDatagram = 65527;
+// Largest UDP payload over IPv6 without jumbograms, and over IPv4 (65535 - 20 - 8); anything
+// longer is refused by send() before it is queued (the kernel would say EMSGSIZE).
+constexpr std::size_t kMaxDatagram6 = 65527;
+constexpr std::size_t kMaxDatagram4 = 65507;
+// What send() gathers for one sendmmsg(2) before it goes out at once rather than at the end of
+// the loop iteration.
+constexpr std::size_t kMaxBatchDatagrams = 64;
+constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;
 
 constexpr std::size_t kIpv4AddressSize = 4 + 2;
 constexpr std::size_t kIpv6AddressSize = 16 + 2 + 4;
@@ -121,6 +129,11 @@ struct SendRequest {
 
 struct UdpTransport::Impl {
   uv_udp_t handle{};
+  // End of the loop iteration: the batch leaves before the loop blocks (prepare) and after the
+  // poll phase's callbacks queued their datagrams (check). Active only while a batch waits.
+  uv_prepare_t prepare{};
+  uv_check_t check{};
+  int open_handles = 0;           // the three above; the Impl is freed when the last one closed
   UdpTransport* owner = nullptr;  // null once the transport is destroyed before the close ended
   std::unique_ptr<std::uint8_t[]> receive_buffer;  // reused by every read; never given away
   std::size_t receive_buffer_size = 0;
@@ -132,7 +145,114 @@ struct UdpTransport::Impl {
   int receive_buffer_effective = 0;
   int send_buffer_effective = 0;
 
+  // The batch: datagrams send() accepted during this loop iteration, their bytes back to back.
+  struct Queued {
+    std::size_t offset;
+    std::size_t size;
+    sockaddr_storage to;
+  };
+  std::vector<std::uint8_t> batch_bytes;
+  std::vector<Queued> batch;
+  std::vector<mmsghdr> headers;  // rebuilt by each flush(); capacity kept
+  std::vector<iovec> iovs;
+
   uv_handle_t* as_handle() { return reinterpret_cast<uv_handle_t*>(&handle); }
+
+  socklen_t address_size() const {
+    return family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  }
+
+  void enqueue(std::span<const std::uint8_t> bytes, const sockaddr_storage& to) {
+    if (batch.empty()) {
+      uv_prepare_start(&prepare, [](uv_prepare_t* h) { static_cast<Impl*>(h->data)->flush(); });
+      uv_check_start(&check, [](uv_check_t* h) { static_cast<Impl*>(h->data)->flush(); });
+    }
+    batch.push_back(Queued{batch_bytes.size(), bytes.size(), to});
+    batch_bytes.insert(batch_bytes.end(), bytes.begin(), bytes.end());
+    if (batch.size() >= kMaxBatchDatagrams || batch_bytes.size() >= kMaxBatchBytes) flush();
+  }
+
+  void count(bool sent) {
+    if (owner == nullptr) return;
+    ++(sent ? owner->counters_.datagrams_sent : owner->counters_.send_errors);
+  }
+
+  // The batch, in the order send() took it: one sendmmsg(2) for as many datagrams as the socket
+  // takes; what it does not take waits in libuv's queue (uv_udp_send), which also goes first while
+  // it holds anything, so datagrams to one peer never overtake each other.
+  void flush() {
+    uv_prepare_stop(&prepare);
+    uv_check_stop(&check);
+    if (batch.empty()) return;
+    std::size_t next = 0;
+    uv_os_fd_t fd{};
+    if (uv_udp_get_send_queue_count(&handle) == 0 && uv_fileno(as_handle(), &fd) == 0) {
+      headers.assign(batch.size(), mmsghdr{});
+      iovs.resize(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        iovs[i] = iovec{batch_bytes.data() + batch[i].offset, batch[i].size};
+        msghdr& h = headers[i].msg_hdr;
+        h.msg_name = &batch[i].to;
+        h.msg_namelen = address_size();
+        h.msg_iov = &iovs[i];
+        h.msg_iovlen = 1;
+      }
+      while (next < batch.size()) {
+        const int sent = ::sendmmsg(fd, headers.data() + next,
+                                    static_cast<unsigned>(batch.size() - next), MSG_DONTWAIT);
+        if (sent > 0) {
+          for (int i = 0; i < sent; ++i) count(true);
+          next += static_cast<std::size_t>(sent);
+        } else if (errno == EINTR) {
+          continue;
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+          break;  // the socket is full: the rest waits in libuv's queue
+        } else {
+          count(false);  // this datagram failed (e.g. no route); the next ones go on
+          ++next;
+        }
+      }
+    }
+    for (; next < batch.size(); ++next) {
+      queue(std::span(batch_bytes).subspan(batch[next].offset, batch[next].size), batch[next].to);
+    }
+    batch.clear();
+    batch_bytes.clear();
+  }
+
+  // One datagram into libuv's send queue, bounded by max_queued_send_bytes.
+  void queue(std::span<const std::uint8_t> bytes, const sockaddr_storage& to) {
+    const std::size_t limit =
+        owner != nullptr ? owner->options_.max_queued_send_bytes : std::size_t{0};
+    if (uv_udp_get_send_queue_size(&handle) + bytes.size() > limit) {
+      count(false);
+      return;
+    }
+    SendRequest* request = SendRequest::create(bytes);
+    if (request == nullptr) {
+      count(false);
+      return;
+    }
+    const uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(request->bytes()),
+                                     static_cast<unsigned>(bytes.size()));
+    if (uv_udp_send(&request->req, &handle, &buf, 1, reinterpret_cast<const sockaddr*>(&to),
+                    &on_sent) != 0) {
+      SendRequest::destroy(request);
+      count(false);
+    }
+    // else counted as sent or failed in on_sent
+  }
+
+  // Sends what waits, then closes the three handles; on_handle_closed frees the Impl after the
+  // last one.
+  void close_handles() {
+    flush();
+    closing = true;
+    uv_udp_recv_stop(&handle);
+    uv_close(as_handle(), &on_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&prepare), &on_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&check), &on_handle_closed);
+  }
 
   static void on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
     auto* impl = static_cast<Impl*>(handle->data);
@@ -185,6 +305,7 @@ struct UdpTransport::Impl {
 
   static void on_handle_closed(uv_handle_t* handle) noexcept {
     auto* impl = static_cast<Impl*>(handle->data);
+    if (--impl->open_handles > 0) return;
     std::function<void()> done = std::move(impl->on_closed);
     if (impl->owner != nullptr) impl->owner->impl_ = nullptr;
     delete impl;
@@ -206,17 +327,18 @@ UdpTransport::UdpTransport(uv_loop_t* loop, UdpOptions options, FrameHandler on_
     throw std::runtime_error(endpoint_text(options_) + ": init failed: " + uv_strerror(rc));
   }
   impl->handle.data = impl.get();
+  uv_prepare_init(loop_, &impl->prepare);
+  uv_check_init(loop_, &impl->check);
+  impl->prepare.data = impl.get();
+  impl->check.data = impl.get();
+  impl->open_handles = 3;
   impl_ = impl.release();
 }
 
 UdpTransport::~UdpTransport() {
   if (impl_ == nullptr) return;
   impl_->owner = nullptr;
-  if (!impl_->closing) {
-    impl_->closing = true;
-    uv_udp_recv_stop(&impl_->handle);
-    uv_close(impl_->as_handle(), &Impl::on_handle_closed);
-  }
+  if (!impl_->closing) impl_->close_handles();
 }
 
 void UdpTransport::start() {
@@ -330,39 +452,15 @@ bool UdpTransport::broadcast(std::span<const std::uint8_t> bytes) {
 bool UdpTransport::send(const sn::Peer& to, std::span<const std::uint8_t> bytes) {
   sockaddr_storage addr{};
   if (impl_ == nullptr || !impl_->started || impl_->closing ||
-      to.transport_id != options_.transport_id || to.forwarded() || bytes.size() > kMaxDatagram ||
+      to.transport_id != options_.transport_id || to.forwarded() ||
+      bytes.size() > (impl_->family == AF_INET ? kMaxDatagram4 : kMaxDatagram6) ||
       !sockaddr_from(to, impl_->family, addr)) {
     ++counters_.send_errors;
     return false;
   }
-  const auto* dest = reinterpret_cast<const sockaddr*>(&addr);
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
-                             static_cast<unsigned>(bytes.size()));
-  // Fast path: straight into the kernel. libuv answers UV_EAGAIN while earlier datagrams are
-  // still queued, which keeps datagrams to one peer in order.
-  int rc = uv_udp_try_send(&impl_->handle, &buf, 1, dest);
-  if (rc >= 0) {
-    ++counters_.datagrams_sent;
-    return true;
-  }
-  if (rc != UV_EAGAIN ||
-      uv_udp_get_send_queue_size(&impl_->handle) + bytes.size() > options_.max_queued_send_bytes) {
-    ++counters_.send_errors;
-    return false;
-  }
-  SendRequest* request = SendRequest::create(bytes);
-  if (request == nullptr) {
-    ++counters_.send_errors;
-    return false;
-  }
-  buf = uv_buf_init(reinterpret_cast<char*>(request->bytes()), static_cast<unsigned>(bytes.size()));
-  rc = uv_udp_send(&request->req, &impl_->handle, &buf, 1, dest, &Impl::on_sent);
-  if (rc != 0) {
-    SendRequest::destroy(request);
-    ++counters_.send_errors;
-    return false;
-  }
-  return true;  // counted as sent or failed in on_sent
+  // Gathered for one sendmmsg(2) at the end of the loop iteration (Impl::flush()).
+  impl_->enqueue(bytes, addr);
+  return true;
 }
 
 void UdpTransport::close(std::function<void()> on_closed) {
@@ -377,10 +475,8 @@ void UdpTransport::close(std::function<void()> on_closed) {
     };
     return;
   }
-  impl_->closing = true;
   impl_->on_closed = std::move(on_closed);
-  uv_udp_recv_stop(&impl_->handle);
-  uv_close(impl_->as_handle(), &Impl::on_handle_closed);
+  impl_->close_handles();
 }
 
 std::uint16_t UdpTransport::local_port() const { return impl_ != nullptr ? impl_->port : 0; }

@@ -70,7 +70,13 @@ class UdpTransport {
   // (start-up is an edge where exceptions are allowed). Call at most once.
   void start();
   // Queues one datagram to `to` (a Peer of kind ipv4/ipv6 built by this transport). Returns false
-  // (and counts a send error) when it cannot be sent; never blocks, never throws.
+  // (and counts a send error) when it cannot be sent: not started or closed, a Peer of another
+  // transport or family, or longer than UDP allows. Never blocks, never throws.
+  // The datagrams of one loop iteration leave together in one sendmmsg(2) when the iteration
+  // ends (before the loop blocks, and after the poll phase), or at once when 64 of them or
+  // 256 KiB wait; in order, those to one peer never overtaking each other. What the kernel
+  // refuses then (no route, ...) or what does not fit max_queued_send_bytes while the socket is
+  // full is counted in send_errors.
   bool send(const sn::Peer& to, std::span<const std::uint8_t> bytes);
   // One datagram to the multicast group of the options (same rules as send()). False when no
   // group is configured or the send fails.
