@@ -26,6 +26,8 @@ constexpr Time kProbeGap{5};
 // The least the broker is trusted with while it is behind (about 100 small messages): a round
 // trip that came late by chance (a WAN's jitter) does not starve a slow connection.
 constexpr double kMinBehindBudgetBytes = 4096;
+// Answers further apart than this start the broker's pace anew (Session::answers_).
+constexpr Time kPaceGap{1000};
 // PINGRESPs in a row less than a tenth of max_broker_delay late that end "behind".
 constexpr int kQuickAnswersToCatchUp = 8;
 
@@ -155,10 +157,18 @@ void Session::on_pingresp(Time now) {
     // refills it by the overload factor until a PINGREQ is overdue again.
     behind_ = false;
   }
-  if (confirmed_at_ && now > *confirmed_at_) {
-    drain_bytes_per_ms_ = static_cast<double>(ping_mark_ - confirmed_) /
-                          static_cast<double>((now - *confirmed_at_).count());
+  const Answer latest{ping_mark_, now};
+  if (answers_seen_ > 0 && now - answers_[(answers_seen_ - 1) % kPaceAnswers].at > kPaceGap) {
+    // A quiet connection: the pace starts anew from this answer; until the next one, the last
+    // pace measured stands.
+    answers_seen_ = 0;
   }
+  if (answers_seen_ > 0) {
+    const Answer& oldest = answers_[answers_seen_ < kPaceAnswers ? 0 : answers_seen_ % kPaceAnswers];
+    drain_bytes_per_ms_ = static_cast<double>(latest.mark - oldest.mark) /
+                          static_cast<double>((now - oldest.at + Time{1}).count());
+  }
+  answers_[answers_seen_++ % kPaceAnswers] = latest;
   confirmed_ = ping_mark_;
   confirmed_at_ = now;
   ping_sent_.reset();
@@ -171,10 +181,14 @@ bool Session::broker_behind(Time now) const {
       now - *ping_sent_ > best_round_trip_.value_or(Time{0}) + bound) {
     return true;
   }
-  return behind_ && drain_bytes_per_ms_ > 0 &&
-         static_cast<double>(written_total_ - confirmed_) >
-             std::max(kMinBehindBudgetBytes,
-                      drain_bytes_per_ms_ * static_cast<double>(bound.count()) / 2);
+  if (!behind_ || drain_bytes_per_ms_ <= 0 || !confirmed_at_) return false;
+  // What waits at the broker now: everything written after the last answered PINGREQ, less what
+  // the broker got through since that answer at its pace.
+  const double drained =
+      drain_bytes_per_ms_ * static_cast<double>(std::max(Time{0}, now - *confirmed_at_).count());
+  const double waiting = static_cast<double>(written_total_ - confirmed_) - drained;
+  return waiting > std::max(kMinBehindBudgetBytes,
+                            drain_bytes_per_ms_ * static_cast<double>(bound.count()) / 2);
 }
 
 void Session::probe(Time now) {

@@ -11,6 +11,7 @@
 //
 // Not thread-safe: the loop thread only.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -58,10 +59,12 @@ struct SessionOptions {
   // QoS 0 is dropped while
   //  - the PINGREQ out has waited longer than the best round trip plus this, or
   //  - the broker is behind (a PINGRESP came this/4 or more late, and since then not 8 in a row
-  //    came less than this/10 late) and more bytes went out since the last answered PINGREQ than the broker gets
-  //    through in half this time, at the rate measured between the last two answers. This keeps
+  //    came less than this/10 late) and what waits at the broker is more than it gets through in
+  //    half this time. What waits: the bytes written since the last answered PINGREQ, less what
+  //    the broker got through since that answer at its pace; its pace: bytes per ms over the last
+  //    32 answers (a stall among them averaged out, not taken for the broker's speed). This keeps
   //    the queue near half the bound instead of letting it grow by the overload factor while a
-  //    probe is out.
+  //    probe is out, and never starves a broker that catches up.
   std::chrono::milliseconds max_broker_delay{50};
 };
 
@@ -224,7 +227,17 @@ class Session {
   std::uint64_t ping_mark_ = 0;         // written_total_ when the PINGREQ out was written
   std::uint64_t confirmed_ = 0;         // the mark of the last answered PINGREQ
   std::optional<Time> confirmed_at_;    // when it was answered
-  double drain_bytes_per_ms_ = 0;       // between the last two answers; 0: not known
+  // The last answers (mark, when): the broker's pace is what it got through from the oldest of
+  // them to the latest divided by the time it took (plus the millisecond the clock may have cut
+  // off), long enough (kPaceAnswers answers, at least kProbeGap apart) to average out a stall.
+  struct Answer {
+    std::uint64_t mark;
+    Time at;
+  };
+  static constexpr std::size_t kPaceAnswers = 32;
+  std::array<Answer, kPaceAnswers> answers_{};
+  std::size_t answers_seen_ = 0;
+  double drain_bytes_per_ms_ = 0;       // over answers_; 0: not known
   bool behind_ = false;                 // see SessionOptions::max_broker_delay
   int quick_answers_ = 0;               // PINGRESPs in a row that came in time while behind_
   bool broker_behind(Time now) const;

@@ -2,6 +2,8 @@
 // a fake clock: requests and broker packets in, packets written and Upstream events out.
 #include <doctest/doctest.h>
 
+#include <deque>
+
 #include <chrono>
 #include <string>
 #include <variant>
@@ -967,8 +969,8 @@ TEST_CASE("native session: max_broker_delay 0 never probes and never drops for d
   CHECK(rig.events().empty());
 }
 
-TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it drains in "
-          "max_broker_delay is dropped until it answers") {
+TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it gets through in half "
+          "of max_broker_delay at its pace is dropped") {
   SessionOptions options;
   options.max_broker_delay = 50ms;
   Rig rig(mc::Version::v311, Rig::make_request(), options);
@@ -989,8 +991,8 @@ TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it drai
     FAIL("no PINGREQ");
   };
   // A probe answered 30 ms late (a quarter of the bound or more): the broker is behind. The next
-  // is answered 5 ms late (not less than a tenth: still behind), 5 ms after the first answer, so
-  // the broker got through 32 messages (3,394 bytes with the PINGREQ) in 5 ms.
+  // is answered 5 ms after the first, so the broker got through 32 messages (3,394 bytes with
+  // the PINGREQ) in 5 ms, taken as 6 (the clock may have cut off a millisecond): 566 bytes/ms.
   rig.now += 10ms;
   until_probe();
   rig.now += 30ms;
@@ -998,23 +1000,27 @@ TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it drai
   until_probe();
   rig.now += 5ms;
   rig.from_broker(mc::Pingresp{});
-  // Now it may take what it drains in 25 ms (half the bound): about 16,970 bytes, 160 messages;
-  // then drops begin.
+  // Now it may be given what it gets through in half the bound, 25 ms: 14,141 bytes, 133
+  // messages; then drops begin.
   int accepted = 0;
   while (accepted < 1000 && publish(2)) ++accepted;
-  CHECK(accepted >= 155);
-  CHECK(accepted <= 165);
-  // The drop sent a PINGREQ (or one is out): its answer, on time, lets messages through again.
+  CHECK(accepted >= 130);
+  CHECK(accepted <= 136);
+  // The drop sent a PINGREQ (or one is out): its answer will end the dropping.
   bool probe_out = false;
   for (const auto& packet : rig.written()) probe_out |= std::holds_alternative<mc::Pingreq>(packet);
   CHECK(probe_out);
+  // 10 ms later, still without an answer, the broker got through 5,657 more bytes at its pace:
+  // 53 more messages go.
+  rig.now += 10ms;
+  int later = 0;
+  while (later < 1000 && publish(3)) ++later;
+  CHECK(later >= 50);
+  CHECK(later <= 56);
+  // The probe's answer, 15 ms late, does not end "behind"; eight in a row less than a tenth of
+  // the bound late do: then a burst far beyond what the broker gets through in the bound goes
+  // out whole.
   rig.from_broker(mc::Pingresp{});
-  CHECK(publish(3));
-  // One answer in time does not end "behind": the budget still holds.
-  int again = 1;
-  while (again < 1000 && publish(4)) ++again;
-  CHECK(again < 200);
-  // Eight in a row do; then a burst the budget would have stopped goes out whole.
   int answers = 0;
   for (int round = 0; round < 100 && answers < 8; ++round) {
     rig.now += 5ms;
@@ -1028,6 +1034,107 @@ TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it drai
   }
   REQUIRE(answers == 8);
   int burst = 0;
-  while (burst < 400 && publish(6)) ++burst;
-  CHECK(burst == 400);
+  while (burst < 2000 && publish(6)) ++burst;
+  CHECK(burst == 2000);
+}
+
+namespace {
+
+// A broker in time steps of 1 ms: it handles up to `capacity` packets per step in the order they
+// were written, none during a stall (`stall` ms at the start of every `period` ms: a busy box
+// that deschedules it), and answers each PINGREQ when it reaches it. The session publishes `rate`
+// QoS 0 messages per step.
+struct BrokerRun {
+  int dropped = 0;
+  int accepted = 0;
+  int handled = 0;  // PUBLISHes the broker got through
+  // The longest a PUBLISH waited in the broker's queue, over the whole run and over its second
+  // half (the bound learns the broker's pace from its first answers).
+  std::chrono::milliseconds worst_wait{0};
+  std::chrono::milliseconds worst_wait_settled{0};
+};
+
+BrokerRun run_broker(int rate, int capacity, int stall, int period, int steps) {
+  SessionOptions options;
+  options.max_broker_delay = 50ms;
+  Rig rig(mc::Version::v311, Rig::make_request(), options);
+  rig.connect();
+  struct Waiting {
+    bool ping;
+    Time since;
+  };
+  std::deque<Waiting> queue;
+  BrokerRun run;
+  const std::string payload(32, 'p');
+  for (int step = 0; step < steps; ++step) {
+    rig.now += 1ms;
+    for (int i = 0; i < rate; ++i) {
+      rig.session.publish(1, "bench/t", bytes(payload), 0, false, rig.now);
+      for (const auto& e : rig.events()) {
+        if (std::get<PublishDone>(e).ok) {
+          ++run.accepted;
+        } else {
+          ++run.dropped;
+        }
+      }
+      for (const auto& packet : rig.written()) {
+        queue.push_back({std::holds_alternative<mc::Pingreq>(packet), rig.now});
+      }
+      rig.session.output_taken();  // the socket took it: only the broker's pace holds it
+    }
+    if (step % period < stall) continue;
+    for (int k = 0; k < capacity && !queue.empty(); ++k) {
+      const Waiting w = queue.front();
+      queue.pop_front();
+      if (w.ping) {
+        rig.from_broker(mc::Pingresp{});
+        for (const auto& packet : rig.written()) {
+          queue.push_back({std::holds_alternative<mc::Pingreq>(packet), rig.now});
+        }
+      } else {
+        ++run.handled;
+        run.worst_wait = std::max(run.worst_wait, rig.now - w.since);
+        if (step >= steps / 2) run.worst_wait_settled = std::max(run.worst_wait_settled, rig.now - w.since);
+      }
+    }
+  }
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("native session: a broker that stalls for less than half of max_broker_delay loses no "
+          "QoS 0 message") {
+  // The broker keeps up on average but stops now and then (descheduled on a busy box) for up to
+  // 20 ms: it is never near 50 ms behind, so the bound must drop nothing, whatever the phase of
+  // its probes. The pace measured between the two answers around a stall is far below what the
+  // broker does once it runs again; taken alone (as the bound did before) it dropped 6 and 12 %
+  // here.
+  for (const auto [rate, capacity, stall] : {std::array{20, 60, 20}, std::array{40, 50, 15}}) {
+    CAPTURE(rate);
+    CAPTURE(capacity);
+    CAPTURE(stall);
+    const BrokerRun run = run_broker(rate, capacity, stall, 100, 3000);
+    CAPTURE(run.worst_wait.count());
+    CHECK(run.worst_wait < 25ms);
+    CHECK(run.dropped == 0);
+    CHECK(run.accepted == rate * 3000);
+  }
+}
+
+TEST_CASE("native session: under overload the bound keeps the broker's queue near half of "
+          "max_broker_delay and the broker busy") {
+  // 3x and 10x what the broker takes: most must be dropped; once the bound knows the broker's
+  // pace, what is accepted waits about half the bound, and the dropping never starves the
+  // broker. (Before the first answers tell the pace, only the probe being the bound late stops
+  // the queue: up to twice the bound at 3x, 460 ms at 10x, in the first half of the run.)
+  for (const int rate : {60, 200}) {
+    CAPTURE(rate);
+    const BrokerRun run = run_broker(rate, 20, 0, 100, 3000);
+    CAPTURE(run.worst_wait.count());
+    CAPTURE(run.handled);
+    CHECK(run.dropped > 0);
+    CHECK(run.worst_wait_settled <= 30ms);
+    CHECK(run.handled >= 20 * 3000 * 95 / 100);
+  }
 }
