@@ -26,7 +26,7 @@ constexpr Time kProbeGap{5};
 // The least the broker is trusted with while it is behind (about 100 small messages): a round
 // trip that came late by chance (a WAN's jitter) does not starve a slow connection.
 constexpr double kMinBehindBudgetBytes = 4096;
-// Answers further apart than this start the broker's pace anew (Session::answers_).
+// Answers further apart than this start the broker's pace anew (Session::pace_).
 constexpr Time kPaceGap{1000};
 // PINGRESPs in a row less than a tenth of max_broker_delay late that end "behind".
 constexpr int kQuickAnswersToCatchUp = 8;
@@ -157,18 +157,21 @@ void Session::on_pingresp(Time now) {
     // refills it by the overload factor until a PINGREQ is overdue again.
     behind_ = false;
   }
-  const Answer latest{ping_mark_, now};
-  if (answers_seen_ > 0 && now - answers_[(answers_seen_ - 1) % kPaceAnswers].at > kPaceGap) {
-    // A quiet connection: the pace starts anew from this answer; until the next one, the last
-    // pace measured stands.
-    answers_seen_ = 0;
+  if (pace_) {
+    auto& [answers, seen] = *pace_;
+    const Answer latest{ping_mark_, now};
+    if (seen > 0 && now - answers[(seen - 1) % kPaceAnswers].at > kPaceGap) {
+      // A quiet connection: the pace starts anew from this answer; until the next one, the last
+      // pace measured stands.
+      seen = 0;
+    }
+    if (seen > 0) {
+      const Answer& oldest = answers[seen < kPaceAnswers ? 0 : seen % kPaceAnswers];
+      drain_bytes_per_ms_ = static_cast<double>(latest.mark - oldest.mark) /
+                            static_cast<double>((now - oldest.at + Time{1}).count());
+    }
+    answers[seen++ % kPaceAnswers] = latest;
   }
-  if (answers_seen_ > 0) {
-    const Answer& oldest = answers_[answers_seen_ < kPaceAnswers ? 0 : answers_seen_ % kPaceAnswers];
-    drain_bytes_per_ms_ = static_cast<double>(latest.mark - oldest.mark) /
-                          static_cast<double>((now - oldest.at + Time{1}).count());
-  }
-  answers_[answers_seen_++ % kPaceAnswers] = latest;
   confirmed_ = ping_mark_;
   confirmed_at_ = now;
   ping_sent_.reset();
@@ -198,6 +201,7 @@ void Session::probe(Time now) {
 }
 
 void Session::send_probe(Time now) {
+  if (!pace_) pace_ = std::make_unique<Pace>();
   send_pingreq(now);
   last_probe_ = now;
   published_since_probe_ = 0;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -230,14 +231,19 @@ class Session {
   // The last answers (mark, when): the broker's pace is what it got through from the oldest of
   // them to the latest divided by the time it took (plus the millisecond the clock may have cut
   // off), long enough (kPaceAnswers answers, at least kProbeGap apart) to average out a stall.
+  // Allocated by the first delay probe: a connection that never publishes QoS 0 (most of them in
+  // transparent mode, one per client) does not carry its 512 bytes.
   struct Answer {
     std::uint64_t mark;
     Time at;
   };
   static constexpr std::size_t kPaceAnswers = 32;
-  std::array<Answer, kPaceAnswers> answers_{};
-  std::size_t answers_seen_ = 0;
-  double drain_bytes_per_ms_ = 0;       // over answers_; 0: not known
+  struct Pace {
+    std::array<Answer, kPaceAnswers> answers{};
+    std::size_t seen = 0;
+  };
+  std::unique_ptr<Pace> pace_;
+  double drain_bytes_per_ms_ = 0;       // over pace_; 0: not known
   bool behind_ = false;                 // see SessionOptions::max_broker_delay
   int quick_answers_ = 0;               // PINGRESPs in a row that came in time while behind_
   bool broker_behind(Time now) const;
