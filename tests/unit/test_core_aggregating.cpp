@@ -179,7 +179,8 @@ TEST_CASE("core aggregating: downlink reaches every matching client with its own
   CHECK(a.f.counters().downlink_dropped == before + 1);
 }
 
-TEST_CASE("core aggregating: overlapping exact and wildcard filters route one copy at the highest QoS") {
+TEST_CASE("core aggregating: overlapping exact and wildcard filters route one copy at the "
+          "highest QoS") {
   // Routing looks exact filters up by name and tests only the wildcard ones (MQTT 3.1.1 §4.7):
   // the same clients must receive the same copies as testing every filter would give.
   Agg a;

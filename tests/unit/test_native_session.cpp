@@ -1094,7 +1094,9 @@ BrokerRun run_broker(int rate, int capacity, int stall, int period, int steps) {
       } else {
         ++run.handled;
         run.worst_wait = std::max(run.worst_wait, rig.now - w.since);
-        if (step >= steps / 2) run.worst_wait_settled = std::max(run.worst_wait_settled, rig.now - w.since);
+        if (step >= steps / 2) {
+          run.worst_wait_settled = std::max(run.worst_wait_settled, rig.now - w.since);
+        }
       }
     }
   }

@@ -79,8 +79,9 @@ struct BrokerOptions {
   // for acknowledge() on one connection. MQTT 5 announces it as Receive Maximum; MQTT 3.1.1 has
   // none, so a QoS 1/2 PUBLISH that arrives while this many wait stops the reading there, until
   // an acknowledge() makes room (TCP's flow control then holds the broker's further packets, and
-  // keep-alive goes on). A broker that overruns our MQTT 5 Receive Maximum is held the same way. The receiver's queue can then hold
-  // every message it was handed without ever giving one up unacknowledged.
+  // keep-alive goes on). A broker that overruns our MQTT 5 Receive Maximum is held the same way.
+  // The receiver's queue can then hold every message it was handed without ever giving one up
+  // unacknowledged.
   std::uint16_t receive_maximum = 0xFFFF;
   // Native client: QoS 0 is dropped (PublishDone ok=false) while the broker is this much further
   // behind than its best round trip, as a PINGREQ among the publishes shows (native/session.hpp).
