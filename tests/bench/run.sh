@@ -21,11 +21,14 @@
 # is never replaced by another), BENCH_MODES (default "transparent aggregating"),
 # BENCH_GATEWAY_NOTE (free text about that binary), BENCH_RUNS, BENCH_NS, BENCH_QOS, BENCH_STORM,
 # BENCH_TOTAL (messages per uplink run, split over the clients), BENCH_PERF (1: perf record of the
-# gateway during one extra QoS 0 uplink run per client and mode; default 1 when perf is installed,
+# gateway during one extra run of each row a target is judged on, see perf_args; default 1 when perf is installed,
 # 0 under BENCH_QUICK), BENCH_OVERLOAD (0: no overload rows; default 1), BENCH_OVERLOAD_N (clients,
 # default 10), BENCH_OVERLOAD_S (seconds of sending, default 10, 5 under BENCH_QUICK),
 # BENCH_OVERLOAD_X (offered rate over the broker-only rate, default 10), BENCH_PACE (the paced QoS 0
-# rows' rate over the broker-only rate of the same N, default 0.8; 0: no paced rows), BENCH_BROKER_NODELAY (1:
+# rows' first rate over the broker-only rate of the same N, default 0.8; 0: no paced rows),
+# BENCH_PACE_E2E_MS (the broker alone absorbs a paced rate when it loses nothing and its publish ->
+# subscriber p99 stays within this, default 50), BENCH_PACE_STEPS (times the rate is lowered by a
+# seventh until the broker alone absorbs it, default 4), BENCH_BROKER_NODELAY (1:
 # the broker sets TCP_NODELAY, see broker.sh), BENCH_OUT (default
 # tests/bench/RESULTS.md).
 set -euo pipefail
@@ -47,7 +50,8 @@ done
 command_line=
 for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BENCH_MODES BENCH_RUNS \
            BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OVERLOAD BENCH_OVERLOAD_N \
-           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_PACE BENCH_BROKER_NODELAY BENCH_OUT; do
+           BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_PACE BENCH_PACE_E2E_MS BENCH_PACE_STEPS \
+           BENCH_BROKER_NODELAY BENCH_OUT; do
   [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
@@ -178,29 +182,75 @@ if [ "$OVERLOAD" = 1 ]; then
   fi
 fi
 
-# Paced QoS 0 rows (target U0-loss: no loss at any rate the broker alone absorbs): for each N, the
-# broker-only QoS 0 msgs/s of the same N, measured now (lines kept out of the results: the
-# broker-only rows of the matrix come later), times PACE.
+# Paced QoS 0 rows (target U0-loss: no loss at any rate the broker alone absorbs): for each N, a
+# rate the broker alone absorbs, found now (lines kept out of the results: the broker-only rows of
+# the matrix come later). It starts at PACE x the broker-only QoS 0 msgs/s of the same N; that
+# figure is taken with the clients writing as fast as TCP lets them, so the broker may hold a queue
+# of a second behind it. "Absorbs" is checked at the paced rate itself: the broker alone delivers
+# every message with publish -> subscriber p99 within PACE_E2E_MS (the gateway's default
+# upstream.max_broker_delay_ms, the queue the gateway lets the broker hold). A rate that fails is
+# lowered by a seventh, at most PACE_STEPS times; the matrix then measures the broker alone at the
+# rate found (its own rows, "broker-only paced"), beside the gateway's paced rows.
+PACE_E2E_MS=${BENCH_PACE_E2E_MS:-50}
+PACE_STEPS=${BENCH_PACE_STEPS:-4}
 declare -A pace_rate=()
+summary_field() {  # summary_field FILE KEY: the KEY of the last summary line of FILE
+  sed -n "/\"summary\":true/s/.*\"$2\":\\([0-9.eE+-]*\\).*/\\1/p" "$1" 2>/dev/null | tail -n 1
+}
 if awk -v p="$PACE" 'BEGIN { exit !(p > 0) }'; then
   for n in $NS; do
     rc=0
     "$bench" baseline --broker "$broker" --broker-pid "$BROKER_PID" --json "$work/pace-$n.jsonl" \
       --size 32 -n "$n" -m "$(messages_for "$n")" -q 0 --runs 1 --timeout 60 --quiet \
       --label pace-baseline || rc=$?
-    base=$(sed -n '/"summary":true/s/.*"delivered_per_s":\([0-9.eE+-]*\).*/\1/p' "$work/pace-$n.jsonl" \
-      2>/dev/null | tail -n 1)
+    base=$(summary_field "$work/pace-$n.jsonl" delivered_per_s)
     if [ "$rc" -ne 0 ] || [ -z "$base" ]; then
       notes+=("paced rows: the broker-only QoS 0 N=$n baseline failed (status $rc): no paced row at N=$n")
       continue
     fi
-    pace_rate[$n]=$(awk -v b="$base" -v p="$PACE" 'BEGIN { printf "%.0f", b * p }')
-    echo "==> paced: broker alone $base msgs/s at N=$n, offering ${pace_rate[$n]} msgs/s"
+    rate=$(awk -v b="$base" -v p="$PACE" 'BEGIN { printf "%.0f", b * p }')
+    for step in $(seq 0 "$PACE_STEPS"); do
+      rc=0
+      "$bench" baseline --broker "$broker" --broker-pid "$BROKER_PID" --json "$work/pace-$n-$step.jsonl" \
+        --size 32 -n "$n" -m "$(messages_for "$n")" -q 0 --rate "$rate" --runs 1 --timeout 60 \
+        --quiet --label pace-baseline || rc=$?
+      loss=$(summary_field "$work/pace-$n-$step.jsonl" loss_pct)
+      p99=$(summary_field "$work/pace-$n-$step.jsonl" e2e_p99_us)
+      echo "==> paced: broker alone $base msgs/s at N=$n as fast as it takes; at $rate msgs/s: loss ${loss:-?} %, publish -> subscriber p99 ${p99:-?} µs"
+      if [ "$rc" -eq 0 ] && [ -n "$loss" ] && [ -n "$p99" ] &&
+         awk -v l="$loss" -v p="$p99" -v m="$PACE_E2E_MS" 'BEGIN { exit !(l == 0 && p <= m * 1000) }'; then
+        pace_rate[$n]=$rate
+        break
+      fi
+      [ "$step" -lt "$PACE_STEPS" ] && rate=$(awk -v r="$rate" 'BEGIN { printf "%.0f", r * 6 / 7 }')
+    done
+    if [ -z "${pace_rate[$n]:-}" ]; then
+      # Still measured at the last rate: results_md.py shows the broker-only paced row beside it
+      # and does not count the gateway's loss there.
+      pace_rate[$n]=$rate
+      notes+=("paced rows: at N=$n the broker alone held publish -> subscriber p99 above $PACE_E2E_MS ms (or lost) at every rate tried down to $rate msgs/s")
+    fi
+    echo "==> paced: offering ${pace_rate[$n]} msgs/s at N=$n"
   done
 fi
 
+# Profiles (BENCH_PERF): one extra, unmeasured run under `perf record -g` of the gateway per row a
+# target is judged on: uplink QoS 0 at N=100 (U0-*, and what no other profile covers), uplink QoS 1
+# at N=1 (U1-cpu, U1-rtt) and N=100 (U1-rate), downlink QoS 0 and 1 at the first downlink N (D0-cpu,
+# D1-cpu). results_md.py puts each beside the targets it explains.
 perf_n=100
 case " $NS " in *" 100 "*) ;; *) perf_n=${NS%% *} ;; esac
+perf_args() {  # perf_args SCENARIO N QOS CLIENT MODE: --perf FILE when that row is profiled
+  local scenario=$1 n=$2 q=$3 profiled=
+  [ "$PERF" = 1 ] || return 0
+  case "$scenario $q" in
+    "uplink 0") [ "$n" = "$perf_n" ] && profiled=1 ;;
+    "uplink 1") { [ "$n" = "${NS%% *}" ] || [ "$n" = "$perf_n" ]; } && profiled=1 ;;
+    "downlink 0" | "downlink 1") [ "$n" = "${DOWN_NS%% *}" ] && profiled=1 ;;
+  esac
+  [ -n "$profiled" ] && echo "--perf $work/perf-$4-$5-$scenario-$n-$q.data"
+  return 0
+}
 
 start=$(date +%s)
 for client in $CLIENTS; do
@@ -214,12 +264,9 @@ for client in $CLIENTS; do
     label="$client $mode"
     for n in $NS; do
       for q in $QOSS; do
-        perf=()
-        if [ "$PERF" = 1 ] && [ "$q" = 0 ] && [ "$n" = "$perf_n" ]; then
-          perf=(--perf "$work/perf-$client-$mode.data")
-        fi
+        # shellcheck disable=SC2046  # two words or none
         bench_run uplink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
-          --runs "$RUNS" --timeout 120 --label "$label" "${perf[@]}"
+          --runs "$RUNS" --timeout 120 --label "$label" $(perf_args uplink "$n" "$q" "$client" "$mode")
       done
     done
     for n in $NS; do
@@ -248,8 +295,9 @@ for client in $CLIENTS; do
       --duration-s "$IDLE_S" --timeout 300 --label "$label"
     for n in $DOWN_NS; do
       for q in $DOWN_QOS; do
+        # shellcheck disable=SC2046
         bench_run downlink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
-          --runs "$RUNS" --timeout 60 --label "$label"
+          --runs "$RUNS" --timeout 60 --label "$label" $(perf_args downlink "$n" "$q" "$client" "$mode")
       done
     done
   done
@@ -261,6 +309,11 @@ for n in $NS; do
     bench_run baseline "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" --runs "$RUNS" \
       --timeout 120 --label broker-only
   done
+done
+for n in $NS; do
+  [ -n "${pace_rate[$n]:-}" ] || continue
+  bench_run baseline "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q 0 --rate "${pace_rate[$n]}" \
+    --runs "$RUNS" --timeout 120 --label "broker-only paced"
 done
 for n in $STORM; do
   runs=$RUNS
