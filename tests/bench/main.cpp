@@ -195,6 +195,7 @@ class Coordinator {
                     o_.gateway_log_level.c_str());
       }
       gateway_->stop();
+      if (!o_.keep_gateway_log.empty()) std::ofstream(o_.keep_gateway_log) << gateway_->log();
     }
     return o_.expect_no_loss && !ok ? 1 : 0;
   }

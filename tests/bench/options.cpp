@@ -129,7 +129,8 @@ Options parse_options(int argc, char** argv) {
   app.add_option("--fd-slope-tol", o.fd_slope_tol_min, "soak: flat fds = |slope| <= this fds/min")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--keep-gateway-log", o.keep_gateway_log,
-                 "soak with --start-gateway: copy the gateway's log (info level) to this file at the end");
+                 "with --start-gateway: copy the gateway's log (--gateway-log-level and above; soak: "
+                 "info) to this file at the end");
   auto* worker = app.add_flag("--worker", o.worker, "(internal) run as a worker");
   app.add_option("--client-begin", o.client_begin, "(internal)")->needs(worker);
   app.add_option("--client-end", o.client_end, "(internal)")->needs(worker);
