@@ -91,8 +91,11 @@ def read_summaries(path):
                 record["scenario"] += "-paced"
             out.append(record)
     # A row measured twice (a re-run appended to the same file): the later line counts.
-    last = {(s["scenario"], s["client"], s.get("mode"), s["clients"], s["qos"]): s for s in out}
-    return [s for s in out if last[(s["scenario"], s["client"], s.get("mode"), s["clients"], s["qos"])] is s]
+    def key(s):  # broker-only paced rows are one per client and mode (their label says which)
+        label = s.get("label") if s["scenario"] == "baseline-paced" else None
+        return s["scenario"], s["client"], s.get("mode"), s["clients"], s["qos"], label
+    last = {key(s): s for s in out}
+    return [s for s in out if last[key(s)] is s]
 
 
 class Run:
@@ -103,7 +106,11 @@ class Run:
         present = [s["client"] for s in summaries if s["client"]]
         self.clients = list(dict.fromkeys((clients or []) + sorted(set(present), key=present.index)))
         self.baseline = {(s["clients"], s["qos"]): s for s in summaries if s["scenario"] == "baseline"}
-        self.baseline_paced = {s["clients"]: s for s in summaries if s["scenario"] == "baseline-paced"}
+        # run.sh measures the broker alone at each paced rate just before each client and mode's
+        # paced row of that N (label "broker-only paced before <client> <mode>"): the broker slows
+        # over a run, so a row measured at another time would judge another broker.
+        self.baseline_paced = {(s.get("label"), s["clients"]): s for s in summaries
+                               if s["scenario"] == "baseline-paced"}
         self.broker_storm = {s["clients"]: s for s in summaries if s["scenario"] == "broker-storm"}
 
     def rows(self, scenario, client, mode, qos=None):
@@ -113,6 +120,11 @@ class Run:
 
     def base(self, row, key="delivered_per_s"):
         return self.baseline.get((row["clients"], row["qos"]), {}).get(key)
+
+    def paced_pair(self, row):
+        """The broker-only paced row measured just before this gateway paced row, or None."""
+        return self.baseline_paced.get((f"broker-only paced before {row['client']} {row.get('mode')}",
+                                        row["clients"]))
 
     def modes(self, client):
         """The modes this client has rows for, or both when it has none (so they show as missing)."""
@@ -198,7 +210,7 @@ def t_qos0_loss(run, client, mode):
     for s in rows:
         loss = s.get("loss_pct") or 0
         offered = s.get("offered_per_s") or 0
-        bp = run.baseline_paced.get(s["clients"])
+        bp = run.paced_pair(s)
         ok = absorbed(bp, s)
         if ok is None:
             broker = "no broker-only paced row: not counted"
@@ -460,7 +472,7 @@ def print_targets(run, previous):
           "per upstream client of the gateway, against the broker-only rows of the same run "
           "(plain-socket MQTT clients straight to the broker). Loss (U0-loss) is judged on the paced "
           "rows: QoS 0 offered at a fixed rate that the broker alone absorbs, i.e. the broker-only "
-          "paced row of the same N, asked the same rate in this run, let its clients send at "
+          "paced row of the same N, asked the same rate just before the gateway row, let its clients send at "
           f"{fmt(PACED_TAKEN_RATIO * 100)} % of it or more (TCP did not hold them back) and at least as "
           "fast as the gateway row's clients sent, lost "
           f"nothing and held publish -> subscriber p99 within {fmt(PACED_E2E_P99_US / 1000)} ms (the "
@@ -623,13 +635,13 @@ def details(run):
         print("Each row offers a fixed rate that run.sh found first: the broker alone, offered it, "
               f"lost nothing and held publish -> subscriber p99 within {fmt(PACED_E2E_P99_US / 1000)} ms "
               "(from `BENCH_PACE` x the broker-only msgs/s of the same N, lowered by a seventh at a "
-              "time until it did). The broker-only paced columns are the matrix's own row at that "
-              "rate, measured later in the run; anything the gateway lost where they show the broker "
+              "time until it did). The broker-only paced columns are the broker alone at that "
+              "rate, measured just before the gateway row; anything the gateway lost where they show the broker "
               "absorbing it is the gateway's. The median run of each row.\n")
         rows = []
         for s in paced:
             base = run.base(s)
-            bp = run.baseline_paced.get(s["clients"]) or {}
+            bp = run.paced_pair(s) or {}
             rows.append([s["client"], s.get("mode", "?"), fmt(s["clients"]), fmt(s.get("rate")),
                          fmt(s.get("offered_per_s")), fmt(s.get("delivered_per_s")), fmt(base),
                          fmt((s.get("offered_per_s") or 0) / base, 2) if base else "-",
