@@ -10,6 +10,7 @@ where they are or improve.
 """
 import argparse
 import json
+import sys
 
 MET, NOT_MET, NOT_MEASURED = "met", "NOT met", "not measured"
 MODES = ("transparent", "aggregating")
@@ -20,7 +21,8 @@ QOS0_CPU_US, QOS0_CPU_BROKER_RATIO = 3.0, 0.25
 QOS0_RATIO, QOS0_NS = 0.9, (1, 10, 100, 1000)
 # U0-loss counts a paced rate only where the broker alone, offered that same rate, lost nothing and
 # held publish -> subscriber p99 within the queue the gateway lets it hold (the default
-# upstream.max_broker_delay_ms; run.sh BENCH_PACE_E2E_MS picks rates by the same rule).
+# upstream.max_broker_delay_ms; run.sh passes BENCH_PACE_E2E_MS as --paced-e2e-ms and picks its
+# rates with --absorbs, i.e. by absorbed() below).
 PACED_E2E_P99_US = 50_000.0
 # ... and let its clients send (send_per_s) at least this share of the rate asked (run.sh
 # likewise), and at least as fast as the gateway row's clients sent (within this slack: the two
@@ -184,18 +186,19 @@ def t_qos0_rate(run, client, mode):
     return "; ".join(parts), verdict
 
 
-def absorbed(bp, row):
+def absorbed(bp, row=None):
     """Did the broker alone absorb what this gateway row was offered: its paced row (same N, same
     rate asked) took at least PACED_TAKEN_RATIO of the rate from its clients (TCP back-pressure
     from a broker that cannot keep up shows as less), lost nothing, held publish -> subscriber p99
-    within PACED_E2E_P99_US, and took at least what the gateway row offered? None: no such row."""
+    within PACED_E2E_P99_US, and took at least what the gateway row (if any) offered? None: no
+    such row."""
     if bp is None or bp.get("e2e_p99_us") is None or not bp.get("send_per_s"):
         return None
     # send_per_s: the clients' rate while sending (offered_per_s also spans the last message's way
     # to the subscriber, which a short row feels).
     return ((bp.get("loss_pct") or 0) == 0 and bp["e2e_p99_us"] <= PACED_E2E_P99_US
             and bp["send_per_s"] >= PACED_TAKEN_RATIO * (bp.get("rate") or 0)
-            and (row.get("send_per_s") or 0) <= bp["send_per_s"] * PACED_OFFERED_SLACK)
+            and (row is None or (row.get("send_per_s") or 0) <= bp["send_per_s"] * PACED_OFFERED_SLACK))
 
 
 def t_qos0_loss(run, client, mode):
@@ -209,7 +212,6 @@ def t_qos0_loss(run, client, mode):
     parts, counted, verdict = [], 0, MET
     for s in rows:
         loss = s.get("loss_pct") or 0
-        offered = s.get("offered_per_s") or 0
         bp = run.paced_pair(s)
         ok = absorbed(bp, s)
         if ok is None:
@@ -738,11 +740,22 @@ def details(run):
 
 
 def main():
+    global PACED_E2E_P99_US
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("jsonl")
     parser.add_argument("--clients", default="", help='gateway clients the run was asked for, e.g. "paho native"')
     parser.add_argument("--previous", help="an earlier run's JSON lines, for the Paho no-regression target")
+    parser.add_argument("--paced-e2e-ms", type=float, default=PACED_E2E_P99_US / 1000,
+                        help="U0-loss: the publish -> subscriber p99 within which the broker alone "
+                             "absorbs a paced rate (run.sh BENCH_PACE_E2E_MS)")
+    parser.add_argument("--absorbs", action="store_true",
+                        help="jsonl is one broker-only paced row: exit 0 when the broker absorbed its "
+                             "rate (the U0-loss rule), 1 when not; print nothing else")
     args = parser.parse_args()
+    PACED_E2E_P99_US = args.paced_e2e_ms * 1000
+    if args.absorbs:
+        rows = [s for s in read_summaries(args.jsonl) if s["scenario"] == "baseline-paced"]
+        sys.exit(0 if rows and absorbed(rows[-1]) else 1)
     run = Run(read_summaries(args.jsonl), args.clients.split())
     previous = None
     if args.previous:
