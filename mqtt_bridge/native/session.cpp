@@ -159,16 +159,19 @@ void Session::on_pingresp(Time now) {
   }
   if (pace_) {
     auto& [answers, seen] = *pace_;
-    const Answer latest{ping_mark_, now};
+    Answer latest{ping_mark_, now, Time{0}};
     if (seen > 0 && now - answers[(seen - 1) % kPaceAnswers].at > kPaceGap) {
       // A quiet connection: the pace starts anew from this answer; until the next one, the last
       // pace measured stands.
       seen = 0;
     }
     if (seen > 0) {
+      const Answer& previous = answers[(seen - 1) % kPaceAnswers];
+      const Time pause = std::max(Time{0}, *ping_sent_ - previous.at - kProbeGap);
+      latest.busy = previous.busy + (now - previous.at) - pause;
       const Answer& oldest = answers[seen < kPaceAnswers ? 0 : seen % kPaceAnswers];
       drain_bytes_per_ms_ = static_cast<double>(latest.mark - oldest.mark) /
-                            static_cast<double>((now - oldest.at + Time{1}).count());
+                            static_cast<double>((latest.busy - oldest.busy + Time{1}).count());
     }
     answers[seen++ % kPaceAnswers] = latest;
   }

@@ -228,14 +228,20 @@ class Session {
   std::uint64_t ping_mark_ = 0;         // written_total_ when the PINGREQ out was written
   std::uint64_t confirmed_ = 0;         // the mark of the last answered PINGREQ
   std::optional<Time> confirmed_at_;    // when it was answered
-  // The last answers (mark, when): the broker's pace is what it got through from the oldest of
-  // them to the latest divided by the time it took (plus the millisecond the clock may have cut
-  // off), long enough (kPaceAnswers answers, at least kProbeGap apart) to average out a stall.
+  // The last answers (mark, when, busy): the broker's pace is what it got through from the oldest
+  // of them to the latest divided by the time it had work for it (plus the millisecond the clock
+  // may have cut off), long enough (kPaceAnswers answers, at least kProbeGap apart) to average
+  // out a stall. `busy` is a clock that stops while we gave the broker nothing: a PINGREQ written
+  // more than kProbeGap after the previous answer (the publishing paused; a steady flow sends the
+  // next one within kProbeGap) does not count the time beyond that gap, in which the broker may
+  // have had nothing to do. Counted, a pause of 100 ms in 300 ms made a broker that kept up look
+  // a third slower than the flow that followed, which the bound then took for an overload.
   // Allocated by the first delay probe: a connection that never publishes QoS 0 (most of them in
-  // transparent mode, one per client) does not carry its 512 bytes.
+  // transparent mode, one per client) does not carry its 768 bytes.
   struct Answer {
     std::uint64_t mark;
     Time at;
+    Time busy;
   };
   static constexpr std::size_t kPaceAnswers = 32;
   struct Pace {

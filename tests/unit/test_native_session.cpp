@@ -1043,7 +1043,12 @@ namespace {
 // A broker in time steps of 1 ms: it handles up to `capacity` packets per step in the order they
 // were written, none during a stall (`stall` ms at the start of every `period` ms: a busy box
 // that deschedules it), and answers each PINGREQ when it reaches it. The session publishes `rate`
-// QoS 0 messages per step.
+// QoS 0 messages per step; with `burst`, only in the first `burst.on` ms of every `burst.period`
+// ms (sensors that report together, then say nothing).
+struct Burst {
+  int on = 1;
+  int period = 1;
+};
 struct BrokerRun {
   int dropped = 0;
   int accepted = 0;
@@ -1054,7 +1059,7 @@ struct BrokerRun {
   std::chrono::milliseconds worst_wait_settled{0};
 };
 
-BrokerRun run_broker(int rate, int capacity, int stall, int period, int steps) {
+BrokerRun run_broker(int rate, int capacity, int stall, int period, int steps, Burst burst = {}) {
   SessionOptions options;
   options.max_broker_delay = 50ms;
   Rig rig(mc::Version::v311, Rig::make_request(), options);
@@ -1068,7 +1073,8 @@ BrokerRun run_broker(int rate, int capacity, int stall, int period, int steps) {
   const std::string payload(32, 'p');
   for (int step = 0; step < steps; ++step) {
     rig.now += 1ms;
-    for (int i = 0; i < rate; ++i) {
+    const int sending = step % burst.period < burst.on ? rate : 0;
+    for (int i = 0; i < sending; ++i) {
       rig.session.publish(1, "bench/t", bytes(payload), 0, false, rig.now);
       for (const auto& e : rig.events()) {
         if (std::get<PublishDone>(e).ok) {
@@ -1122,6 +1128,21 @@ TEST_CASE("native session: a broker that stalls for less than half of max_broker
     CHECK(run.dropped == 0);
     CHECK(run.accepted == rate * 3000);
   }
+}
+
+TEST_CASE("native session: a pause in the publishing is not taken for a slow broker, so bursts "
+          "it keeps up with lose no QoS 0 message") {
+  // Bursts of 200 ms at 80 % of what the broker takes, 100 ms apart (the sensors report
+  // together), and a broker that stops for 15 ms every 100 ms: the stalls make it a quarter of
+  // the bound late now and then (it is "behind"), but its queue never reaches half the bound.
+  // What it got through over the pause is not its pace: the pace measured across the pause, 2/3
+  // of the real one, made the bound take the next burst for an overload and drop up to a tenth of
+  // it (as the gateway did at 98,000 msgs/s in the benchmark, whose runs are such bursts).
+  const BrokerRun run = run_broker(40, 50, 15, 100, 3000, Burst{200, 300});
+  CAPTURE(run.worst_wait.count());
+  CHECK(run.worst_wait < 25ms);
+  CHECK(run.dropped == 0);
+  CHECK(run.accepted == 40 * 200 * 10);
 }
 
 TEST_CASE("native session: under overload the bound keeps the broker's queue near half of "
