@@ -30,6 +30,9 @@ constexpr double kMinBehindBudgetBytes = 4096;
 constexpr Time kPaceGap{1000};
 // PINGRESPs in a row less than a tenth of max_broker_delay late that end "behind".
 constexpr int kQuickAnswersToCatchUp = 8;
+// After a drop for delay, the broker's queue is held at half of max_broker_delay for this long: a
+// lasting overload keeps dropping, so keeps the half; a moment's lag is over long before.
+constexpr Time kShedMemory{1000};
 
 std::string hex(std::uint8_t code) {
   char text[8];
@@ -193,8 +196,9 @@ bool Session::broker_behind(Time now) const {
   const double drained =
       drain_bytes_per_ms_ * static_cast<double>(std::max(Time{0}, now - *confirmed_at_).count());
   const double waiting = static_cast<double>(written_total_ - confirmed_) - drained;
-  return waiting > std::max(kMinBehindBudgetBytes,
-                            drain_bytes_per_ms_ * static_cast<double>(bound.count()) / 2);
+  const bool shedding = last_delay_drop_ && now - *last_delay_drop_ < kShedMemory;
+  const double budget_ms = static_cast<double>(bound.count()) / (shedding ? 2 : 1);
+  return waiting > std::max(kMinBehindBudgetBytes, drain_bytes_per_ms_ * budget_ms);
 }
 
 void Session::probe(Time now) {
@@ -677,6 +681,7 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
     if (broker_behind(now)) {
       // Dropping needs an answer to end: a PINGREQ is out, or goes out now.
       if (!ping_sent_ && now - last_probe_ >= kProbeGap) send_probe(now);
+      last_delay_drop_ = now;
       fail("congestion: the broker is more than " +
            std::to_string(options_.max_broker_delay.count()) + " ms behind");
       return;

@@ -61,11 +61,14 @@ struct SessionOptions {
   //  - the PINGREQ out has waited longer than the best round trip plus this, or
   //  - the broker is behind (a PINGRESP came this/4 or more late, and since then not 8 in a row
   //    came less than this/10 late) and what waits at the broker is more than it gets through in
-  //    half this time. What waits: the bytes written since the last answered PINGREQ, less what
-  //    the broker got through since that answer at its pace; its pace: bytes per ms over the last
-  //    32 answers (a stall among them averaged out, not taken for the broker's speed). This keeps
-  //    the queue near half the bound instead of letting it grow by the overload factor while a
-  //    probe is out, and never starves a broker that catches up.
+  //    this time, or in half this time once the session has dropped for delay in the last
+  //    kShedMemory. What waits: the bytes written since the last answered PINGREQ, less what the
+  //    broker got through since that answer at its pace; its pace: bytes per ms over the last 32
+  //    answers (a stall among them averaged out, not taken for the broker's speed).
+  // So a broker that falls behind for a moment and catches up loses nothing unless it falls the
+  // whole bound behind, while under a lasting overload the queue is held near half the bound
+  // (the other half is room for the broker's stalls on a busy box) instead of growing by the
+  // overload factor while a probe is out, and a broker that catches up is never starved.
   std::chrono::milliseconds max_broker_delay{50};
 };
 
@@ -251,6 +254,7 @@ class Session {
   std::unique_ptr<Pace> pace_;
   double drain_bytes_per_ms_ = 0;       // over pace_; 0: not known
   bool behind_ = false;                 // see SessionOptions::max_broker_delay
+  std::optional<Time> last_delay_drop_;  // the last QoS 0 dropped for the broker's delay
   int quick_answers_ = 0;               // PINGRESPs in a row that came in time while behind_
   bool broker_behind(Time now) const;
   void send_pingreq(Time now);

@@ -969,8 +969,8 @@ TEST_CASE("native session: max_broker_delay 0 never probes and never drops for d
   CHECK(rig.events().empty());
 }
 
-TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it gets through in half "
-          "of max_broker_delay at its pace is dropped") {
+TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it gets through in "
+          "max_broker_delay at its pace is dropped, and then held to half of that") {
   SessionOptions options;
   options.max_broker_delay = 50ms;
   Rig rig(mc::Version::v311, Rig::make_request(), options);
@@ -1000,24 +1000,27 @@ TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it gets
   until_probe();
   rig.now += 5ms;
   rig.from_broker(mc::Pingresp{});
-  // Now it may be given what it gets through in half the bound, 25 ms: 14,141 bytes, 133
-  // messages; then drops begin.
+  // Nothing was dropped yet: it may be given what it gets through in the whole bound, 50 ms:
+  // 28,282 bytes, 266 messages; then drops begin.
   int accepted = 0;
   while (accepted < 1000 && publish(2)) ++accepted;
-  CHECK(accepted >= 130);
-  CHECK(accepted <= 136);
+  CHECK(accepted >= 263);
+  CHECK(accepted <= 269);
   // The drop sent a PINGREQ (or one is out): its answer will end the dropping.
   bool probe_out = false;
   for (const auto& packet : rig.written()) probe_out |= std::holds_alternative<mc::Pingreq>(packet);
   CHECK(probe_out);
-  // 10 ms later, still without an answer, the broker got through 5,657 more bytes at its pace:
-  // 53 more messages go.
+  // Having dropped, it holds the queue to half the bound, 14,141 bytes: 10 ms later, still
+  // without an answer, the broker got through 5,657 bytes at its pace, and the 22,600 that wait
+  // are still beyond it; 30 ms later 11,300 wait: 26 more messages go.
   rig.now += 10ms;
+  CHECK_FALSE(publish(3));
+  rig.now += 20ms;
   int later = 0;
   while (later < 1000 && publish(3)) ++later;
-  CHECK(later >= 50);
-  CHECK(later <= 56);
-  // The probe's answer, 15 ms late, does not end "behind"; eight in a row less than a tenth of
+  CHECK(later >= 23);
+  CHECK(later <= 29);
+  // The probe's answer, 30 ms late, does not end "behind"; eight in a row less than a tenth of
   // the bound late do: then a burst far beyond what the broker gets through in the bound goes
   // out whole.
   rig.from_broker(mc::Pingresp{});
@@ -1111,20 +1114,22 @@ BrokerRun run_broker(int rate, int capacity, int stall, int period, int steps, B
 
 }  // namespace
 
-TEST_CASE("native session: a broker that stalls for less than half of max_broker_delay loses no "
-          "QoS 0 message") {
-  // The broker keeps up on average but stops now and then (descheduled on a busy box) for up to
-  // 20 ms: it is never near 50 ms behind, so the bound must drop nothing, whatever the phase of
-  // its probes. The pace measured between the two answers around a stall is far below what the
-  // broker does once it runs again; taken alone (as the bound did before) it dropped 6 and 12 %
-  // here.
-  for (const auto [rate, capacity, stall] : {std::array{20, 60, 20}, std::array{40, 50, 15}}) {
+TEST_CASE("native session: a broker that stalls for less than max_broker_delay and catches up "
+          "loses no QoS 0 message") {
+  // The broker keeps up on average but stops now and then (descheduled on a busy box): for up to
+  // 20 ms every 100 ms, or 35 ms every 200 ms. It is never 50 ms behind, so the bound must drop
+  // nothing, whatever the phase of its probes. The pace measured between the two answers around
+  // a stall is far below what the broker does once it runs again; taken alone (as the bound did
+  // before) it dropped 6 and 12 % of the first two. Holding the queue to half the bound before
+  // anything was dropped (as the bound did before) dropped 5 % of the third.
+  for (const auto [rate, capacity, stall, period] :
+       {std::array{20, 60, 20, 100}, std::array{40, 50, 15, 100}, std::array{20, 60, 35, 200}}) {
     CAPTURE(rate);
     CAPTURE(capacity);
     CAPTURE(stall);
-    const BrokerRun run = run_broker(rate, capacity, stall, 100, 3000);
+    const BrokerRun run = run_broker(rate, capacity, stall, period, 3000);
     CAPTURE(run.worst_wait.count());
-    CHECK(run.worst_wait < 25ms);
+    CHECK(run.worst_wait < 50ms);
     CHECK(run.dropped == 0);
     CHECK(run.accepted == rate * 3000);
   }
