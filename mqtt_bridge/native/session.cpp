@@ -30,9 +30,6 @@ constexpr double kMinBehindBudgetBytes = 4096;
 constexpr Time kPaceGap{1000};
 // PINGRESPs in a row less than a tenth of max_broker_delay late that end "behind".
 constexpr int kQuickAnswersToCatchUp = 8;
-// After a drop for delay, the broker's queue is held at half of max_broker_delay for this long: a
-// lasting overload keeps dropping, so keeps the half; a moment's lag is over long before.
-constexpr Time kShedMemory{1000};
 
 std::string hex(std::uint8_t code) {
   char text[8];
@@ -94,6 +91,16 @@ void Session::write(const mc::Packet& packet, Time now) {
   mc::encode_to(packet, options_.version, output_);
   written_total_ += output_.size() - before;
   last_sent_ = now;
+  active(now);
+}
+
+Time Session::pause_before(Time now) const {
+  return std::max(Time{0}, now - last_active_ - options_.max_broker_delay / 2);
+}
+
+void Session::active(Time now) {
+  idle_ += pause_before(now);
+  last_active_ = now;
 }
 
 void Session::start(Time now) {
@@ -162,16 +169,13 @@ void Session::on_pingresp(Time now) {
   }
   if (pace_) {
     auto& [answers, seen] = *pace_;
-    Answer latest{ping_mark_, now, Time{0}};
+    const Answer latest{ping_mark_, now, now - idle_ - pause_before(now)};
     if (seen > 0 && now - answers[(seen - 1) % kPaceAnswers].at > kPaceGap) {
       // A quiet connection: the pace starts anew from this answer; until the next one, the last
       // pace measured stands.
       seen = 0;
     }
     if (seen > 0) {
-      const Answer& previous = answers[(seen - 1) % kPaceAnswers];
-      const Time pause = std::max(Time{0}, *ping_sent_ - previous.at - kProbeGap);
-      latest.busy = previous.busy + (now - previous.at) - pause;
       const Answer& oldest = answers[seen < kPaceAnswers ? 0 : seen % kPaceAnswers];
       drain_bytes_per_ms_ = static_cast<double>(latest.mark - oldest.mark) /
                             static_cast<double>((latest.busy - oldest.busy + Time{1}).count());
@@ -196,7 +200,7 @@ bool Session::broker_behind(Time now) const {
   const double drained =
       drain_bytes_per_ms_ * static_cast<double>(std::max(Time{0}, now - *confirmed_at_).count());
   const double waiting = static_cast<double>(written_total_ - confirmed_) - drained;
-  const bool shedding = last_delay_drop_ && now - *last_delay_drop_ < kShedMemory;
+  const bool shedding = shedding_since_ && now - *shedding_since_ >= bound;
   const double budget_ms = static_cast<double>(bound.count()) / (shedding ? 2 : 1);
   return waiting > std::max(kMinBehindBudgetBytes, drain_bytes_per_ms_ * budget_ms);
 }
@@ -672,6 +676,7 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
     return;
   }
   if (packet.qos == 0) {
+    active(now);  // offered: even dropped, it is no pause (pace_)
     // A QoS 0 message that cannot leave now is dropped rather than queued without end, and so is
     // one that would only join a queue the broker is already too far behind on.
     if (publishes_unsent_ >= options_.max_queued) {
@@ -681,6 +686,9 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
     if (broker_behind(now)) {
       // Dropping needs an answer to end: a PINGREQ is out, or goes out now.
       if (!ping_sent_ && now - last_probe_ >= kProbeGap) send_probe(now);
+      if (!last_delay_drop_ || now - *last_delay_drop_ > options_.max_broker_delay) {
+        shedding_since_ = now;  // a new run of drops
+      }
       last_delay_drop_ = now;
       fail("congestion: the broker is more than " +
            std::to_string(options_.max_broker_delay.count()) + " ms behind");

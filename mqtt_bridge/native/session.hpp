@@ -61,14 +61,16 @@ struct SessionOptions {
   //  - the PINGREQ out has waited longer than the best round trip plus this, or
   //  - the broker is behind (a PINGRESP came this/4 or more late, and since then not 8 in a row
   //    came less than this/10 late) and what waits at the broker is more than it gets through in
-  //    this time, or in half this time once the session has dropped for delay in the last
-  //    kShedMemory. What waits: the bytes written since the last answered PINGREQ, less what the
-  //    broker got through since that answer at its pace; its pace: bytes per ms over the last 32
-  //    answers (a stall among them averaged out, not taken for the broker's speed).
-  // So a broker that falls behind for a moment and catches up loses nothing unless it falls the
-  // whole bound behind, while under a lasting overload the queue is held near half the bound
-  // (the other half is room for the broker's stalls on a busy box) instead of growing by the
-  // overload factor while a probe is out, and a broker that catches up is never starved.
+  //    this time, or in half this time while drops for delay have gone on for this time (each
+  //    less than this after the one before). What waits: the bytes written since the last
+  //    answered PINGREQ, less what the broker got through since that answer at its pace; its
+  //    pace: bytes per ms over the last 32 answers (a stall among them averaged out, not taken
+  //    for the broker's speed; pauses in our writing left out).
+  // So a broker that falls behind for a moment and catches up loses nothing unless it falls about
+  // the whole bound behind (less what a stall took off its measured pace), while under a lasting
+  // overload the queue is held near half the bound (the other half is room for the broker's
+  // stalls on a busy box) instead of growing by the overload factor while a probe is out, and a
+  // broker that catches up is never starved.
   std::chrono::milliseconds max_broker_delay{50};
 };
 
@@ -234,11 +236,9 @@ class Session {
   // The last answers (mark, when, busy): the broker's pace is what it got through from the oldest
   // of them to the latest divided by the time it had work for it (plus the millisecond the clock
   // may have cut off), long enough (kPaceAnswers answers, at least kProbeGap apart) to average
-  // out a stall. `busy` is a clock that stops while we gave the broker nothing: a PINGREQ written
-  // more than kProbeGap after the previous answer (the publishing paused; a steady flow sends the
-  // next one within kProbeGap) does not count the time beyond that gap, in which the broker may
-  // have had nothing to do. Counted, a pause of 100 ms in 300 ms made a broker that kept up look
-  // a third slower than the flow that followed, which the bound then took for an overload.
+  // out a stall. `busy` is a clock that stops while we gave the broker nothing (idle_): counted,
+  // a pause of 100 ms in 300 ms made a broker that kept up look a third slower than the flow that
+  // followed, which the bound then took for an overload.
   // Allocated by the first delay probe: a connection that never publishes QoS 0 (most of them in
   // transparent mode, one per client) does not carry its 768 bytes.
   struct Answer {
@@ -254,7 +254,18 @@ class Session {
   std::unique_ptr<Pace> pace_;
   double drain_bytes_per_ms_ = 0;       // over pace_; 0: not known
   bool behind_ = false;                 // see SessionOptions::max_broker_delay
-  std::optional<Time> last_delay_drop_;  // the last QoS 0 dropped for the broker's delay
+  // The last QoS 0 dropped for the broker's delay, and the first of the run of drops it belongs
+  // to (drops less than max_broker_delay apart).
+  std::optional<Time> last_delay_drop_;
+  std::optional<Time> shedding_since_;
+  // Time in which we wrote nothing and were given nothing to publish (a QoS 0 dropped for delay
+  // is work the broker is still busy with) for more than half of max_broker_delay, less that
+  // half: the broker had nothing of ours left to do (the bound keeps its queue about that short).
+  // The pace leaves it out.
+  Time idle_{0};
+  Time last_active_{0};
+  Time pause_before(Time now) const;  // the part of the time since last_active_ that is idle
+  void active(Time now);
   int quick_answers_ = 0;               // PINGRESPs in a row that came in time while behind_
   bool broker_behind(Time now) const;
   void send_pingreq(Time now);

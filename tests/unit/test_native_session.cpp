@@ -970,7 +970,7 @@ TEST_CASE("native session: max_broker_delay 0 never probes and never drops for d
 }
 
 TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it gets through in "
-          "max_broker_delay at its pace is dropped, and then held to half of that") {
+          "max_broker_delay at its pace is dropped") {
   SessionOptions options;
   options.max_broker_delay = 50ms;
   Rig rig(mc::Version::v311, Rig::make_request(), options);
@@ -1010,17 +1010,15 @@ TEST_CASE("native session: while the broker is behind, QoS 0 beyond what it gets
   bool probe_out = false;
   for (const auto& packet : rig.written()) probe_out |= std::holds_alternative<mc::Pingreq>(packet);
   CHECK(probe_out);
-  // Having dropped, it holds the queue to half the bound, 14,141 bytes: 10 ms later, still
-  // without an answer, the broker got through 5,657 bytes at its pace, and the 22,600 that wait
-  // are still beyond it; 30 ms later 11,300 wait: 26 more messages go.
+  // 10 ms later, still without an answer, the broker got through 5,657 more bytes at its pace:
+  // 53 more go. (Only drops that go on for the whole bound hold the queue to half of it: the
+  // overload simulation below.)
   rig.now += 10ms;
-  CHECK_FALSE(publish(3));
-  rig.now += 20ms;
   int later = 0;
   while (later < 1000 && publish(3)) ++later;
-  CHECK(later >= 23);
-  CHECK(later <= 29);
-  // The probe's answer, 30 ms late, does not end "behind"; eight in a row less than a tenth of
+  CHECK(later >= 50);
+  CHECK(later <= 56);
+  // The probe's answer, 10 ms late, does not end "behind"; eight in a row less than a tenth of
   // the bound late do: then a burst far beyond what the broker gets through in the bound goes
   // out whole.
   rig.from_broker(mc::Pingresp{});
@@ -1129,7 +1127,7 @@ TEST_CASE("native session: a broker that stalls for less than max_broker_delay a
     CAPTURE(stall);
     const BrokerRun run = run_broker(rate, capacity, stall, period, 3000);
     CAPTURE(run.worst_wait.count());
-    CHECK(run.worst_wait < 50ms);
+    CHECK(run.worst_wait < std::chrono::milliseconds(stall + 10));
     CHECK(run.dropped == 0);
     CHECK(run.accepted == rate * 3000);
   }
@@ -1138,14 +1136,15 @@ TEST_CASE("native session: a broker that stalls for less than max_broker_delay a
 TEST_CASE("native session: a pause in the publishing is not taken for a slow broker, so bursts "
           "it keeps up with lose no QoS 0 message") {
   // Bursts of 200 ms at 80 % of what the broker takes, 100 ms apart (the sensors report
-  // together), and a broker that stops for 15 ms every 100 ms: the stalls make it a quarter of
-  // the bound late now and then (it is "behind"), but its queue never reaches half the bound.
-  // What it got through over the pause is not its pace: the pace measured across the pause, 2/3
-  // of the real one, made the bound take the next burst for an overload and drop up to a tenth of
-  // it (as the gateway did at 98,000 msgs/s in the benchmark, whose runs are such bursts).
-  const BrokerRun run = run_broker(40, 50, 15, 100, 3000, Burst{200, 300});
+  // together), and a broker that stops for 25 ms every 100 ms: the stalls make it a quarter of
+  // the bound late now and then (it is "behind"), but it is never the bound behind. What it got
+  // through over the pause is not its pace: the pace measured across the pause, about 2/3 of the
+  // real one, made the bound take a stall in the next burst for the bound and drop 4,160
+  // messages (5 %), as the gateway did at 98,000 msgs/s in the benchmark, whose runs on one
+  // gateway are such bursts.
+  const BrokerRun run = run_broker(40, 50, 25, 100, 3000, Burst{200, 300});
   CAPTURE(run.worst_wait.count());
-  CHECK(run.worst_wait < 25ms);
+  CHECK(run.worst_wait < 50ms);
   CHECK(run.dropped == 0);
   CHECK(run.accepted == 40 * 200 * 10);
 }
