@@ -200,7 +200,9 @@ bool Session::broker_behind(Time now) const {
   const double drained =
       drain_bytes_per_ms_ * static_cast<double>(std::max(Time{0}, now - *confirmed_at_).count());
   const double waiting = static_cast<double>(written_total_ - confirmed_) - drained;
-  const bool shedding = shedding_since_ && now - *shedding_since_ >= bound;
+  // A run of drops that has gone on for the bound and goes on (the last one within the bound).
+  const bool shedding = last_delay_drop_ && now - *last_delay_drop_ <= bound &&
+                        now - *shedding_since_ >= bound;
   const double budget_ms = static_cast<double>(bound.count()) / (shedding ? 2 : 1);
   return waiting > std::max(kMinBehindBudgetBytes, drain_bytes_per_ms_ * budget_ms);
 }
