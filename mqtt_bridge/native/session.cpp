@@ -30,6 +30,10 @@ constexpr double kMinBehindBudgetBytes = 4096;
 constexpr Time kPaceGap{1000};
 // PINGRESPs in a row less than a tenth of max_broker_delay late that end "behind".
 constexpr int kQuickAnswersToCatchUp = 8;
+// After a run of drops for delay as long as max_broker_delay (drops less than that apart), the
+// broker's queue is held to half of max_broker_delay until this long after its last drop: a
+// lasting overload keeps it; a stall that made the broker the bound late is long over by then.
+constexpr Time kShedMemory{1000};
 
 std::string hex(std::uint8_t code) {
   char text[8];
@@ -200,9 +204,7 @@ bool Session::broker_behind(Time now) const {
   const double drained =
       drain_bytes_per_ms_ * static_cast<double>(std::max(Time{0}, now - *confirmed_at_).count());
   const double waiting = static_cast<double>(written_total_ - confirmed_) - drained;
-  // A run of drops that has gone on for the bound and goes on (the last one within the bound).
-  const bool shedding = last_delay_drop_ && now - *last_delay_drop_ <= bound &&
-                        now - *shedding_since_ >= bound;
+  const bool shedding = long_run_drop_ && now - *long_run_drop_ < kShedMemory;
   const double budget_ms = static_cast<double>(bound.count()) / (shedding ? 2 : 1);
   return waiting > std::max(kMinBehindBudgetBytes, drain_bytes_per_ms_ * budget_ms);
 }
@@ -689,9 +691,10 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
       // Dropping needs an answer to end: a PINGREQ is out, or goes out now.
       if (!ping_sent_ && now - last_probe_ >= kProbeGap) send_probe(now);
       if (!last_delay_drop_ || now - *last_delay_drop_ > options_.max_broker_delay) {
-        shedding_since_ = now;  // a new run of drops
+        run_since_ = now;  // a new run of drops
       }
       last_delay_drop_ = now;
+      if (now - run_since_ >= options_.max_broker_delay) long_run_drop_ = now;
       fail("congestion: the broker is more than " +
            std::to_string(options_.max_broker_delay.count()) + " ms behind");
       return;

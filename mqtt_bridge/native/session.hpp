@@ -61,11 +61,11 @@ struct SessionOptions {
   //  - the PINGREQ out has waited longer than the best round trip plus this, or
   //  - the broker is behind (a PINGRESP came this/4 or more late, and since then not 8 in a row
   //    came less than this/10 late) and what waits at the broker is more than it gets through in
-  //    this time, or in half this time while drops for delay have gone on for this time (each
-  //    less than this after the one before). What waits: the bytes written since the last
-  //    answered PINGREQ, less what the broker got through since that answer at its pace; its
-  //    pace: bytes per ms over the last 32 answers (a stall among them averaged out, not taken
-  //    for the broker's speed; pauses in our writing left out).
+  //    this time, or in half this time for kShedMemory (1 s) after drops for delay had gone on
+  //    for this time (each less than this after the one before). What waits: the bytes written
+  //    since the last answered PINGREQ, less what the broker got through since that answer at
+  //    its pace; its pace: bytes per ms over the last 32 answers (a stall among them averaged
+  //    out, not taken for the broker's speed; pauses in our writing left out).
   // So a broker that falls behind for a moment and catches up loses nothing unless it falls about
   // the whole bound behind (less what a stall took off its measured pace), while under a lasting
   // overload the queue is held near half the bound (the other half is room for the broker's
@@ -254,10 +254,12 @@ class Session {
   std::unique_ptr<Pace> pace_;
   double drain_bytes_per_ms_ = 0;       // over pace_; 0: not known
   bool behind_ = false;                 // see SessionOptions::max_broker_delay
-  // The last QoS 0 dropped for the broker's delay, and the first of the run of drops it belongs
-  // to (drops less than max_broker_delay apart).
+  // The last QoS 0 dropped for the broker's delay, the first of the run of drops it belongs to
+  // (drops less than max_broker_delay apart), and the last drop of a run that had gone on for
+  // max_broker_delay by then.
   std::optional<Time> last_delay_drop_;
-  std::optional<Time> shedding_since_;
+  Time run_since_{0};
+  std::optional<Time> long_run_drop_;
   // Time in which we wrote nothing and were given nothing to publish (a QoS 0 dropped for delay
   // is work the broker is still busy with) for more than half of max_broker_delay, less that
   // half: the broker had nothing of ours left to do (the bound keeps its queue about that short).
