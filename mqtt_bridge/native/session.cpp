@@ -695,8 +695,8 @@ void Session::publish(RequestId request, std::string topic, Bytes payload, int q
       }
       last_delay_drop_ = now;
       if (now - run_since_ >= options_.max_broker_delay) long_run_drop_ = now;
-      fail("congestion: the broker is more than " +
-           std::to_string(options_.max_broker_delay.count()) + " ms behind");
+      fail("congestion: the broker is too far behind (max_broker_delay " +
+           std::to_string(options_.max_broker_delay.count()) + " ms)");
       return;
     }
     ++publishes_unsent_;
