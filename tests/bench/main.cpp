@@ -361,7 +361,7 @@ class Coordinator {
   json base_fields(const std::string& tag) const {
     return {{"scenario", to_string(o_.scenario)},
             {"mode", broker_only() ? "broker-only" : o_.mode},
-            {"client", broker_only() ? json(nullptr) : json(o_.client)},
+            {"client", broker_only() ? json(nullptr) : json(o_.as_client.empty() ? o_.client : o_.as_client)},
             {"qos", o_.qos},
             {"clients", o_.clients},
             {"messages", o_.messages},

@@ -68,6 +68,9 @@ Options parse_options(int argc, char** argv) {
                  "Upstream MQTT client of the started gateway (upstream.client; the key is written only "
                  "for a client other than paho)")
       ->check(CLI::IsMember({"paho", "native"}));
+  app.add_option("--as-client", o.as_client,
+                 "The client the JSON names instead of --client: another build of the gateway "
+                 "measured beside this one (run.sh: paho-ref, a gateway built from an earlier commit)");
   app.add_flag("--fresh-gateway", o.fresh_gateway,
                "With --start-gateway: a new gateway for every run (always so for connect-storm and "
                "idle, whose RSS per client needs one)");

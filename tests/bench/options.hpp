@@ -38,6 +38,7 @@ struct Options {
   std::string gateway_bin;           // default: mqttsn-gateway beside this executable
   std::string mode = "transparent";  // gateway.mode of the generated config
   std::string client = "paho";       // upstream.client of the generated config ("paho": key left out)
+  std::string as_client;             // the client named in the JSON when not --client (a reference build)
   bool fresh_gateway = false;        // --start-gateway: a new gateway for every run, not one per invocation
   std::string perf_file;             // perf record of the gateway during one extra, unmeasured run
   std::string gateway_log_level = "warn";
