@@ -29,8 +29,10 @@
 # BENCH_PACE_E2E_MS (the broker alone absorbs a paced rate when it loses nothing and its publish ->
 # subscriber p99 stays within this and it takes 95 % of the rate, default 50), BENCH_PACE_STEPS (times the rate is lowered by a
 # seventh until the broker alone absorbs it, default 4), BENCH_BROKER_NODELAY (1:
-# the broker sets TCP_NODELAY, see broker.sh), BENCH_OUT (default
-# tests/bench/RESULTS.md).
+# the broker sets TCP_NODELAY, see broker.sh), BENCH_PAHO_REF (the commit whose gateway is measured
+# beside the Paho rows for the target "Paho's figures stay where they are or improve", default
+# 2c08a47, the last commit before the native client; empty: none, the previous RESULTS.jsonl is
+# used instead), BENCH_OUT (default tests/bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -51,7 +53,7 @@ command_line=
 for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BENCH_MODES BENCH_RUNS \
            BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OVERLOAD BENCH_OVERLOAD_N \
            BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_PACE BENCH_PACE_E2E_MS BENCH_PACE_STEPS \
-           BENCH_BROKER_NODELAY BENCH_OUT; do
+           BENCH_BROKER_NODELAY BENCH_PAHO_REF BENCH_OUT; do
   [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
@@ -94,12 +96,39 @@ done
 MODES=${BENCH_MODES:-"transparent aggregating"}
 OUT=${BENCH_OUT:-tests/bench/RESULTS.md}
 json=${OUT%.md}.jsonl
-# The previous results, for the target "Paho's figures stay where they are or improve".
+# The previous results, for the target "Paho's figures stay where they are or improve" when no
+# reference gateway is measured in this run.
 previous=$(mktemp /tmp/mqttsn-bench-previous.XXXXXX)
 [ -f "$json" ] && cp "$json" "$previous"
 : >"$json"
 notes=()
 failed_clients=()
+
+# The reference for that target: the gateway as it was before the native client, built from
+# BENCH_PAHO_REF and measured row by row beside the Paho rows of this run (label "paho-ref"), so
+# both see the same machine and broker. A figure of an earlier run differs by up to half from one
+# of this run with the same binary (RESULTS.jsonl history: Paho downlink N=10 QoS 0 aggregating
+# 11.1-20.1 µs/msg), which judges the machine, not the gateway.
+PAHO_REF=${BENCH_PAHO_REF-2c08a47}
+ref_bin=
+ref_commit=
+if [ -n "$PAHO_REF" ] && [[ " $CLIENTS " == *" paho "* ]]; then
+  if ! ref_commit=$(git rev-parse --short "$PAHO_REF^{commit}" 2>/dev/null); then
+    notes+=("P-prev: commit $PAHO_REF (BENCH_PAHO_REF) is not in this checkout: no reference gateway, the previous RESULTS.jsonl is the reference")
+  else
+    ref_dir=$BUILD_DIR/paho-ref-$ref_commit
+    if [ ! -x "$ref_dir/build/bin/mqttsn-gateway" ]; then
+      echo "==> building the reference gateway of commit $ref_commit in $ref_dir"
+      rm -rf "$ref_dir" && mkdir -p "$ref_dir/src"
+      if ! { git archive "$ref_commit" | tar -x -C "$ref_dir/src" &&
+             cmake -S "$ref_dir/src" -B "$ref_dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$ref_dir/build.log" 2>&1 &&
+             cmake --build "$ref_dir/build" --target mqttsn-gateway -j "$(nproc)" >>"$ref_dir/build.log" 2>&1; }; then
+        notes+=("P-prev: the reference gateway of commit $ref_commit did not build (see $ref_dir/build.log): the previous RESULTS.jsonl is the reference")
+      fi
+    fi
+    [ -x "$ref_dir/build/bin/mqttsn-gateway" ] && ref_bin=$ref_dir/build/bin/mqttsn-gateway
+  fi
+fi
 
 work=$(mktemp -d /tmp/mqttsn-bench-run.XXXXXX)
 cleanup() { broker_stop; rm -rf "$work" "$previous"; }
@@ -256,6 +285,38 @@ perf_args() {  # perf_args SCENARIO N QOS CLIENT MODE: --perf FILE when that row
   return 0
 }
 
+# One row of the matrix; for Paho with a reference gateway, that gateway's row beside it (same
+# arguments, its own binary, no profile), which goes first in every other pair so that neither
+# always meets the broker as the other left it.
+pairs=0
+paho_row_pair() {  # paho_row_pair SCENARIO CLIENT MODE ARGS...
+  local scenario=$1 client=$2 mode=$3
+  shift 3
+  if [ "$client" != paho ] || [ -z "$ref_bin" ]; then
+    bench_run "$scenario" "$@"
+    return 0
+  fi
+  local ref=() skip=0 arg
+  for arg in "$@"; do  # the same arguments but the binary, the label and the profile
+    if [ "$skip" = 1 ]; then skip=0; continue; fi
+    case $arg in
+      --gateway-bin | --label | --perf) skip=1 ;;
+      *) ref+=("$arg") ;;
+    esac
+  done
+  # The reference predates the bench's flood-limit keys (gateway.max_connecting, ...), which it
+  # would refuse; at most 1,000 clients connect here, below either gateway's limits.
+  ref+=(--gateway-bin "$ref_bin" --default-limits --as-client paho-ref --label "paho-ref $ref_commit $mode")
+  pairs=$((pairs + 1))
+  if [ $((pairs % 2)) = 0 ]; then
+    bench_run "$scenario" "${ref[@]}"
+    bench_run "$scenario" "$@"
+  else
+    bench_run "$scenario" "$@"
+    bench_run "$scenario" "${ref[@]}"
+  fi
+}
+
 start=$(date +%s)
 for client in $CLIENTS; do
   if ! client_supported "$client"; then continue; fi
@@ -269,7 +330,7 @@ for client in $CLIENTS; do
     for n in $NS; do
       for q in $QOSS; do
         # shellcheck disable=SC2046  # two words or none
-        bench_run uplink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
+        paho_row_pair uplink "$client" "$mode" "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
           --runs "$RUNS" --timeout 120 --label "$label" $(perf_args uplink "$n" "$q" "$client" "$mode")
       done
     done
@@ -304,7 +365,7 @@ for client in $CLIENTS; do
     for n in $DOWN_NS; do
       for q in $DOWN_QOS; do
         # shellcheck disable=SC2046
-        bench_run downlink "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
+        paho_row_pair downlink "$client" "$mode" "${gw[@]}" "${common[@]}" -n "$n" -m "$(messages_for "$n")" -q "$q" \
           --runs "$RUNS" --timeout 60 --label "$label" $(perf_args downlink "$n" "$q" "$client" "$mode")
       done
     done
@@ -350,6 +411,7 @@ fi
   echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues$([ "${BENCH_BROKER_NODELAY:-0}" = 1 ] && echo ", TCP_NODELAY on"): see tests/bench/broker.sh)"
   echo "- Upstream clients measured: $CLIENTS${failed_clients[*]:+ (FAILED: ${failed_clients[*]})}; Paho MQTT C $paho_version (the gateway's \"paho\" client only: the bench's own MQTT side is plain sockets)"
   echo "- Gateway: \`$GATEWAY_BIN\`${BENCH_GATEWAY_NOTE:+ ($BENCH_GATEWAY_NOTE)}, started by the bench with a generated config per invocation"
+  [ -n "$ref_bin" ] && echo "- Reference gateway (client *paho-ref*, for P-prev): \`$ref_bin\`, built from commit $ref_commit (BENCH_PAHO_REF), its Paho client measured beside every Paho uplink and downlink row"
   echo
   if [ ${#notes[@]} -gt 0 ]; then
     echo "## Notes"
