@@ -54,7 +54,8 @@ for var in BENCH_QUICK BUILD_DIR GATEWAY_BIN BENCH_GATEWAY_NOTE BENCH_CLIENTS BE
            BENCH_NS BENCH_QOS BENCH_STORM BENCH_TOTAL BENCH_PERF BENCH_OVERLOAD BENCH_OVERLOAD_N \
            BENCH_OVERLOAD_S BENCH_OVERLOAD_X BENCH_PACE BENCH_PACE_E2E_MS BENCH_PACE_STEPS \
            BENCH_BROKER_NODELAY BENCH_PAHO_REF BENCH_OUT; do
-  [ -n "${!var:-}" ] && command_line+="$var=$(printf '%q' "${!var}") "
+  # Set, even to nothing: BENCH_PAHO_REF= (no reference) differs from leaving it out.
+  [ -n "${!var+x}" ] && command_line+="$var=$(printf '%q' "${!var}") "
 done
 command_line+="tests/bench/run.sh"
 BUILD_DIR=${BUILD_DIR:-build}
@@ -286,9 +287,9 @@ perf_args() {  # perf_args SCENARIO N QOS CLIENT MODE: --perf FILE when that row
 }
 
 # One row of the matrix; for Paho with a reference gateway, that gateway's row beside it (same
-# arguments, its own binary, no profile), which goes first in every other pair so that neither
-# always meets the broker as the other left it.
-pairs=0
+# load, its own binary, no profile), which goes first in every other pair so that neither always
+# meets the broker as the other left it.
+declare -A pairs=()
 paho_row_pair() {  # paho_row_pair SCENARIO CLIENT MODE ARGS...
   local scenario=$1 client=$2 mode=$3
   shift 3
@@ -301,14 +302,21 @@ paho_row_pair() {  # paho_row_pair SCENARIO CLIENT MODE ARGS...
     if [ "$skip" = 1 ]; then skip=0; continue; fi
     case $arg in
       --gateway-bin | --label | --perf) skip=1 ;;
+      --gateway-bin=* | --label=* | --perf=*) ;;
       *) ref+=("$arg") ;;
     esac
   done
-  # The reference predates the bench's flood-limit keys (gateway.max_connecting, ...), which it
-  # would refuse; at most 1,000 clients connect here, below either gateway's limits.
+  # The reference predates the bench's flood-limit keys (gateway.max_connecting,
+  # connect_rate_per_address), which it would refuse as unknown, and has no such limits: the
+  # generated config leaves them out for it. (BENCH_UPSTREAM's keys reach it too: one it does not
+  # know fails its rows, which the notes then say.)
   ref+=(--gateway-bin "$ref_bin" --default-limits --as-client paho-ref --label "paho-ref $ref_commit $mode")
-  pairs=$((pairs + 1))
-  if [ $((pairs % 2)) = 0 ]; then
+  # Which goes first alternates from row to row, and the other way round in the second mode, so
+  # that each row has the reference first in one of the two modes.
+  local flip=0
+  [ "$mode" = "${MODES%% *}" ] || flip=1
+  pairs[$mode]=$((${pairs[$mode]:-0} + 1))
+  if [ $(((pairs[$mode] + flip) % 2)) = 0 ]; then
     bench_run "$scenario" "${ref[@]}"
     bench_run "$scenario" "$@"
   else
@@ -411,7 +419,7 @@ fi
   echo "- Broker: $mosquitto_version (private instance on 127.0.0.1, large queues$([ "${BENCH_BROKER_NODELAY:-0}" = 1 ] && echo ", TCP_NODELAY on"): see tests/bench/broker.sh)"
   echo "- Upstream clients measured: $CLIENTS${failed_clients[*]:+ (FAILED: ${failed_clients[*]})}; Paho MQTT C $paho_version (the gateway's \"paho\" client only: the bench's own MQTT side is plain sockets)"
   echo "- Gateway: \`$GATEWAY_BIN\`${BENCH_GATEWAY_NOTE:+ ($BENCH_GATEWAY_NOTE)}, started by the bench with a generated config per invocation"
-  [ -n "$ref_bin" ] && echo "- Reference gateway (client *paho-ref*, for P-prev): \`$ref_bin\`, built from commit $ref_commit (BENCH_PAHO_REF), its Paho client measured beside every Paho uplink and downlink row"
+  [ -n "$ref_bin" ] && echo "- Reference gateway (client *paho-ref*, for P-prev): \`$ref_bin\`, built from commit $ref_commit (BENCH_PAHO_REF), its Paho client measured beside every Paho row of the uplink and downlink matrix (not the paced rows)"
   echo
   if [ ${#notes[@]} -gt 0 ]; then
     echo "## Notes"
