@@ -23,6 +23,9 @@ namespace {
 constexpr std::chrono::milliseconds kTlsProbeTimeout{3000};
 // Destruction waits at most this long beyond the connect timeout for connections to close.
 constexpr std::chrono::seconds kShutdownMargin{5};
+// Tokens of requests that completed before Paho's call returned, released together after one take
+// of Paho's global mutex (keep_token()). A few KiB at most, whatever the number of connections.
+constexpr std::size_t kSpentBatch = 32;
 
 void* tag_context(std::uintptr_t tag) { return reinterpret_cast<void*>(tag); }
 
@@ -76,6 +79,9 @@ PahoUpstream::~PahoUpstream() {
   stuck.clear();
   orphans.clear();
   anchor_.reset();
+  // Every client is gone, and destroying one takes Paho's global mutex: Paho uses none of these.
+  const std::lock_guard lock(mutex_);
+  spent_.clear();
 }
 
 void PahoUpstream::connect(const ConnectRequest& request) {
@@ -304,6 +310,7 @@ void PahoUpstream::unsubscribe(ConnectionId id, RequestId request, const std::st
 }
 
 void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::token_ptr token) {
+  std::vector<mqtt::token_ptr> released;
   {
     std::lock_guard lock(mutex_);
     if (const auto it = connection.pending.find(tag);
@@ -311,14 +318,18 @@ void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::
       it->second.token = std::move(token);  // request_done() drops it on Paho's thread
       return;
     }
+    spent_.push_back(std::move(token));
+    if (spent_.size() < kSpentBatch) return;
+    released.swap(spent_);
   }
-  // The request completed before we got here: its listener ran (request_done() erased it, under
-  // mutex_) inside a callback dispatch that holds Paho's global mutex until Paho's own epilogue,
-  // remove_token() included, is done (reaper.hpp). is_connected() takes that mutex, so once it
-  // returns Paho holds no reference to the token and touches it no more: ours can go. The same
-  // mutex orders it for ThreadSanitizer, which cannot see the uninstrumented Paho's counting.
+  // Each of these requests completed before we got here: its listener ran (request_done() erased
+  // it, under mutex_) inside a callback dispatch that holds Paho's global mutex until Paho's own
+  // epilogue, remove_token() included, is done (reaper.hpp). is_connected() takes that mutex (one
+  // for every client), so once it returns Paho holds no reference to any of them and touches them
+  // no more: ours can go. The same mutex orders it for ThreadSanitizer, which cannot see the
+  // uninstrumented Paho's counting.
   static_cast<void>(connection.client->is_connected());
-  token.reset();
+  released.clear();
 }
 
 std::size_t PahoUpstream::connection_count() const {

@@ -17,8 +17,10 @@
 // instrumented, ThreadSanitizer cannot see its reference counting, so our reference is dropped
 // only where Paho's global mutex orders it after Paho's last use:
 //  - by our listener, on Paho's own thread, inside the dispatch (request_done());
-//  - on the loop thread after taking that mutex once, when the request had completed before
-//    Paho's call returned (keep_token());
+//  - when the request had completed before Paho's call returned (keep_token()): kept in
+//    `spent_`, and released in batches, each after taking that mutex once (one call into Paho
+//    per kSpentBatch such requests rather than per request: a QoS 0 publish often completes that
+//    fast, and each extra take of Paho's global mutex contends with Paho's own threads);
 //  - with the Connection, after its client: destroying the client takes that same mutex.
 // The same goes for what a token owns (the message of a publish): our copies die before we hand
 // the token over under mutex_, so Paho's final release is ordered after them.
@@ -169,6 +171,10 @@ class PahoUpstream final : public Upstream {
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;  // guarded
   bool shutting_down_ = false;                                                 // guarded
   std::vector<std::shared_ptr<Connection>> orphans_;  // guarded; finished while destroying
+  // Guarded. Tokens of requests that completed before Paho's call returned, waiting for the next
+  // take of Paho's global mutex (keep_token(); released at the latest with the upstream, after
+  // every client is destroyed).
+  std::vector<mqtt::token_ptr> spent_;
 
   // Never connected. Validates the URI at construction and keeps Paho's client count above zero:
   // destroying the last Paho client stops Paho's shared threads (MQTTAsync_terminate), which would
