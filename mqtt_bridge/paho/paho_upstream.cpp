@@ -24,8 +24,10 @@ constexpr std::chrono::milliseconds kTlsProbeTimeout{3000};
 // Destruction waits at most this long beyond the connect timeout for connections to close.
 constexpr std::chrono::seconds kShutdownMargin{5};
 // Tokens of requests that completed before Paho's call returned, released together after one take
-// of Paho's global mutex (keep_token()). A few KiB at most, whatever the number of connections.
+// of Paho's global mutex (keep_token()): at most this many, holding at most about this many
+// payload octets, whatever the number of connections.
 constexpr std::size_t kSpentBatch = 32;
+constexpr std::size_t kSpentBytes = std::size_t{64} * 1024;
 
 void* tag_context(std::uintptr_t tag) { return reinterpret_cast<void*>(tag); }
 
@@ -277,7 +279,7 @@ void PahoUpstream::publish(ConnectionId id, RequestId request, std::string topic
     // Two statements: the message argument must die before keep_token() (see Token lifetime).
     mqtt::token_ptr token =
         connection->client->publish(std::move(message), tag_context(tag), *connection);
-    keep_token(*connection, tag, std::move(token));
+    keep_token(*connection, tag, std::move(token), payload.size());
   } catch (const std::exception& e) {
     fail_request(*connection, tag, e.what());
   }
@@ -309,21 +311,30 @@ void PahoUpstream::unsubscribe(ConnectionId id, RequestId request, const std::st
   }
 }
 
-void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::token_ptr token) {
+void PahoUpstream::keep_token(Connection& connection, std::uintptr_t tag, mqtt::token_ptr token,
+                              std::size_t bytes) {
   std::vector<mqtt::token_ptr> released;
   {
     std::lock_guard lock(mutex_);
-    if (const auto it = connection.pending.find(tag);
-        !connection.finished && it != connection.pending.end()) {
+    if (connection.finished) {
+      // finish_locked() may have failed the request before Paho ran our listener, which it may
+      // still do: the token goes with the Connection, after its client.
+      connection.late_tokens.push_back(std::move(token));
+      return;
+    }
+    if (const auto it = connection.pending.find(tag); it != connection.pending.end()) {
       it->second.token = std::move(token);  // request_done() drops it on Paho's thread
       return;
     }
     spent_.push_back(std::move(token));
-    if (spent_.size() < kSpentBatch) return;
+    spent_bytes_ += bytes;
+    if (spent_.size() < kSpentBatch && spent_bytes_ < kSpentBytes) return;
+    released.reserve(kSpentBatch);
     released.swap(spent_);
+    spent_bytes_ = 0;
   }
-  // Each of these requests completed before we got here: its listener ran (request_done() erased
-  // it, under mutex_) inside a callback dispatch that holds Paho's global mutex until Paho's own
+  // Our listener ran for each of these requests before we got here (request_done() erased it,
+  // under mutex_), inside a callback dispatch that holds Paho's global mutex until Paho's own
   // epilogue, remove_token() included, is done (reaper.hpp). is_connected() takes that mutex (one
   // for every client), so once it returns Paho holds no reference to any of them and touches them
   // no more: ours can go. The same mutex orders it for ThreadSanitizer, which cannot see the

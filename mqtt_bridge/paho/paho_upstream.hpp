@@ -17,10 +17,12 @@
 // instrumented, ThreadSanitizer cannot see its reference counting, so our reference is dropped
 // only where Paho's global mutex orders it after Paho's last use:
 //  - by our listener, on Paho's own thread, inside the dispatch (request_done());
-//  - when the request had completed before Paho's call returned (keep_token()): kept in
-//    `spent_`, and released in batches, each after taking that mutex once (one call into Paho
-//    per kSpentBatch such requests rather than per request: a QoS 0 publish often completes that
-//    fast, and each extra take of Paho's global mutex contends with Paho's own threads);
+//  - when our listener had run before Paho's call returned (keep_token()): kept in `spent_`,
+//    and released in batches on the loop or reaper thread, each after taking that mutex once
+//    (one call into Paho per batch rather than per request: a QoS 0 publish often completes
+//    that fast, and each extra take of Paho's global mutex contends with Paho's own threads);
+//  - when the connection had finished before Paho's call returned, so that Paho may not have run
+//    our listener yet: in Connection::late_tokens, released with the Connection;
 //  - with the Connection, after its client: destroying the client takes that same mutex.
 // The same goes for what a token owns (the message of a publish): our copies die before we hand
 // the token over under mutex_, so Paho's final release is ordered after them.
@@ -88,6 +90,7 @@ struct Connection final : mqtt::iaction_listener {
   std::map<std::uintptr_t, PendingRequest> pending;  // by tag: failed in the order they were sent
   mqtt::token_ptr connect_token;                     // kept until destruction, see "Token lifetime"
   mqtt::token_ptr disconnect_token;                  // likewise
+  std::vector<mqtt::token_ptr> late_tokens;          // likewise: returned after `finished`
 
   // CleanSession=false: the QoS 2 messages this connection received and has not delivered yet
   // (received_qos2.hpp), for the next connection of the same ClientId. Paho uses it until the
@@ -140,8 +143,10 @@ class PahoUpstream final : public Upstream {
       ConnectionId id, RequestId request, RequestKind kind, int qos = 0);
   // A request whose Paho call threw: completes it as failed unless already completed.
   void fail_request(Connection& connection, std::uintptr_t tag, const std::string& reason);
-  // Loop or reaper thread, after a Paho call returned `token` for the request tagged `tag`.
-  void keep_token(Connection& connection, std::uintptr_t tag, mqtt::token_ptr token);
+  // Loop or reaper thread, after a Paho call returned `token` for the request tagged `tag`;
+  // `bytes`: the payload the token holds (a publish's).
+  void keep_token(Connection& connection, std::uintptr_t tag, mqtt::token_ptr token,
+                  std::size_t bytes = 0);
 
   void connect_done(Connection& connection, const mqtt::token& token, bool ok);
   void request_done(Connection& connection, const mqtt::token& token, bool ok);
@@ -171,10 +176,11 @@ class PahoUpstream final : public Upstream {
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;  // guarded
   bool shutting_down_ = false;                                                 // guarded
   std::vector<std::shared_ptr<Connection>> orphans_;  // guarded; finished while destroying
-  // Guarded. Tokens of requests that completed before Paho's call returned, waiting for the next
-  // take of Paho's global mutex (keep_token(); released at the latest with the upstream, after
-  // every client is destroyed).
+  // Guarded. Tokens of requests whose listener had run before Paho's call returned, waiting for
+  // the next take of Paho's global mutex (keep_token(); released at the latest with the upstream,
+  // after every client is destroyed), and the payload octets they hold.
   std::vector<mqtt::token_ptr> spent_;
+  std::size_t spent_bytes_ = 0;
 
   // Never connected. Validates the URI at construction and keeps Paho's client count above zero:
   // destroying the last Paho client stops Paho's shared threads (MQTTAsync_terminate), which would
