@@ -126,6 +126,11 @@ class Run:
                                if s["scenario"] == "baseline-paced"}
         self.broker_storm = {s["clients"]: s for s in summaries if s["scenario"] == "broker-storm"}
 
+    def by_row(self, client, mode):
+        """This client's summaries in this mode by (scenario, N, QoS)."""
+        return {(s["scenario"], s["clients"], s["qos"]): s for s in self.summaries
+                if s["client"] == client and s.get("mode") == mode}
+
     def rows(self, scenario, client, mode, qos=None):
         out = [s for s in self.summaries if s["scenario"] == scenario and s["client"] == client
                and s.get("mode") == mode and (qos is None or s["qos"] == qos)]
@@ -405,12 +410,10 @@ def geomean(values):
 
 def against_reference(run, client, mode):
     """P-prev judged against the reference gateway's rows of this run, or None when it has none."""
-    ref = {(s["scenario"], s["clients"], s["qos"]): s for s in run.summaries
-           if s["client"] == REFERENCE_CLIENT and s.get("mode") == mode}
+    ref = run.by_row(REFERENCE_CLIENT, mode)
     if not ref:
         return None
-    ours = {(s["scenario"], s["clients"], s["qos"]): s for s in run.summaries
-            if s["client"] == client and s.get("mode") == mode}
+    ours = run.by_row(client, mode)
     strata = {}  # scenario -> [(N, msgs/s ratio, CPU ratio or None)]
     outside, gross, failed = [], [], []
     for key in sorted(ref):
@@ -472,8 +475,7 @@ def t_previous(previous):
             return same_run
         if previous is None:
             return "no earlier results given (results_md.py --previous)", NOT_MEASURED
-        old = {(s["scenario"], s["clients"], s["qos"]): s for s in previous.summaries
-               if s["client"] == client and s.get("mode") == mode}
+        old = previous.by_row(client, mode)
         worse, compared = [], 0
         for s in run.summaries:
             if s["client"] != client or s.get("mode") != mode or s["scenario"] not in ("uplink", "downlink"):
